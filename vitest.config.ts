@@ -1,14 +1,37 @@
 import { defineConfig } from "vitest/config";
 
+const include = (pattern: string) => [`{protocol,terminal,card-emulator,acquirer-stub,scripts}/**/${pattern}`];
+
 export default defineConfig({
   test: {
-    include: ["{protocol,terminal,card-emulator,acquirer-stub,scripts}/**/*.test.ts"],
-    environment: "node",
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // Tests that share pcscd (one per machine) run in one file each and declare it; the
-    // rest are independent and run in parallel on the two cores.
-    pool: "forks",
     reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: include("*.test.ts"),
+          exclude: include("*.pcsc.test.ts"),
+          environment: "node",
+          pool: "forks",
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // Tests on the real PC/SC stack share one pcscd and its two vpcd readers (one pcscd per
+        // machine): they run one file at a time, after the unit project.
+        test: {
+          name: "pcsc",
+          include: include("*.pcsc.test.ts"),
+          environment: "node",
+          pool: "forks",
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
