@@ -5,11 +5,17 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ACQUIRER_ERROR_CODES } from "../acquirer-stub/errors.js";
+import { CARD_ERROR_CODES } from "../card-emulator/errors.js";
 import { PROTOCOL_ERROR_CODES } from "../protocol/errors.js";
 import { packageRoot } from "../protocol/paths.js";
+import { TERMINAL_ERROR_CODES } from "../terminal/errors.js";
 
 export const REGISTRIES: Record<string, Record<string, string>> = {
   "protocol/": PROTOCOL_ERROR_CODES,
+  "terminal/": TERMINAL_ERROR_CODES,
+  "card-emulator/": CARD_ERROR_CODES,
+  "acquirer-stub/": ACQUIRER_ERROR_CODES,
 };
 
 export function allCodes(): Map<string, { area: string; meaning: string }> {
