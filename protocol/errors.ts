@@ -41,6 +41,7 @@ export const PROTOCOL_ERROR_CODES = {
   PROTO_ERR_TLV_VALUE: "a TLV value has the wrong length or content",
   PROTO_ERR_APDU_LENGTH: "APDU bytes do not form a valid short command or response",
   PROTO_ERR_APDU_DATA_TOO_LONG: "APDU data longer than a short APDU allows (use chaining)",
+  PROTO_ERR_APDU_FIELD: "APDU field out of range: CLA/INS/P1/P2 not a byte, Ne not 1..256, SW not 2 bytes",
   PROTO_ERR_RESPONSE_TOO_SHORT: "response shorter than the two status bytes: card lost",
   PROTO_ERR_GET_RESPONSE_LOOP: "card kept answering 61xx/6Cxx past the round cap",
   PROTO_ERR_STATUS_WORD: "card answered an unexpected status word",
