@@ -61,9 +61,8 @@ export function withTimeout(t: Transport, ms: number): Transport {
     throw new RangeError(`timeout must be a positive number of ms, got ${ms}`);
   return keepClose(t, {
     async exchange(command: Uint8Array): Promise<Uint8Array> {
+      // Promise.race subscribes to the inner exchange, so its late rejection is handled (and ignored).
       const inner = t.exchange(command);
-      // Nobody awaits the inner promise after a timeout: keep its rejection from going unhandled.
-      inner.catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
