@@ -1,0 +1,171 @@
+/**
+ * What a terminal uploads to the acquirer and what the acquirer publishes back: the batch (a
+ * signed manifest plus the terminal's chained records) and the hotlist. JSON on the wire, with
+ * binary fields in lower-case hex; every signature is over a canonical binary encoding defined
+ * here, never over JSON text.
+ */
+import { concat, u8, u16be, u32be, utf8 } from "../bytes.js";
+import { ProtocolError } from "../errors.js";
+import { ID_PATTERN, LABEL } from "./constants.js";
+
+/** One chained terminal record as uploaded (a complete debit or a voided intent). */
+export interface BatchRecordWire {
+  /** Terminal seq. */
+  readonly seq: number;
+  readonly status: "complete" | "voided";
+  /** The card-signed record (hex); empty for voided. */
+  readonly cardRecord: string;
+  /** Card signature (hex, 64 bytes); empty for voided. */
+  readonly cardSignature: string;
+  /** SHA-256 fingerprint (hex) of the card certificate, a key of `certificates`; empty for voided. */
+  readonly cardCertificate: string;
+  /** Chain hash before this record (hex, 32 bytes). */
+  readonly previousHash: string;
+  /** Terminal signature (hex, 64 bytes) over the terminal record message. */
+  readonly terminalSignature: string;
+}
+
+export interface CurrencyTotal {
+  /** ISO 4217 numeric. */
+  readonly currency: number;
+  readonly count: number;
+  /** Minor units. */
+  readonly amount: number;
+}
+
+export interface BatchManifest {
+  /** UUID chosen by the terminal when it closes the batch: the idempotency key. */
+  readonly batchId: string;
+  readonly terminalId: string;
+  readonly merchantId: string;
+  /** Unix seconds. */
+  readonly createdAt: number;
+  /** Records in the batch (complete and voided). */
+  readonly count: number;
+  /** Complete debits per currency, sorted by currency. */
+  readonly totals: readonly CurrencyTotal[];
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  /** Chain hash before the first record (hex). */
+  readonly previousHash: string;
+  /** Chain hash after the last record (hex). */
+  readonly chainHead: string;
+}
+
+export interface BatchUpload {
+  readonly manifest: BatchManifest;
+  /** Terminal signature (hex) over manifestMessage(manifest). */
+  readonly manifestSignature: string;
+  /** Terminal certificate (base64 DER) and its CA chain, leaf first. */
+  readonly terminalCertificates: readonly string[];
+  /** Card certificates (base64 DER) by SHA-256 fingerprint (hex). */
+  readonly certificates: Readonly<Record<string, string>>;
+  readonly records: readonly BatchRecordWire[];
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function manifestError(message: string): ProtocolError {
+  return new ProtocolError("PROTO_ERR_RECORD_FORMAT", `batch manifest: ${message}`);
+}
+
+function hex32(text: string, what: string): Uint8Array {
+  if (!/^[0-9a-f]{64}$/.test(text)) throw manifestError(`${what} must be 32 bytes of lower-case hex`);
+  return new Uint8Array(Buffer.from(text, "hex"));
+}
+
+function u64be(n: number): Uint8Array {
+  if (!Number.isSafeInteger(n) || n < 0) throw manifestError("total is not a non-negative safe integer");
+  const hi = Math.floor(n / 0x1_0000_0000);
+  return concat(u32be(hi), u32be(n - hi * 0x1_0000_0000));
+}
+
+/**
+ * Canonical bytes the terminal signs for a manifest:
+ * label || batch id (16, UUID bytes) || len(terminal id) || terminal id || len(merchant id) ||
+ * merchant id || created at (4) || count (4) || first seq (4) || last seq (4) || previous hash (32)
+ * || chain head (32) || n totals (1) || n × (currency (2) || count (4) || amount (8)).
+ */
+export function manifestMessage(m: BatchManifest): Uint8Array {
+  if (!UUID_RE.test(m.batchId)) throw manifestError("batch id must be a lower-case UUID");
+  if (!ID_PATTERN.test(m.terminalId) || !ID_PATTERN.test(m.merchantId)) throw manifestError("malformed id");
+  if (m.totals.length > 255) throw manifestError("too many currencies");
+  const terminal = utf8(m.terminalId);
+  const merchant = utf8(m.merchantId);
+  return concat(
+    utf8(LABEL.BATCH_MANIFEST),
+    new Uint8Array(Buffer.from(m.batchId.replaceAll("-", ""), "hex")),
+    u8(terminal.length),
+    terminal,
+    u8(merchant.length),
+    merchant,
+    u32be(m.createdAt),
+    u32be(m.count),
+    u32be(m.firstSeq),
+    u32be(m.lastSeq),
+    hex32(m.previousHash, "previous hash"),
+    hex32(m.chainHead, "chain head"),
+    u8(m.totals.length),
+    ...m.totals.map((t) => concat(u16be(t.currency), u32be(t.count), u64be(t.amount))),
+  );
+}
+
+/** Per-record verdict the acquirer answers. `reason` is an ACQ_ERR_* code when rejected. */
+export interface RecordVerdict {
+  readonly seq: number;
+  readonly status: "accepted" | "rejected" | "voided";
+  readonly reason?: string;
+}
+
+export interface BatchResult {
+  readonly batchId: string;
+  readonly status: "settled" | "rejected";
+  readonly reason?: string;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly records: readonly RecordVerdict[];
+}
+
+/**
+ * The hotlist: card certificate serials revoked by the issuers and wallet ids blocked (lost
+ * phones, detected clones). Signed by the acquirer CA; terminals enforce it offline.
+ * Canonical bytes: label || version (4) || issued at (4) || n serials (2) || n × (len (1) ||
+ * serial hex ASCII) || n wallets (2) || n × (len (1) || wallet id).
+ */
+export interface Hotlist {
+  readonly version: number;
+  readonly issuedAt: number;
+  readonly revokedSerials: readonly string[];
+  readonly blockedWallets: readonly string[];
+}
+
+export const HOTLIST_LABEL = "TAPWALLET/1 HOTLIST";
+
+export function hotlistMessage(h: Hotlist): Uint8Array {
+  const parts: Uint8Array[] = [
+    utf8(HOTLIST_LABEL),
+    u32be(h.version),
+    u32be(h.issuedAt),
+    u16be(h.revokedSerials.length),
+  ];
+  for (const s of h.revokedSerials) {
+    if (!/^[0-9a-f]{1,40}$/.test(s))
+      throw new ProtocolError("PROTO_ERR_RECORD_FORMAT", "hotlist serial is not hex");
+    parts.push(u8(s.length), utf8(s));
+  }
+  parts.push(u16be(h.blockedWallets.length));
+  for (const w of h.blockedWallets) {
+    if (!ID_PATTERN.test(w))
+      throw new ProtocolError("PROTO_ERR_RECORD_FORMAT", "hotlist wallet id is malformed");
+    parts.push(u8(w.length), utf8(w));
+  }
+  return concat(...parts);
+}
+
+/** GET /v1/hotlist body. */
+export interface HotlistWire extends Hotlist {
+  /** Acquirer CA signature (hex) over hotlistMessage. */
+  readonly signature: string;
+  /** The same serials as an X.509 CRL signed by the acquirer CA (base64 DER), for standard tools. */
+  readonly crl: string;
+}
