@@ -266,6 +266,19 @@ describe("signature encodings", () => {
     expect(hex(normalizeLowS(sig))).toBe(hex(sig));
     expect(codeOf(() => normalizeLowS(sig.subarray(2)))).toBe("PROTO_ERR_SIGNATURE_FORMAT");
   });
+
+  it("treats s = n/2 as low and s = n/2 + 1 as high", () => {
+    const withS = (s: bigint) => {
+      const raw = new Uint8Array(64);
+      raw[31] = 1;
+      raw.set(fromHex(s.toString(16).padStart(64, "0")), 32);
+      return raw;
+    };
+    const half = N / 2n;
+    expect(sOf(normalizeLowS(withS(half)))).toBe(half);
+    expect(sOf(normalizeLowS(withS(half + 1n)))).toBe(N - half - 1n);
+    expect(sOf(normalizeLowS(withS(N - 1n)))).toBe(1n);
+  });
 });
 
 describe("ECDH", () => {

@@ -241,9 +241,20 @@ export function rawToDer(raw: Uint8Array): Uint8Array {
 /** r || s with s replaced by n − s when s > n/2 (both verify; low S is the canonical one). */
 export function normalizeLowS(raw: Uint8Array): Uint8Array {
   if (raw.length !== 64) throw signatureFormat("raw signature must be 64 bytes", { length: raw.length });
-  const s = bytesToBigInt(raw.subarray(32));
-  if (s <= P256_HALF_N) return raw;
-  return concat(raw.subarray(0, 32), bigIntTo32(P256_N - s));
+  // Byte comparison first: BigInt arithmetic only for the half of signatures that are high.
+  if (!greaterThanHalfN(raw)) return raw;
+  return concat(raw.subarray(0, 32), bigIntTo32(P256_N - bytesToBigInt(raw.subarray(32))));
+}
+
+const P256_HALF_N_BYTES = bigIntTo32(P256_HALF_N);
+
+function greaterThanHalfN(raw: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) {
+    const a = raw[32 + i]!;
+    const b = P256_HALF_N_BYTES[i]!;
+    if (a !== b) return a > b;
+  }
+  return false;
 }
 
 /** ECDH on P-256: the 32-byte x-coordinate of the shared point (node:crypto, ~30× faster than noble). */
