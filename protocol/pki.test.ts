@@ -183,6 +183,17 @@ describe("parseCertificate", () => {
     }
   });
 
+  it("rejects a basicConstraints cA that is not DER TRUE (FF), which parsers read differently", async () => {
+    const ca = await cardUnder(issuerCa(), { role: "ca", subjectCommonName: "Some CA", attributes: {} });
+    const der = new Uint8Array(ca.der);
+    expect(parseCertificate(der).isCa).toBe(true);
+    // basicConstraints value without pathLen: 30 03 | 01 01 FF (cA)
+    const at = hex(der).indexOf("30030101ff") / 2;
+    expect(at).toBeGreaterThan(0);
+    der[at + 4] = 0x01;
+    expect(codeOf(() => parseCertificate(der))).toBe("PROTO_ERR_CERT_EXTENSION");
+  });
+
   it("rejects a malformed attribute and a duplicated extension with PROTO_ERR_CERT_EXTENSION", async () => {
     const utf8 = (s: string) => new Uint8Array([0x0c, s.length, ...Buffer.from(s)]);
     const badMcc = await cardUnder(issuerCa(), {
@@ -350,6 +361,13 @@ describe("TrustStore.verifyChain with the fixture PKI", () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it("refuses a flood of presented intermediates before looking at them", () => {
+    const flood = Array.from({ length: 7 }, () => pki.cert("acquirer-ca"));
+    expect(
+      codeOf(() => pki.trustStore.verifyChain(pki.cert("cards/alice"), flood, { at, role: "card" })),
+    ).toBe("PROTO_ERR_CERT_ISSUER");
   });
 
   it("refuses a trust anchor that is not a CA", () => {

@@ -109,7 +109,10 @@ const KEY_USAGE_BITS: readonly KeyUsageName[] = [
 export interface IssueOptions {
   role: CertRole;
   subjectCommonName: string;
-  /** Subject O; default "tapwallet". Subjects stay short (CN + O) so a leaf is ~340 bytes. */
+  /**
+   * Subject O; default "tapwallet". Subjects are CN + O only: every byte of a leaf crosses the air
+   * on each tap (a card leaf is ~445 bytes, a terminal leaf with all attributes ~530).
+   */
   subjectOrganization?: string;
   publicKey: KeyObject;
   issuer: { certificate: Uint8Array; privateKey: KeyObject } | { selfSigned: true; privateKey: KeyObject };
@@ -131,7 +134,7 @@ export interface IssueOptions {
 /** Certificates from the wire are refused above this size before any parsing. */
 export const MAX_CERT_BYTES = 2048;
 
-/** CRLs come from the acquirer: bounded too (≈ 50,000 entries). */
+/** CRLs come from the acquirer: bounded too (≈ 100,000 entries of ~40 bytes). */
 export const MAX_CRL_BYTES = 4 * 1024 * 1024;
 
 export interface Certificate {
@@ -281,6 +284,7 @@ function two(s: string, i: number): number {
 /** UTCTime YYMMDDHHMMSSZ (YY ≥ 50 → 19YY) or GeneralizedTime YYYYMMDDHHMMSSZ, as DER requires. */
 function derTime(node: Tlv | undefined, what: string): Date {
   if (!node) throw new DerError(`${what}: missing`);
+  if (node.value.length !== 13 && node.value.length !== 15) throw new DerError(`${what}: bad time length`);
   const text = String.fromCharCode(...node.value);
   let year: number;
   let rest: string;
@@ -604,7 +608,8 @@ function parseCertificateBytes(der: Uint8Array): ParsedCertificate {
           let j = 0;
           if (parts[j]?.tag === TAG_BOOLEAN) {
             const b = parts[j]!.value;
-            if (b.length !== 1) throw new DerError("basicConstraints cA malformed");
+            // DER TRUE is FF; anything else would be read differently by different parsers.
+            if (b.length !== 1 || b[0] !== 0xff) throw new DerError("basicConstraints cA is not DER TRUE");
             isCa = b[0] === 0xff;
             j++;
           }
@@ -683,7 +688,7 @@ function pemBody(pem: string, label: string, code: ProtocolErrorCode): Uint8Arra
 
 /** Our parsed view of a certificate; re-parses one made elsewhere (a plain object with `der`). */
 function parsed(cert: Certificate): ParsedCertificate {
-  return cert instanceof ParsedCertificate ? cert : parseCertificateBytes(new Uint8Array(cert.der));
+  return cert instanceof ParsedCertificate ? cert : (parseCertificate(cert.der) as ParsedCertificate);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -876,6 +881,16 @@ export class TrustStore {
     presentedIntermediates: readonly Certificate[],
     options: VerifyOptions,
   ): Certificate[] {
+    // A path has at most MAX_PATH certificates: more presented ones than that is noise or an attack.
+    if (presentedIntermediates.length > MAX_PATH)
+      throw certError(
+        "PROTO_ERR_CERT_ISSUER",
+        `${presentedIntermediates.length} intermediates presented`,
+        undefined,
+        {
+          max: MAX_PATH,
+        },
+      );
     const path = this.#buildPath(parsed(leaf), presentedIntermediates.map(parsed));
     const at = options.at.getTime();
 
