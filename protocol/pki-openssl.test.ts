@@ -117,8 +117,8 @@ describe("openssl accepts what we issue", () => {
 
   it("openssl reads our private attributes as UTF8String extensions", () => {
     const text = openssl(["x509", "-noout", "-text", "-in", certFile("terminals/term-0001")]).out;
-    expect(text).toContain("1.3.6.1.4.1.59999.1.6:");
-    expect(text).toContain("Corner Grocery");
+    expect(text).toContain("1.3.6.1.4.1.59999.1.3:");
+    expect(text).toContain("M-0001");
     expect(text).toMatch(/Basic Constraints: critical\s+CA:FALSE/);
     expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Agreement/);
   });

@@ -76,7 +76,7 @@ describe("parseCertificate", () => {
   it("reads the fields of a card certificate", () => {
     const alice = pki.cert("cards/alice");
     expect(alice.commonName).toBe("W-ALICE-0001");
-    expect(alice.subject).toBe("CN=W-ALICE-0001, O=tapwallet TEST");
+    expect(alice.subject).toBe("CN=W-ALICE-0001");
     expect(alice.issuer).toBe("CN=Issuer Bank CA, O=tapwallet TEST");
     expect(alice.serialNumber).toBe("c001");
     expect(alice.isCa).toBe(false);
@@ -102,7 +102,6 @@ describe("parseCertificate", () => {
       merchantId: "M-0001",
       merchantCategory: "5411",
       region: "TW",
-      merchantName: "Corner Grocery",
     });
     expect(pki.cert("cards/no-key-usage").keyUsage).toBeUndefined();
   });

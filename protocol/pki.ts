@@ -1179,9 +1179,12 @@ export async function issueCertificate(options: IssueOptions): Promise<Uint8Arra
   rawPublicKey(options.publicKey); // P-256 public key, or PROTO_ERR_KEY
 
   const spki = new Uint8Array(options.publicKey.export({ format: "der", type: "spki" }));
+  // Leaf certificates travel over NFC on every tap: CN only (plus O when asked), no SKI — every
+  // byte costs ~85 µs of air time at 106 kbit/s and a P-256 leaf must fit in two short APDUs.
+  const organization = options.subjectOrganization ?? (isCaRole ? "tapwallet" : undefined);
   const subject = new lib.Name([
     { CN: [{ utf8String: options.subjectCommonName }] },
-    { O: [{ utf8String: options.subjectOrganization ?? "tapwallet" }] },
+    ...(organization === undefined ? [] : [{ O: [{ utf8String: organization }] }]),
   ]);
   const subjectKeyId = keyIdentifier(options.publicKey);
 
@@ -1219,10 +1222,8 @@ export async function issueCertificate(options: IssueOptions): Promise<Uint8Arra
         : usage;
     extensions.push(new lib.KeyUsagesExtension(keyUsageFlags(lib, names), true));
   }
-  extensions.push(
-    new lib.SubjectKeyIdentifierExtension(subjectKeyId),
-    new lib.AuthorityKeyIdentifierExtension(authorityKeyId),
-  );
+  if (isCaRole) extensions.push(new lib.SubjectKeyIdentifierExtension(subjectKeyId));
+  extensions.push(new lib.AuthorityKeyIdentifierExtension(authorityKeyId));
   for (const [name, value] of Object.entries(options.attributes ?? {}) as [
     keyof CertAttributes,
     string | undefined,

@@ -183,7 +183,6 @@ const SPECS: CertSpec[] = [
       merchantId: "M-0001",
       merchantCategory: "5411",
       region: "TW",
-      merchantName: "Corner Grocery",
     },
     "a good terminal (grocery, MCC 5411)",
   ),
@@ -296,7 +295,7 @@ async function main(): Promise<void> {
     const der = await issueCertificate({
       role: spec.role,
       subjectCommonName: spec.cn,
-      subjectOrganization: FIXTURE_ORGANIZATION,
+      ...(spec.role === "root" || spec.role === "ca" ? { subjectOrganization: FIXTURE_ORGANIZATION } : {}),
       publicKey: keyPair.publicKey,
       issuer,
       serialNumber: spec.serial,
