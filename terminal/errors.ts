@@ -18,6 +18,24 @@ export const TERMINAL_ERROR_CODES = {
   TERM_ERR_READER_AMBIGUOUS: "more than one reader matches the requested name",
   TERM_ERR_PCSC_UNAVAILABLE: "PC/SC is not available (pcscd not running or nfc-pcsc not installed)",
   TERM_ERR_PROTOCOL: "the card answered something the protocol does not allow",
+  TERM_ERR_UNKNOWN_ISSUER: "the wallet's certificate is not from an accepted issuer",
+  TERM_ERR_CARD_EXPIRED: "the wallet's certificate is expired or not yet valid",
+  TERM_ERR_CARD_REVOKED: "the wallet's certificate is revoked",
+  TERM_ERR_CARD_CERT: "the wallet's certificate is malformed or not a wallet certificate",
+  TERM_ERR_HOTLISTED: "the wallet is on the hotlist (lost, stolen or cloned)",
+  TERM_ERR_BAD_SIGNATURE: "a signature from the wallet does not verify",
+  TERM_ERR_TERMINAL_REFUSED: "the wallet refused this terminal (certificate expired, unknown or revoked)",
+  TERM_ERR_CARD_BLOCKED: "the wallet is blocked",
+  TERM_ERR_CURRENCY_MISMATCH: "the wallet holds another currency",
+  TERM_ERR_AMOUNT: "the amount is not acceptable",
+  TERM_ERR_OVER_SINGLE_LIMIT: "the amount exceeds the wallet's single-spend limit",
+  TERM_ERR_INSUFFICIENT_FUNDS: "the wallet's balance is too low",
+  TERM_ERR_POLICY: "the wallet's policy refuses this payment (validity window, merchant category or region)",
+  TERM_ERR_RECORD_MISMATCH:
+    "the wallet's signed record does not match the payment asked for (replayed or altered)",
+  TERM_ERR_RISK_LIMIT: "an offline risk limit is reached (unuploaded value, count or age): upload first",
+  TERM_ERR_DUPLICATE_RECORD:
+    "a record with this wallet id and card counter is already stored (replayed answer)",
 } as const;
 
 export type TerminalErrorCode = keyof typeof TERMINAL_ERROR_CODES;

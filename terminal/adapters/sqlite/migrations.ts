@@ -1,0 +1,52 @@
+/**
+ * Versioned schema of the terminal's record store. Migration i brings `PRAGMA user_version` from
+ * i to i + 1; each runs in its own transaction. Never edit a shipped migration: append one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: transactions (intents and records in one table, keyed by the terminal seq), certificates, meta
+  `
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+
+  CREATE TABLE certificates (
+    fingerprint TEXT PRIMARY KEY,
+    der         BLOB NOT NULL
+  );
+
+  -- seq is the terminal seq: AUTOINCREMENT keeps the highest seq ever handed out in
+  -- sqlite_sequence, so a seq is never reused, even after rows are deleted.
+  CREATE TABLE transactions (
+    seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+    status             TEXT NOT NULL CHECK (status IN ('pending', 'complete', 'voided')),
+    wallet_id          TEXT NOT NULL,
+    amount             INTEGER NOT NULL CHECK (amount > 0),
+    currency           INTEGER NOT NULL,
+    terminal_time      INTEGER NOT NULL,
+    transcript_hash    BLOB NOT NULL,
+    reference          TEXT,
+    created_at         INTEGER NOT NULL,
+    resolved_at        INTEGER,
+    resolution         TEXT,
+    card_counter       INTEGER,
+    balance_after      INTEGER,
+    card_record        BLOB,
+    card_signature     BLOB,
+    card_certificate   TEXT REFERENCES certificates (fingerprint),
+    chain_index        INTEGER UNIQUE,
+    previous_hash      BLOB,
+    terminal_signature BLOB,
+    chain_hash         BLOB,
+    batch_id           TEXT,
+    upload_status      TEXT CHECK (upload_status IN ('accepted', 'rejected', 'voided')),
+    upload_reason      TEXT,
+    UNIQUE (wallet_id, card_counter),
+    CHECK ((status = 'complete') = (card_record IS NOT NULL)),
+    CHECK ((status = 'pending') = (chain_index IS NULL))
+  );
+
+  CREATE INDEX transactions_pending ON transactions (wallet_id) WHERE status = 'pending';
+  CREATE INDEX transactions_unbatched ON transactions (chain_index) WHERE batch_id IS NULL AND chain_index IS NOT NULL;
+  `,
+];

@@ -1,0 +1,331 @@
+/**
+ * The payment use case: one tap from amount to a durably stored, doubly signed record.
+ *
+ *   SELECT → mutual authentication → recover this wallet's pending intents (torn taps) →
+ *   store a pending intent (allocates the terminal seq, durable) → DEBIT → verify the record →
+ *   counter-sign, chain and store it → approved.
+ *
+ * The terminal never stores a record it did not verify, never voids an intent the card might have
+ * committed, and tells the cashier exactly why a tap did not go through.
+ */
+import { currencyByNumeric, formatMoney } from "../../protocol/amount.js";
+import { ecdsaSign, type RandomSource } from "../../protocol/crypto.js";
+import type { Logger } from "../../protocol/logger.js";
+import type { Transport } from "../../protocol/transport.js";
+import type { Intent, RecordStore, StoredTransaction } from "../adapters/sqlite/record-store.js";
+import {
+  type AuthenticatedCard,
+  CardSession,
+  type CardTrust,
+  isBlocked,
+  type TerminalIdentity,
+} from "../card/card-session.js";
+import { TerminalError, type TerminalErrorCode } from "../errors.js";
+
+export interface PaymentDeps {
+  readonly store: RecordStore;
+  readonly identity: TerminalIdentity;
+  readonly trust: CardTrust;
+  readonly logger: Logger;
+  readonly random?: RandomSource;
+  /** Unix seconds. */
+  readonly clock?: () => number;
+  /** Offline risk limits: a TerminalError declines before the card is touched. */
+  readonly riskCheck?: (request: PaymentRequest) => TerminalError | undefined;
+  /** At most this many pending intents of the wallet are resolved per tap (each costs one APDU). */
+  readonly maxRecoveriesPerTap?: number;
+}
+
+export interface PaymentRequest {
+  /** Minor units, > 0. */
+  readonly amount: number;
+  /** ISO 4217 numeric. */
+  readonly currency: number;
+  /** The cash register's reference (service id), stored with the intent. */
+  readonly reference?: string;
+}
+
+export interface RecoveredIntent {
+  readonly seq: number;
+  readonly outcome: "complete" | "voided" | "unresolved";
+  readonly amount: number;
+}
+
+export interface TapStats {
+  readonly apdus: number;
+  readonly bytesOut: number;
+  readonly bytesIn: number;
+  readonly totalMs: number;
+  readonly storeMs: number;
+}
+
+export type PaymentOutcome =
+  | {
+      readonly status: "approved";
+      readonly record: StoredTransaction;
+      readonly walletId: string;
+      readonly recovered: readonly RecoveredIntent[];
+      readonly stats: TapStats;
+    }
+  | {
+      /** The card or the terminal's policy refused; nothing was charged. */
+      readonly status: "declined";
+      readonly code: TerminalErrorCode;
+      readonly message: string;
+      readonly walletId?: string;
+      readonly seq?: number;
+      readonly recovered: readonly RecoveredIntent[];
+      readonly stats: TapStats;
+    }
+  | {
+      /** DEBIT went out and no verified answer came back: the intent stays pending until the wallet returns. */
+      readonly status: "torn";
+      readonly code: TerminalErrorCode;
+      readonly message: string;
+      readonly walletId: string;
+      readonly seq: number;
+      readonly recovered: readonly RecoveredIntent[];
+      readonly stats: TapStats;
+    }
+  | {
+      /** The tap failed before anything could be charged (card removed early, reader error, bad answer). */
+      readonly status: "error";
+      readonly code: TerminalErrorCode;
+      readonly message: string;
+      readonly walletId?: string;
+      readonly recovered: readonly RecoveredIntent[];
+      readonly stats: TapStats;
+    };
+
+/** Codes that mean "the card or the policy said no", as opposed to "something broke". */
+const DECLINE_CODES: ReadonlySet<TerminalErrorCode> = new Set<TerminalErrorCode>([
+  "TERM_ERR_NOT_TAPWALLET",
+  "TERM_ERR_UNKNOWN_ISSUER",
+  "TERM_ERR_CARD_EXPIRED",
+  "TERM_ERR_CARD_REVOKED",
+  "TERM_ERR_CARD_CERT",
+  "TERM_ERR_HOTLISTED",
+  "TERM_ERR_BAD_SIGNATURE",
+  "TERM_ERR_TERMINAL_REFUSED",
+  "TERM_ERR_CARD_BLOCKED",
+  "TERM_ERR_CURRENCY_MISMATCH",
+  "TERM_ERR_AMOUNT",
+  "TERM_ERR_OVER_SINGLE_LIMIT",
+  "TERM_ERR_INSUFFICIENT_FUNDS",
+  "TERM_ERR_POLICY",
+  "TERM_ERR_RISK_LIMIT",
+]);
+
+export function isDeclineCode(code: string): boolean {
+  return DECLINE_CODES.has(code as TerminalErrorCode);
+}
+
+export async function runPayment(
+  transport: Transport,
+  deps: PaymentDeps,
+  request: PaymentRequest,
+): Promise<PaymentOutcome> {
+  const started = performance.now();
+  let storeMs = 0;
+  const timed = <T>(fn: () => T): T => {
+    const t0 = performance.now();
+    try {
+      return fn();
+    } finally {
+      storeMs += performance.now() - t0;
+    }
+  };
+  const session = new CardSession(transport, {
+    identity: deps.identity,
+    trust: deps.trust,
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+  const stats = (): TapStats => ({ ...session.stats, totalMs: performance.now() - started, storeMs });
+  const sign = (message: Uint8Array) => ecdsaSign(deps.identity.privateKey, message);
+  const recovered: RecoveredIntent[] = [];
+  const log = deps.logger.child({
+    tap: request.reference ?? undefined,
+    amount: formatMoney(request.amount, currencyByNumeric(request.currency)),
+  });
+
+  const fail = (e: unknown, walletId?: string): PaymentOutcome => {
+    const err =
+      e instanceof TerminalError ? e : new TerminalError("TERM_ERR_PROTOCOL", String(e), { cause: e });
+    const status = isDeclineCode(err.code) ? "declined" : "error";
+    log.info({ code: err.code, walletId }, `${status}: ${err.message}`);
+    return {
+      status,
+      code: err.code,
+      message: err.message,
+      ...(walletId ? { walletId } : {}),
+      recovered,
+      stats: stats(),
+    };
+  };
+
+  if (!Number.isSafeInteger(request.amount) || request.amount <= 0) {
+    return fail(new TerminalError("TERM_ERR_AMOUNT", "the amount must be a positive number of minor units"));
+  }
+  const refusal = deps.riskCheck?.(request);
+  if (refusal) return fail(refusal);
+
+  let card: AuthenticatedCard;
+  try {
+    const fci = await session.select();
+    card = await session.authenticate();
+    if (isBlocked(fci)) throw new TerminalError("TERM_ERR_CARD_BLOCKED", "the wallet is blocked");
+  } catch (e) {
+    session.close();
+    return fail(e);
+  }
+  const walletId = card.walletId;
+
+  // Torn taps of this wallet first: a pending intent is resolved from the card's own log.
+  try {
+    const pending = timed(() => deps.store.pendingIntents(walletId)).slice(0, deps.maxRecoveriesPerTap ?? 2);
+    for (const intent of pending)
+      recovered.push(await recoverIntent(session, deps, intent, sign, timed, log));
+  } catch (e) {
+    session.close();
+    return fail(e, walletId);
+  }
+
+  let intent: Intent;
+  try {
+    intent = timed(() =>
+      deps.store.createIntent({
+        walletId,
+        amount: request.amount,
+        currency: request.currency,
+        terminalTime: card.terminalTime,
+        transcriptHash: card.transcriptHash,
+        ...(request.reference ? { reference: request.reference } : {}),
+      }),
+    );
+  } catch (e) {
+    session.close();
+    return fail(e, walletId);
+  }
+
+  try {
+    const signed = await session.debit({
+      amount: request.amount,
+      currency: request.currency,
+      terminalSeq: intent.seq,
+    });
+    const previous = timed(() => deps.store.lastCardCounter(walletId));
+    if (previous !== undefined && signed.record.cardCounter <= previous) {
+      // A validly signed record, bound to this session, with an old counter: a restored or cloned
+      // wallet. The card did commit it, so it is stored; the acquirer's fork detection decides.
+      log.warn({ walletId, counter: signed.record.cardCounter, previous }, "card counter went backwards");
+    }
+    const record = timed(() =>
+      deps.store.complete(
+        intent.seq,
+        {
+          cardCounter: signed.record.cardCounter,
+          balanceAfter: signed.record.balanceAfter,
+          cardRecord: signed.bytes,
+          cardSignature: signed.signature,
+          cardCertificate: card.certificate.der,
+          resolution: "online",
+        },
+        sign,
+      ),
+    );
+    log.info({ walletId, seq: intent.seq, counter: signed.record.cardCounter }, "approved");
+    return { status: "approved", record, walletId, recovered, stats: stats() };
+  } catch (e) {
+    const err =
+      e instanceof TerminalError ? e : new TerminalError("TERM_ERR_PROTOCOL", String(e), { cause: e });
+    if (err.details?.cardRefused === true) {
+      timed(() => deps.store.void(intent.seq, `declined by card: ${err.code}`, sign));
+      log.info({ walletId, seq: intent.seq, code: err.code }, `declined: ${err.message}`);
+      return {
+        status: "declined",
+        code: err.code,
+        message: err.message,
+        walletId,
+        seq: intent.seq,
+        recovered,
+        stats: stats(),
+      };
+    }
+    // The DEBIT may have been committed by the card: keep the intent for recovery on the next tap.
+    log.warn(
+      { walletId, seq: intent.seq, code: err.code },
+      `torn: ${err.message}; pending until the wallet is presented again`,
+    );
+    return {
+      status: "torn",
+      code: err.code,
+      message: `${err.message}; the payment is pending until the same wallet is presented again`,
+      walletId,
+      seq: intent.seq,
+      recovered,
+      stats: stats(),
+    };
+  } finally {
+    session.close();
+  }
+}
+
+async function recoverIntent(
+  session: CardSession,
+  deps: PaymentDeps,
+  intent: Intent,
+  sign: (m: Uint8Array) => Uint8Array,
+  timed: <T>(fn: () => T) => T,
+  log: Logger,
+): Promise<RecoveredIntent> {
+  const base = { seq: intent.seq, amount: intent.amount };
+  let signed: Awaited<ReturnType<CardSession["recover"]>>;
+  try {
+    signed = await session.recover({
+      terminalSeq: intent.seq,
+      amount: intent.amount,
+      currency: intent.currency,
+      terminalTime: intent.terminalTime,
+      transcriptHash: intent.transcriptHash,
+    });
+  } catch (e) {
+    // Transport failures end the tap; a record that does not verify leaves the intent pending.
+    if (
+      e instanceof TerminalError &&
+      (e.code === "TERM_ERR_RECORD_MISMATCH" || e.code === "TERM_ERR_BAD_SIGNATURE")
+    ) {
+      log.warn(
+        { seq: intent.seq, code: e.code },
+        "pending intent not resolved: the card's log entry does not verify",
+      );
+      return { ...base, outcome: "unresolved" };
+    }
+    throw e;
+  }
+  if (signed === undefined) {
+    timed(() => deps.store.void(intent.seq, "voided: not in the card's log (never committed)", sign));
+    log.info({ seq: intent.seq }, "torn intent voided: the card never committed it");
+    return { ...base, outcome: "voided" };
+  }
+  const card = session.card!;
+  timed(() =>
+    deps.store.complete(
+      intent.seq,
+      {
+        cardCounter: signed.record.cardCounter,
+        balanceAfter: signed.record.balanceAfter,
+        cardRecord: signed.bytes,
+        cardSignature: signed.signature,
+        cardCertificate: card.certificate.der,
+        resolution: "recovered",
+      },
+      sign,
+    ),
+  );
+  log.info(
+    { seq: intent.seq, counter: signed.record.cardCounter },
+    "torn intent recovered from the card's log",
+  );
+  return { ...base, outcome: "complete" };
+}

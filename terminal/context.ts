@@ -1,0 +1,173 @@
+/**
+ * The composition root of posd: reads the configuration's files (key, certificates, CRLs), opens
+ * the record store, and assembles what the use cases need. Nothing else reads key files.
+ */
+import { readFileSync } from "node:fs";
+import { currencyByCode } from "../protocol/amount.js";
+import { decryptPrivateKeyPem } from "../protocol/crypto.js";
+import { isTapwalletError } from "../protocol/errors.js";
+import type { Logger } from "../protocol/logger.js";
+import { type Certificate, type Crl, certificateFromPem, parseCrl, TrustStore } from "../protocol/pki.js";
+import { RecordStore } from "./adapters/sqlite/record-store.js";
+import type { CardTrust, TerminalIdentity } from "./card/card-session.js";
+import type { Config } from "./config.js";
+import { TerminalError } from "./errors.js";
+
+export interface TerminalContext {
+  readonly config: Config;
+  readonly identity: TerminalIdentity;
+  readonly trust: CardTrust;
+  readonly store: RecordStore;
+  readonly logger: Logger;
+  readonly terminalId: string;
+  readonly merchantId: string;
+  /** ISO 4217 numeric of the configured currency. */
+  readonly currency: number;
+  close(): void;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new TerminalError(
+      "TERM_ERR_CONFIG",
+      `cannot read the ${what} ${path}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+function readCertificate(path: string, what: string): Certificate {
+  try {
+    return certificateFromPem(readText(path, what));
+  } catch (cause) {
+    if (cause instanceof TerminalError) throw cause;
+    throw new TerminalError("TERM_ERR_CONFIG", `the ${what} ${path} is not a valid certificate`, { cause });
+  }
+}
+
+function readCrl(path: string, issuers: readonly Certificate[]): Crl {
+  const bytes = (() => {
+    try {
+      return readFileSync(path);
+    } catch (cause) {
+      throw new TerminalError("TERM_ERR_CONFIG", `cannot read the CRL ${path}`, { cause });
+    }
+  })();
+  const text = bytes.toString("latin1");
+  const der = text.includes("-----BEGIN")
+    ? new Uint8Array(Buffer.from(text.replace(/-----[^-]+-----|\s+/g, ""), "base64"))
+    : new Uint8Array(bytes);
+  let last: unknown;
+  for (const issuer of issuers) {
+    try {
+      return parseCrl(der, issuer);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw new TerminalError("TERM_ERR_CONFIG", `the CRL ${path} is not signed by a configured CA`, {
+    cause: last,
+  });
+}
+
+/** The key passphrase: $TAPWALLET_KEY_PASSPHRASE, else the configured passphrase file. */
+export function keyPassphrase(config: Config, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.TAPWALLET_KEY_PASSPHRASE;
+  if (fromEnv) return fromEnv;
+  if (config.terminal.passphraseFile)
+    return readText(config.terminal.passphraseFile, "key passphrase file").trim();
+  throw new TerminalError(
+    "TERM_ERR_KEY",
+    "no key passphrase: set TAPWALLET_KEY_PASSPHRASE or terminal.passphraseFile in the configuration",
+  );
+}
+
+export function loadIdentity(config: Config, env: NodeJS.ProcessEnv = process.env): TerminalIdentity {
+  const certificate = readCertificate(config.terminal.certificateFile, "terminal certificate");
+  const chain = config.terminal.chainFiles.map((f) => readCertificate(f, "CA certificate"));
+  let pem: string;
+  try {
+    pem = readFileSync(config.terminal.keyFile, "utf8");
+  } catch (cause) {
+    throw new TerminalError("TERM_ERR_KEY", `cannot read the terminal key ${config.terminal.keyFile}`, {
+      cause,
+    });
+  }
+  let privateKey: ReturnType<typeof decryptPrivateKeyPem>;
+  try {
+    privateKey = decryptPrivateKeyPem(pem, keyPassphrase(config, env));
+  } catch (cause) {
+    if (cause instanceof TerminalError) throw cause;
+    const reason = isTapwalletError(cause) ? cause.message : String(cause);
+    throw new TerminalError(
+      "TERM_ERR_KEY",
+      `cannot decrypt the terminal key ${config.terminal.keyFile}: ${reason}`,
+      {
+        cause,
+      },
+    );
+  }
+  const pub = certificate.publicKey.export({ format: "jwk" });
+  const priv = privateKey.export({ format: "jwk" });
+  if (pub.x !== priv.x || pub.y !== priv.y) {
+    throw new TerminalError("TERM_ERR_KEY", "the terminal key does not match the terminal certificate");
+  }
+  const attrs = certificate.attributes;
+  if (!attrs.terminalId || !attrs.merchantId) {
+    throw new TerminalError("TERM_ERR_CONFIG", "the terminal certificate has no terminal id or merchant id");
+  }
+  if (attrs.terminalId !== config.terminalId) {
+    throw new TerminalError(
+      "TERM_ERR_CONFIG",
+      `terminalId ${config.terminalId} in the configuration does not match the certificate's ${attrs.terminalId}`,
+    );
+  }
+  return { privateKey, certificate, chain };
+}
+
+export function loadTrust(config: Config): CardTrust {
+  const roots = config.trust.rootFiles.map((f) => readCertificate(f, "root certificate"));
+  const issuers = config.trust.issuerFiles.map((f) => readCertificate(f, "issuer CA certificate"));
+  let store: TrustStore;
+  try {
+    store = new TrustStore(roots, issuers);
+  } catch (cause) {
+    throw new TerminalError(
+      "TERM_ERR_CONFIG",
+      `the trusted roots are not usable: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  const crls = config.trust.crlFiles.map((f) => readCrl(f, issuers));
+  return { store, crls };
+}
+
+export function openTerminal(
+  config: Config,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): TerminalContext {
+  const identity = loadIdentity(config, env);
+  const trust = loadTrust(config);
+  let currency: number;
+  try {
+    currency = currencyByCode(config.currency).numeric;
+  } catch (cause) {
+    throw new TerminalError("TERM_ERR_CONFIG", `unknown currency ${config.currency}`, { cause });
+  }
+  const store = RecordStore.open(config.database);
+  const attrs = identity.certificate.attributes;
+  return {
+    config,
+    identity,
+    trust,
+    store,
+    logger: logger.child({ terminal: attrs.terminalId }),
+    terminalId: attrs.terminalId!,
+    merchantId: attrs.merchantId!,
+    currency,
+    close: () => store.close(),
+  };
+}
