@@ -5,6 +5,7 @@
 import { type ErrorOptions, TapwalletError } from "../protocol/errors.js";
 
 export const TERMINAL_ERROR_CODES = {
+  TERM_ERR_INTERNAL: "an unexpected internal error (a bug: report it with the log)",
   TERM_ERR_USAGE: "command-line arguments are missing or invalid",
   TERM_ERR_CONFIG: "configuration file or environment value is missing or invalid",
   TERM_ERR_KEY: "terminal private key is missing, unreadable or cannot be decrypted",
