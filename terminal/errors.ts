@@ -35,8 +35,17 @@ export const TERMINAL_ERROR_CODES = {
   TERM_ERR_RECORD_MISMATCH:
     "the wallet's signed record does not match the payment asked for (replayed or altered)",
   TERM_ERR_RISK_LIMIT: "an offline risk limit is reached (unuploaded value, count or age): upload first",
+  TERM_ERR_ECR_BAD_REQUEST: "the cash register's request is malformed (schema, JSON or size)",
+  TERM_ERR_ECR_BUSY: "another payment is waiting for a card or in progress",
+  TERM_ERR_ECR_CONFLICT: "this serviceId was already used for a different payment",
+  TERM_ERR_ECR_NOT_FOUND: "no payment with this serviceId (or no such route)",
+  TERM_ERR_ECR_NOT_ABORTABLE: "the card is being read: the payment can no longer be aborted",
   TERM_ERR_DUPLICATE_RECORD:
     "a record with this wallet id and card counter is already stored (replayed answer)",
+  TERM_ERR_ACQUIRER_UNREACHABLE: "the acquirer did not answer (down, network error, timeout or 5xx) after retries",
+  TERM_ERR_ACQUIRER_REJECTED: "the acquirer refused the request (4xx): the code from the acquirer is in details",
+  TERM_ERR_ACQUIRER_RESPONSE: "the acquirer answered something that is not the expected JSON",
+  TERM_ERR_HOTLIST_SIGNATURE: "the hotlist's signature or CRL does not verify with the acquirer CA",
 } as const;
 
 export type TerminalErrorCode = keyof typeof TERMINAL_ERROR_CODES;

@@ -49,4 +49,21 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX transactions_pending ON transactions (wallet_id) WHERE status = 'pending';
   CREATE INDEX transactions_unbatched ON transactions (chain_index) WHERE batch_id IS NULL AND chain_index IS NOT NULL;
   `,
+  // 2: cash-register payments by the register's service id (idempotency key), so a register that
+  // lost an answer can ask again, also after a restart of posd
+  `
+  CREATE TABLE ecr_payments (
+    service_id   TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    amount       INTEGER NOT NULL,
+    currency     INTEGER NOT NULL,
+    reference    TEXT,
+    state        TEXT NOT NULL,
+    seq          INTEGER REFERENCES transactions (seq),
+    outcome      TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+  );
+  CREATE INDEX ecr_payments_created ON ecr_payments (created_at);
+  `,
 ];

@@ -1,0 +1,176 @@
+/**
+ * The cash-register (ECR) API: local HTTP JSON on 127.0.0.1, nexo-like semantics (see
+ * application/payment-manager.ts). Every body is validated against a JSON schema; what is wrong
+ * gets a 4xx with a stable code and a reason, and changes nothing.
+ *
+ *   POST /v1/payments {serviceId, amount (minor units), currency, reference?}  [?wait=seconds]
+ *   GET  /v1/payments/:serviceId [?wait=seconds]   long-poll until the payment is final
+ *   POST /v1/payments/:serviceId/abort
+ *   GET  /v1/status
+ *   GET  /v1/totals                                  since the last upload, by outcome and currency
+ */
+import Fastify, { type FastifyError } from "fastify";
+import { currencyByCode, MAX_AMOUNT_MINOR } from "../../../protocol/amount.js";
+import type { Logger } from "../../../protocol/logger.js";
+import { EcrConflict, type PaymentManager } from "../../application/payment-manager.js";
+import { money } from "../../output.js";
+import type { RecordStore } from "../sqlite/record-store.js";
+
+export interface EcrAppOptions {
+  readonly manager: PaymentManager;
+  readonly store: RecordStore;
+  readonly logger: Logger;
+  /** Extra fields for GET /v1/status (terminal id, reader, certificate…). */
+  readonly status: () => Record<string, unknown>;
+  /** Longest long-poll a client may ask for, seconds. */
+  readonly maxWaitSeconds?: number;
+}
+
+const SERVICE_ID = "^[A-Za-z0-9._:-]{1,64}$";
+
+const paymentBody = {
+  type: "object",
+  additionalProperties: false,
+  required: ["serviceId", "amount", "currency"],
+  properties: {
+    serviceId: { type: "string", pattern: SERVICE_ID },
+    amount: { type: "integer", minimum: 1, maximum: MAX_AMOUNT_MINOR },
+    currency: { type: "string", pattern: "^[A-Za-z]{3}$" },
+    reference: { type: "string", maxLength: 64 },
+  },
+} as const;
+
+const waitQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: { wait: { type: "integer", minimum: 0, maximum: 120 } },
+} as const;
+
+const serviceParams = {
+  type: "object",
+  required: ["serviceId"],
+  properties: { serviceId: { type: "string", pattern: SERVICE_ID } },
+} as const;
+
+interface PaymentBody {
+  serviceId: string;
+  amount: number;
+  currency: string;
+  reference?: string;
+}
+
+export function buildEcrApp(o: EcrAppOptions) {
+  const app = Fastify({
+    loggerInstance: o.logger.child({ component: "ecr" }),
+    bodyLimit: 16 * 1024,
+    connectionTimeout: 130_000,
+    requestTimeout: 130_000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
+  });
+  const maxWait = o.maxWaitSeconds ?? 60;
+
+  app.setErrorHandler((error: FastifyError, _req, reply) => {
+    if (error.validation) {
+      return reply.code(400).send({ code: "TERM_ERR_ECR_BAD_REQUEST", message: `invalid request: ${error.message}` });
+    }
+    if (error.statusCode === 413) {
+      return reply.code(413).send({ code: "TERM_ERR_ECR_BAD_REQUEST", message: "request body too large" });
+    }
+    if (error.statusCode && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ code: "TERM_ERR_ECR_BAD_REQUEST", message: error.message });
+    }
+    o.logger.error({ err: error }, "ECR API error");
+    return reply.code(500).send({ code: "TERM_ERR_INTERNAL", message: "internal error" });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no such route" }));
+
+  const conflict = (e: EcrConflict) => ({
+    code: { busy: "TERM_ERR_ECR_BUSY", mismatch: "TERM_ERR_ECR_CONFLICT", not_abortable: "TERM_ERR_ECR_NOT_ABORTABLE" }[e.reason],
+    message: e.message,
+  });
+
+  app.post<{ Body: PaymentBody; Querystring: { wait?: number } }>(
+    "/v1/payments",
+    { schema: { body: paymentBody, querystring: waitQuery } },
+    async (req, reply) => {
+      let currency: number;
+      try {
+        currency = currencyByCode(req.body.currency).numeric;
+      } catch (e) {
+        return reply.code(400).send({ code: "TERM_ERR_ECR_BAD_REQUEST", message: (e as Error).message });
+      }
+      try {
+        const { payment, created } = o.manager.start({
+          serviceId: req.body.serviceId,
+          amount: req.body.amount,
+          currency,
+          ...(req.body.reference === undefined ? {} : { reference: req.body.reference }),
+        });
+        const wait = Math.min(req.query.wait ?? 0, maxWait);
+        const view = wait > 0 ? await o.manager.waitFinal(payment.serviceId, wait * 1000) : payment;
+        return reply.code(created ? 201 : 200).send(view);
+      } catch (e) {
+        if (e instanceof EcrConflict) return reply.code(409).send(conflict(e));
+        throw e;
+      }
+    },
+  );
+
+  app.get<{ Params: { serviceId: string }; Querystring: { wait?: number } }>(
+    "/v1/payments/:serviceId",
+    { schema: { params: serviceParams, querystring: waitQuery } },
+    async (req, reply) => {
+      const wait = Math.min(req.query.wait ?? 0, maxWait);
+      const payment =
+        wait > 0 ? await o.manager.waitFinal(req.params.serviceId, wait * 1000) : o.manager.get(req.params.serviceId);
+      if (!payment) return reply.code(404).send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no payment with this serviceId" });
+      return payment;
+    },
+  );
+
+  app.post<{ Params: { serviceId: string } }>(
+    "/v1/payments/:serviceId/abort",
+    { schema: { params: serviceParams } },
+    async (req, reply) => {
+      try {
+        const payment = o.manager.abort(req.params.serviceId);
+        if (!payment) return reply.code(404).send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no payment with this serviceId" });
+        return (await o.manager.waitFinal(req.params.serviceId, 5_000)) ?? payment;
+      } catch (e) {
+        if (e instanceof EcrConflict) return reply.code(409).send(conflict(e));
+        throw e;
+      }
+    },
+  );
+
+  app.get("/v1/status", async () => ({
+    ...o.status(),
+    busy: o.manager.busy,
+    current: o.manager.current() ?? null,
+  }));
+
+  app.get("/v1/totals", async () => totals(o.store));
+  return app;
+}
+
+/** Reconciliation totals since the last upload: by outcome and currency. */
+export function totals(store: RecordStore): Record<string, unknown> {
+  const since = Number(store.getMeta("last_upload_ms") ?? 0);
+  const rows = store.db
+    .prepare(
+      `SELECT status, currency, COUNT(*) AS count, SUM(amount) AS amount FROM transactions
+       WHERE batch_id IS NULL GROUP BY status, currency ORDER BY status, currency`,
+    )
+    .all() as { status: string; currency: number; count: number; amount: number }[];
+  const ecr = store.db
+    .prepare(
+      `SELECT state, currency, COUNT(*) AS count, SUM(amount) AS amount FROM ecr_payments
+       WHERE created_at >= ? GROUP BY state, currency ORDER BY state, currency`,
+    )
+    .all(since) as { state: string; currency: number; count: number; amount: number }[];
+  return {
+    since: since === 0 ? null : new Date(since).toISOString(),
+    records: rows.map((r) => ({ ...r, amountText: money(r.amount, r.currency) })),
+    registerPayments: ecr.map((r) => ({ ...r, amountText: money(r.amount, r.currency) })),
+  };
+}

@@ -1,0 +1,321 @@
+/**
+ * Payments asked for by the cash register (ECR), with the semantics registers know from nexo /
+ * Sale-to-POI: the register's `serviceId` is the idempotency key (the same id again is the same
+ * payment, never a second charge), a register that lost an answer asks for the status, it can
+ * abort while the terminal waits for a card, and there is one payment at a time.
+ *
+ * States: waiting_for_card → in_progress → approved | declined | torn | error, or
+ * waiting_for_card → aborted | timed_out. A torn payment follows its intent: when the wallet is
+ * presented again and the intent resolves, the status query answers approved or declined.
+ *
+ * Every state change is written to SQLite (ecr_payments) so the status survives a restart.
+ */
+import { createHash } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Logger } from "../../protocol/logger.js";
+import type { Transport } from "../../protocol/transport.js";
+import type { RecordStore } from "../adapters/sqlite/record-store.js";
+import { TerminalError } from "../errors.js";
+import { outcomeJson } from "../output.js";
+import type { PaymentOutcome, PaymentRequest } from "./run-payment.js";
+
+export type EcrState =
+  | "waiting_for_card"
+  | "in_progress"
+  | "approved"
+  | "declined"
+  | "torn"
+  | "aborted"
+  | "timed_out"
+  | "error";
+
+const FINAL: ReadonlySet<EcrState> = new Set([
+  "approved",
+  "declined",
+  "torn",
+  "aborted",
+  "timed_out",
+  "error",
+]);
+
+export interface EcrRequest {
+  readonly serviceId: string;
+  readonly amount: number;
+  /** ISO 4217 numeric. */
+  readonly currency: number;
+  readonly reference?: string;
+}
+
+export interface EcrPayment {
+  readonly serviceId: string;
+  readonly state: EcrState;
+  readonly amount: number;
+  readonly currency: number;
+  readonly reference: string | null;
+  readonly seq: number | null;
+  /** The payment outcome (record, or decline code and reason) once there is one. */
+  readonly outcome: Record<string, unknown> | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** A wallet in the field, ready for one payment. */
+export interface CardPresentation {
+  readonly transport: Transport;
+  /** Feedback (LED, beep) and release of the card handle. */
+  finish(outcome: PaymentOutcome): Promise<void>;
+}
+
+/** Where cards come from: a PC/SC reader, or a virtual card. */
+export interface CardSource {
+  /** Resolves when a wallet is in the field; rejects with an AbortError when `signal` aborts. */
+  waitForCard(signal: AbortSignal): Promise<CardPresentation>;
+}
+
+export class EcrConflict extends Error {
+  constructor(
+    readonly reason: "busy" | "mismatch" | "not_abortable",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Row {
+  service_id: string;
+  request_hash: string;
+  amount: number;
+  currency: number;
+  reference: string | null;
+  state: EcrState;
+  seq: number | null;
+  outcome: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PaymentManagerOptions {
+  readonly store: RecordStore;
+  readonly cardSource: CardSource;
+  readonly pay: (transport: Transport, request: PaymentRequest) => Promise<PaymentOutcome>;
+  readonly cardWaitMs: number;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+function requestHash(r: EcrRequest): string {
+  return createHash("sha256")
+    .update(JSON.stringify([r.amount, r.currency, r.reference ?? null]))
+    .digest("hex");
+}
+
+export class PaymentManager extends EventEmitter {
+  readonly #o: PaymentManagerOptions;
+  readonly #now: () => number;
+  #active: { serviceId: string; abort: AbortController; done: Promise<void> } | undefined;
+
+  constructor(options: PaymentManagerOptions) {
+    super();
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    // A payment that was waiting or in progress when posd stopped did not finish here: waiting ones
+    // are aborted; in-progress ones are torn if an intent was written (resolved on the next tap).
+    const db = options.store.db;
+    db.prepare(
+      "UPDATE ecr_payments SET state = 'aborted', updated_at = ? WHERE state = 'waiting_for_card'",
+    ).run(this.#now());
+    db.prepare("UPDATE ecr_payments SET state = 'error', updated_at = ? WHERE state = 'in_progress'").run(
+      this.#now(),
+    );
+  }
+
+  get busy(): boolean {
+    return this.#active !== undefined;
+  }
+
+  /** Start a payment, or return the existing one for this serviceId. */
+  start(request: EcrRequest): { payment: EcrPayment; created: boolean } {
+    const existing = this.#row(request.serviceId);
+    if (existing) {
+      if (existing.request_hash !== requestHash(request)) {
+        throw new EcrConflict(
+          "mismatch",
+          `serviceId ${request.serviceId} was already used for a different payment`,
+        );
+      }
+      return { payment: this.#view(existing), created: false };
+    }
+    if (this.#active) {
+      throw new EcrConflict("busy", `the terminal is busy with payment ${this.#active.serviceId}`);
+    }
+    const now = this.#now();
+    this.#o.store.db
+      .prepare(
+        `INSERT INTO ecr_payments (service_id, request_hash, amount, currency, reference, state, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'waiting_for_card', ?, ?)`,
+      )
+      .run(
+        request.serviceId,
+        requestHash(request),
+        request.amount,
+        request.currency,
+        request.reference ?? null,
+        now,
+        now,
+      );
+    const abort = new AbortController();
+    const done = this.#run(request, abort.signal).finally(() => {
+      this.#active = undefined;
+      this.emit("idle");
+    });
+    this.#active = { serviceId: request.serviceId, abort, done };
+    return { payment: this.get(request.serviceId)!, created: true };
+  }
+
+  async #run(request: EcrRequest, signal: AbortSignal): Promise<void> {
+    const log = this.#o.logger.child({ serviceId: request.serviceId });
+    const timer = setTimeout(() => this.#active?.abort.abort("timeout"), this.#o.cardWaitMs);
+    let presentation: CardPresentation;
+    try {
+      presentation = await this.#o.cardSource.waitForCard(signal);
+    } catch (e) {
+      clearTimeout(timer);
+      if (signal.aborted) {
+        const state: EcrState = signal.reason === "timeout" ? "timed_out" : "aborted";
+        this.#update(request.serviceId, state, null, null);
+        log.info(`payment ${state === "timed_out" ? "timed out waiting for a card" : "aborted"}`);
+        return;
+      }
+      const err =
+        e instanceof TerminalError ? e : new TerminalError("TERM_ERR_READER", String(e), { cause: e });
+      this.#update(request.serviceId, "error", null, {
+        status: "error",
+        code: err.code,
+        message: err.message,
+      });
+      log.warn({ code: err.code }, `payment failed: ${err.message}`);
+      return;
+    }
+    clearTimeout(timer);
+    this.#update(request.serviceId, "in_progress", null, null);
+    let outcome: PaymentOutcome;
+    try {
+      outcome = await this.#o.pay(presentation.transport, {
+        amount: request.amount,
+        currency: request.currency,
+        reference: request.serviceId,
+      });
+    } catch (e) {
+      outcome = {
+        status: "error",
+        code: "TERM_ERR_INTERNAL",
+        message: (e as Error).message ?? String(e),
+        recovered: [],
+        stats: { apdus: 0, bytesIn: 0, bytesOut: 0, totalMs: 0, storeMs: 0 },
+      };
+    }
+    const seq =
+      outcome.status === "approved" ? outcome.record.seq : "seq" in outcome ? (outcome.seq ?? null) : null;
+    this.#update(request.serviceId, outcome.status, seq, outcomeJson(outcome));
+    await presentation.finish(outcome).catch((e) => log.debug({ err: e }, "card feedback failed"));
+  }
+
+  /** Abort a payment that is still waiting for a card. */
+  abort(serviceId: string): EcrPayment | undefined {
+    const row = this.#row(serviceId);
+    if (!row) return undefined;
+    if (row.state === "waiting_for_card" && this.#active?.serviceId === serviceId) {
+      this.#active.abort.abort("aborted");
+      return this.#view(row);
+    }
+    if (FINAL.has(row.state)) return this.#view(row);
+    throw new EcrConflict("not_abortable", "the card is being read: the payment cannot be aborted any more");
+  }
+
+  /** The payment, with a torn one following its intent to its final outcome. */
+  get(serviceId: string): EcrPayment | undefined {
+    const row = this.#row(serviceId);
+    return row && this.#view(row);
+  }
+
+  /** Resolves with the payment once it is final, or as it is when `timeoutMs` passes. */
+  async waitFinal(serviceId: string, timeoutMs: number): Promise<EcrPayment | undefined> {
+    const now = this.get(serviceId);
+    if (!now || FINAL.has(now.state)) return now;
+    return new Promise((resolve) => {
+      const onChange = (id: string) => {
+        if (id !== serviceId) return;
+        const p = this.get(serviceId)!;
+        if (FINAL.has(p.state)) finish(p);
+      };
+      const timer = setTimeout(() => finish(this.get(serviceId)), timeoutMs);
+      const finish = (p: EcrPayment | undefined) => {
+        clearTimeout(timer);
+        this.off("change", onChange);
+        resolve(p);
+      };
+      this.on("change", onChange);
+    });
+  }
+
+  /** The payment in the terminal's hands now, if any. */
+  current(): EcrPayment | undefined {
+    return this.#active ? this.get(this.#active.serviceId) : undefined;
+  }
+
+  /** Stop taking payments: abort one that waits for a card, let one in progress finish. */
+  async shutdown(): Promise<void> {
+    const active = this.#active;
+    if (!active) return;
+    const row = this.#row(active.serviceId);
+    if (row?.state === "waiting_for_card") active.abort.abort("aborted");
+    await active.done;
+  }
+
+  #row(serviceId: string): Row | undefined {
+    return this.#o.store.db.prepare("SELECT * FROM ecr_payments WHERE service_id = ?").get(serviceId) as
+      | Row
+      | undefined;
+  }
+
+  #update(
+    serviceId: string,
+    state: EcrState,
+    seq: number | null,
+    outcome: Record<string, unknown> | null,
+  ): void {
+    this.#o.store.db
+      .prepare(
+        "UPDATE ecr_payments SET state = ?, seq = COALESCE(?, seq), outcome = COALESCE(?, outcome), updated_at = ? WHERE service_id = ?",
+      )
+      .run(state, seq, outcome === null ? null : JSON.stringify(outcome), this.#now(), serviceId);
+    this.emit("change", serviceId, state);
+  }
+
+  #view(row: Row): EcrPayment {
+    let state = row.state;
+    let outcome = row.outcome === null ? null : (JSON.parse(row.outcome) as Record<string, unknown>);
+    if (state === "torn" && row.seq !== null) {
+      // Follow the intent: resolved on a later tap of the same wallet.
+      const t = this.#o.store.get(row.seq);
+      if (t?.status === "complete") {
+        state = "approved";
+        outcome = { ...outcome, status: "approved", resolution: t.resolution, cardCounter: t.cardCounter };
+      } else if (t?.status === "voided") {
+        state = "declined";
+        outcome = { ...outcome, status: "declined", resolution: t.resolution };
+      }
+    }
+    return {
+      serviceId: row.service_id,
+      state,
+      amount: row.amount,
+      currency: row.currency,
+      reference: row.reference,
+      seq: row.seq,
+      outcome,
+      createdAt: new Date(row.created_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+    };
+  }
+}
