@@ -42,8 +42,10 @@ export const TERMINAL_ERROR_CODES = {
   TERM_ERR_ECR_NOT_ABORTABLE: "the card is being read: the payment can no longer be aborted",
   TERM_ERR_DUPLICATE_RECORD:
     "a record with this wallet id and card counter is already stored (replayed answer)",
-  TERM_ERR_ACQUIRER_UNREACHABLE: "the acquirer did not answer (down, network error, timeout or 5xx) after retries",
-  TERM_ERR_ACQUIRER_REJECTED: "the acquirer refused the request (4xx): the code from the acquirer is in details",
+  TERM_ERR_ACQUIRER_UNREACHABLE:
+    "the acquirer did not answer (down, network error, timeout or 5xx) after retries",
+  TERM_ERR_ACQUIRER_REJECTED:
+    "the acquirer refused the request (4xx): the code from the acquirer is in details",
   TERM_ERR_ACQUIRER_RESPONSE: "the acquirer answered something that is not the expected JSON",
   TERM_ERR_HOTLIST_SIGNATURE: "the hotlist's signature or CRL does not verify with the acquirer CA",
 } as const;

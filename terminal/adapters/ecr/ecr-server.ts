@@ -71,7 +71,9 @@ export function buildEcrApp(o: EcrAppOptions) {
 
   app.setErrorHandler((error: FastifyError, _req, reply) => {
     if (error.validation) {
-      return reply.code(400).send({ code: "TERM_ERR_ECR_BAD_REQUEST", message: `invalid request: ${error.message}` });
+      return reply
+        .code(400)
+        .send({ code: "TERM_ERR_ECR_BAD_REQUEST", message: `invalid request: ${error.message}` });
     }
     if (error.statusCode === 413) {
       return reply.code(413).send({ code: "TERM_ERR_ECR_BAD_REQUEST", message: "request body too large" });
@@ -82,10 +84,16 @@ export function buildEcrApp(o: EcrAppOptions) {
     o.logger.error({ err: error }, "ECR API error");
     return reply.code(500).send({ code: "TERM_ERR_INTERNAL", message: "internal error" });
   });
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no such route" }));
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no such route" }),
+  );
 
   const conflict = (e: EcrConflict) => ({
-    code: { busy: "TERM_ERR_ECR_BUSY", mismatch: "TERM_ERR_ECR_CONFLICT", not_abortable: "TERM_ERR_ECR_NOT_ABORTABLE" }[e.reason],
+    code: {
+      busy: "TERM_ERR_ECR_BUSY",
+      mismatch: "TERM_ERR_ECR_CONFLICT",
+      not_abortable: "TERM_ERR_ECR_NOT_ABORTABLE",
+    }[e.reason],
     message: e.message,
   });
 
@@ -122,8 +130,13 @@ export function buildEcrApp(o: EcrAppOptions) {
     async (req, reply) => {
       const wait = Math.min(req.query.wait ?? 0, maxWait);
       const payment =
-        wait > 0 ? await o.manager.waitFinal(req.params.serviceId, wait * 1000) : o.manager.get(req.params.serviceId);
-      if (!payment) return reply.code(404).send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no payment with this serviceId" });
+        wait > 0
+          ? await o.manager.waitFinal(req.params.serviceId, wait * 1000)
+          : o.manager.get(req.params.serviceId);
+      if (!payment)
+        return reply
+          .code(404)
+          .send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no payment with this serviceId" });
       return payment;
     },
   );
@@ -134,7 +147,10 @@ export function buildEcrApp(o: EcrAppOptions) {
     async (req, reply) => {
       try {
         const payment = o.manager.abort(req.params.serviceId);
-        if (!payment) return reply.code(404).send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no payment with this serviceId" });
+        if (!payment)
+          return reply
+            .code(404)
+            .send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no payment with this serviceId" });
         return (await o.manager.waitFinal(req.params.serviceId, 5_000)) ?? payment;
       } catch (e) {
         if (e instanceof EcrConflict) return reply.code(409).send(conflict(e));
