@@ -1,0 +1,83 @@
+/**
+ * Fault injection: ways the software card misbehaves on purpose so the terminal's tests can check
+ * that each misbehaviour is caught. Off by default; the applet, the in-process transport and
+ * `card-emulator serve` (flags) read them. Each fault and who applies it:
+ *
+ * | fault                   | effect                                                                  | applied by |
+ * | ----------------------- | ----------------------------------------------------------------------- | ---------- |
+ * | tearAfterDebitCommit    | a DEBIT commits, then the card leaves the field instead of answering    | applet (throws TearError) → transport drops the link |
+ * | delayMs                 | every answer arrives N ms late                                           | transport (InProcessTransport, serve) |
+ * | corruptSignature        | one bit of a signature the card sends is flipped: `true`/"record" the   | applet |
+ * |                         | signed records (DEBIT, online commands, log); "auth" the INITIATE       |        |
+ * |                         | AUTHENTICATE signature; "all" both                                      |        |
+ * | certificate             | the card presents a fixture certificate (and signs with its key, and    | applet |
+ * |                         | announces its wallet id): cards/rogue (unknown issuer), cards/expired,  |        |
+ * |                         | cards/revoked — so only the certificate check fails                     |        |
+ * | replayDebitAnswer       | DEBIT commits nothing and answers the previous signed debit record of   | applet |
+ * |                         | the log (an old record bound to an old transcript), sealed in the       |        |
+ * |                         | current channel; with no previous debit it behaves normally             |        |
+ * | silentAfterInitiate     | the card receives INITIATE AUTHENTICATE and never answers it or any     | applet (throws SilentError) → transport never answers |
+ * |                         | later command until it is reset or leaves the field                     |        |
+ */
+
+export type CertificateFault = "unknown-issuer" | "expired" | "revoked";
+export type SignatureFault = boolean | "record" | "auth" | "all";
+
+export interface Faults {
+  tearAfterDebitCommit?: boolean;
+  delayMs?: number;
+  corruptSignature?: SignatureFault;
+  certificate?: CertificateFault;
+  replayDebitAnswer?: boolean;
+  silentAfterInitiate?: boolean;
+}
+
+/** The fixture (fixtures/pki/) each certificate fault presents. */
+export const CERTIFICATE_FAULT_FIXTURES: Readonly<Record<CertificateFault, string>> = {
+  "unknown-issuer": "cards/rogue",
+  expired: "cards/expired",
+  revoked: "cards/revoked",
+};
+
+export const CERTIFICATE_FAULTS = Object.keys(CERTIFICATE_FAULT_FIXTURES) as CertificateFault[];
+
+/**
+ * Thrown out of `WalletApplet.process` right after a DEBIT committed when `tearAfterDebitCommit` is
+ * set: the card is torn from the field before it answers. The in-process transport turns it into
+ * "card removed" (PROTO_ERR_TRANSPORT_CLOSED); `serve` drops the vpcd connection.
+ */
+export class TearError extends Error {
+  constructor(message = "fault: card torn from the field after the DEBIT commit, before answering") {
+    super(message);
+    this.name = "TearError";
+  }
+}
+
+/**
+ * Thrown out of `WalletApplet.process` for every command from INITIATE AUTHENTICATE on when
+ * `silentAfterInitiate` is set: the transport must not answer at all (the terminal's per-APDU timeout
+ * is what ends the exchange). Cleared by powerOff() / reset().
+ */
+export class SilentError extends Error {
+  constructor(message = "fault: the card stays silent") {
+    super(message);
+    this.name = "SilentError";
+  }
+}
+
+export function corruptsRecordSignature(f: Faults | undefined): boolean {
+  const c = f?.corruptSignature;
+  return c === true || c === "record" || c === "all";
+}
+
+export function corruptsAuthSignature(f: Faults | undefined): boolean {
+  const c = f?.corruptSignature;
+  return c === "auth" || c === "all";
+}
+
+/** Flip one bit of a signature (the last byte's low bit): still 64 bytes, never verifies. */
+export function corrupt(signature: Uint8Array): Uint8Array {
+  const out = signature.slice();
+  out[out.length - 1]! ^= 0x01;
+  return out;
+}
