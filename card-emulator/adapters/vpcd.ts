@@ -275,6 +275,7 @@ export class VpcdLink extends EventEmitter<VpcdLinkEvents> {
           this.card.reset?.();
           return;
         case CTRL_GET_ATR:
+          this.logger.trace("vpcd: get ATR");
           socket.write(encodeVpcdFrame(this.atr));
           return;
         default:
