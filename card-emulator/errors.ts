@@ -8,7 +8,8 @@ export const CARD_ERROR_CODES = {
   CARD_ERR_USAGE: "command-line arguments are missing or invalid",
   CARD_ERR_STATE: "the card state file is missing, unreadable or inconsistent",
   CARD_ERR_KEY: "the card private key cannot be decrypted (wrong TAPWALLET_CARD_PASSPHRASE or damaged key)",
-  CARD_ERR_PERSONALIZE: "personalisation failed: the issuer CA, its key or the requested card data is unusable",
+  CARD_ERR_PERSONALIZE:
+    "personalisation failed: the issuer CA, its key or the requested card data is unusable",
   CARD_ERR_VPCD: "the connection to vpcd failed",
 } as const;
 

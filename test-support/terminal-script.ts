@@ -116,6 +116,8 @@ export class TerminalScript {
   /** The INITIATE AUTHENTICATE data of the last authentication (for transcript checks). */
   initiateData: Uint8Array | undefined;
   #ephemeral: { privateKey: KeyObject; publicKey: Uint8Array } | undefined;
+  #peer: Uint8Array | undefined;
+  #keys: { command: Uint8Array; response: Uint8Array } | undefined;
 
   constructor(transport: Transport, options: TerminalScriptOptions = {}) {
     const pki = loadFixturePki();
@@ -201,7 +203,14 @@ export class TerminalScript {
     return r;
   }
 
-  #peer: Uint8Array | undefined;
+  /**
+   * A second channel with this session's keys, at counter 0 (tests that forge replayed or reordered
+   * secure APDUs). Only test support keeps session keys around.
+   */
+  cloneChannel(): SecureChannel {
+    if (!this.#keys) throw new Error("no session");
+    return new SecureChannel({ command: this.#keys.command.slice(), response: this.#keys.response.slice() });
+  }
 
   /** EXTERNAL AUTHENTICATE; on 9000 the secure channel opens. */
   async externalAuthenticate(signatureOverride?: Uint8Array): Promise<ResponseApdu> {
@@ -213,7 +222,9 @@ export class TerminalScript {
         this.#signer === "noble"
           ? nobleP256.ecdh(privateKeyScalar(this.#ephemeral.privateKey), this.#peer)
           : ecdh(this.#ephemeral.privateKey, publicKeyFromRaw(this.#peer));
-      this.channel = new SecureChannel(deriveSessionKeys(shared, this.transcript));
+      const keys = deriveSessionKeys(shared, this.transcript);
+      this.#keys = { command: keys.command.slice(), response: keys.response.slice() };
+      this.channel = new SecureChannel(keys);
       zeroize(shared);
     }
     return r;
@@ -334,6 +345,7 @@ export class TerminalScript {
     this.cardCertificate = undefined;
     this.#peer = undefined;
     this.#ephemeral = undefined;
+    this.#keys = undefined;
   }
 }
 

@@ -10,7 +10,7 @@
  *   3. secure messaging when CLA has bit 0x04: no session → 6982, a command that does not
  *      authenticate → plain 6988 and the session is dropped;
  *   4. dispatch on the INS table (handlers/*.ts), handlers raise SwError;
- *   5. seal the answer in the secure channel, split answers over 256 bytes with 61xx.
+ *   5. seal the answer in the secure channel, split answers over 255 bytes with 61xx.
  * State changes are computed on a copy and committed through the store before the answer is built;
  * a failing commit answers 6F00 and keeps the old state.
  */
@@ -93,8 +93,11 @@ export const COMMANDS: ReadonlyMap<number, CommandSpec> = new Map(
 const CHAIN_BIT = 0x10;
 /** The largest chained command we buffer: three 2048-byte certificates and the rest of INITIATE. */
 export const MAX_CHAINED_DATA = 3 * (2048 + 4) + 128;
-/** Short responses carry at most 256 data bytes; the rest waits for GET RESPONSE. */
-const MAX_RESPONSE_CHUNK = 256;
+/**
+ * At most 255 data bytes per response (like commands: the ACR122U and Android HCE are happiest with
+ * that); the rest waits for GET RESPONSE, announced as 61xx with xx = min(left, FF).
+ */
+export const MAX_RESPONSE_CHUNK = 255;
 /** Recently seen terminal certificates, parsed once (the same terminals come back tap after tap). */
 const CERT_CACHE_SIZE = 8;
 
@@ -339,7 +342,7 @@ export class WalletApplet implements VirtualCard {
     }
   }
 
-  /** Data and status word, the data split over GET RESPONSE when longer than 256 bytes. */
+  /** Data and status word, the data split over GET RESPONSE when longer than 255 bytes. */
   #respond(data: Uint8Array, word: number): Uint8Array {
     if (data.length <= MAX_RESPONSE_CHUNK) return concat(data, sw(word));
     // Only a successful answer is ever long; its final status word is then 9000.
@@ -349,10 +352,10 @@ export class WalletApplet implements VirtualCard {
 
   #moreData(): Uint8Array {
     const left = this.#response?.length ?? 0;
-    return Uint8Array.of(0x61, left >= 256 ? 0x00 : left);
+    return Uint8Array.of(0x61, Math.min(left, MAX_RESPONSE_CHUNK));
   }
 
-  /** 00 C0 00 00 Le: the next up to Le (00 = 256) bytes; 61xx while more is left. */
+  /** 00 C0 00 00 Le: the next up to min(Le, 255) bytes; 61xx while more is left. */
   #getResponse(apdu: CommandApdu): Uint8Array {
     const pending = this.#response;
     if (!pending) return sw(SW.CONDITIONS_NOT_SATISFIED);
@@ -360,7 +363,7 @@ export class WalletApplet implements VirtualCard {
       this.#response = undefined;
       return sw(SW.INCORRECT_P1P2);
     }
-    const n = Math.min(apdu.ne ?? MAX_RESPONSE_CHUNK, pending.length);
+    const n = Math.min(apdu.ne ?? MAX_RESPONSE_CHUNK, MAX_RESPONSE_CHUNK, pending.length);
     const chunk = pending.subarray(0, n);
     if (n === pending.length) {
       this.#response = undefined;
