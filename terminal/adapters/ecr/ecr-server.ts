@@ -43,7 +43,7 @@ const paymentBody = {
 const waitQuery = {
   type: "object",
   additionalProperties: false,
-  properties: { wait: { type: "integer", minimum: 0, maximum: 120 } },
+  properties: { wait: { type: "string", pattern: "^[0-9]{1,3}$" } },
 } as const;
 
 const serviceParams = {
@@ -65,7 +65,8 @@ export function buildEcrApp(o: EcrAppOptions) {
     bodyLimit: 16 * 1024,
     connectionTimeout: 130_000,
     requestTimeout: 130_000,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
+    // No type coercion: "450" is not an amount. Query strings are matched as text instead.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   const maxWait = o.maxWaitSeconds ?? 60;
 
@@ -97,7 +98,7 @@ export function buildEcrApp(o: EcrAppOptions) {
     message: e.message,
   });
 
-  app.post<{ Body: PaymentBody; Querystring: { wait?: number } }>(
+  app.post<{ Body: PaymentBody; Querystring: { wait?: string } }>(
     "/v1/payments",
     { schema: { body: paymentBody, querystring: waitQuery } },
     async (req, reply) => {
@@ -114,7 +115,7 @@ export function buildEcrApp(o: EcrAppOptions) {
           currency,
           ...(req.body.reference === undefined ? {} : { reference: req.body.reference }),
         });
-        const wait = Math.min(req.query.wait ?? 0, maxWait);
+        const wait = Math.min(Number(req.query.wait ?? 0), maxWait);
         const view = wait > 0 ? await o.manager.waitFinal(payment.serviceId, wait * 1000) : payment;
         return reply.code(created ? 201 : 200).send(view);
       } catch (e) {
@@ -124,11 +125,11 @@ export function buildEcrApp(o: EcrAppOptions) {
     },
   );
 
-  app.get<{ Params: { serviceId: string }; Querystring: { wait?: number } }>(
+  app.get<{ Params: { serviceId: string }; Querystring: { wait?: string } }>(
     "/v1/payments/:serviceId",
     { schema: { params: serviceParams, querystring: waitQuery } },
     async (req, reply) => {
-      const wait = Math.min(req.query.wait ?? 0, maxWait);
+      const wait = Math.min(Number(req.query.wait ?? 0), maxWait);
       const payment =
         wait > 0
           ? await o.manager.waitFinal(req.params.serviceId, wait * 1000)
