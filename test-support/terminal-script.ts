@@ -203,6 +203,11 @@ export class TerminalScript {
     return r;
   }
 
+  /** Copies of this session's keys (test support only: the worked example prints them). */
+  get sessionKeys(): { command: Uint8Array; response: Uint8Array } | undefined {
+    return this.#keys && { command: this.#keys.command.slice(), response: this.#keys.response.slice() };
+  }
+
   /**
    * A second channel with this session's keys, at counter 0 (tests that forge replayed or reordered
    * secure APDUs). Only test support keeps session keys around.
