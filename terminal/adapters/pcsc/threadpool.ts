@@ -1,0 +1,69 @@
+/**
+ * nfc-pcsc runs every SCardTransmit / SCardConnect / SCardControl on libuv's threadpool (4 threads
+ * by default). A transmit to a mute card never returns, and while it hangs it holds its thread; with
+ * four held, every fs call, dns.lookup and async crypto of the process waits. (better-sqlite3 is
+ * synchronous and does not use the pool.) posd therefore wants a bigger pool.
+ *
+ * Measured on Node 20.20 (terminal/adapters/pcsc/threadpool.test.ts keeps it honest):
+ * - libuv reads UV_THREADPOOL_SIZE once, when the pool starts.
+ * - An ESM entry point starts the pool while it is being loaded (the ESM loader reads files through
+ *   fs/promises), so `process.env.UV_THREADPOOL_SIZE = "16"` anywhere in an ESM program — even its
+ *   first line — changes nothing.
+ * - What works: the variable in the environment before node starts (a systemd unit's
+ *   `Environment=UV_THREADPOOL_SIZE=16`, or `#!/usr/bin/env -S UV_THREADPOOL_SIZE=16 node`), or set
+ *   from a CommonJS entry / a `--require` preload before the ESM program is imported — or
+ *   ensureThreadpool() below, which re-runs the program once with the variable set.
+ * - A process with a hung pool thread cannot exit: process.exit() waits for the pool's threads
+ *   forever. Only removing the card (the transmit then fails) or a signal ends it.
+ */
+import { spawn } from "node:child_process";
+
+/** Room for a hung transmit per reader plus the pool's normal work. */
+export const PCSC_THREADPOOL_SIZE = 16;
+
+/** libuv's default pool size. */
+const LIBUV_DEFAULT = 4;
+
+/** The pool size this process started with (UV_THREADPOOL_SIZE as libuv reads it, else 4). */
+export function threadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number.parseInt(env.UV_THREADPOOL_SIZE ?? "", 10);
+  if (!Number.isFinite(n) || n < 1) return LIBUV_DEFAULT;
+  return Math.min(n, 1024);
+}
+
+/**
+ * Make sure this process runs with a threadpool of at least `size` threads. Call it first thing in
+ * the CLI entry:
+ *
+ *   if (ensureThreadpool()) program.parse();   // false: a child with the bigger pool does the work
+ *
+ * Returns true when UV_THREADPOOL_SIZE was already set (to any value: an operator's explicit
+ * choice is kept) — nothing else happens then. Otherwise it re-runs the same program (same node,
+ * flags and arguments, stdio inherited) with UV_THREADPOOL_SIZE=size, forwards SIGINT / SIGTERM /
+ * SIGHUP to it, ends this process with the child's exit code or signal, and returns false: the caller
+ * must do nothing else. Setting the variable in the environment avoids the extra process.
+ */
+export function ensureThreadpool(size = PCSC_THREADPOOL_SIZE): boolean {
+  if (process.env.UV_THREADPOOL_SIZE !== undefined) return true;
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(size) },
+  });
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
+  for (const s of signals) process.on(s, forward);
+  child.on("error", (e) => {
+    process.stderr.write(
+      `cannot start ${process.argv[1] ?? "node"} with a larger threadpool: ${e.message}\n`,
+    );
+    process.exitCode = 1;
+  });
+  child.on("exit", (code, signal) => {
+    for (const s of signals) process.off(s, forward);
+    if (signal) process.kill(process.pid, signal);
+    else process.exitCode = code ?? 1;
+  });
+  return false;
+}
