@@ -8,6 +8,7 @@ import { decryptPrivateKeyPem } from "../protocol/crypto.js";
 import { isTapwalletError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/logger.js";
 import { type Certificate, type Crl, certificateFromPem, parseCrl, TrustStore } from "../protocol/pki.js";
+import { hotlistChecker } from "./adapters/sqlite/batch-store.js";
 import { RecordStore } from "./adapters/sqlite/record-store.js";
 import type { CardTrust, TerminalIdentity } from "./card/card-session.js";
 import type { Config } from "./config.js";
@@ -162,7 +163,7 @@ export function openTerminal(
   return {
     config,
     identity,
-    trust,
+    trust: { ...trust, isHotlisted: hotlistChecker(store) },
     store,
     logger: logger.child({ terminal: attrs.terminalId }),
     terminalId: attrs.terminalId!,

@@ -66,4 +66,23 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX ecr_payments_created ON ecr_payments (created_at);
   `,
+  // 3: upload batches (closed in chain order; re-sent under the same id until the acquirer
+  // answers) and the hotlist the terminal enforces offline
+  `
+  CREATE TABLE batches (
+    batch_id           TEXT PRIMARY KEY,
+    status             TEXT NOT NULL CHECK (status IN ('closed', 'settled', 'rejected')),
+    first_chain_index  INTEGER NOT NULL,
+    last_chain_index   INTEGER NOT NULL,
+    manifest           TEXT NOT NULL,
+    manifest_signature TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    settled_at         INTEGER,
+    result             TEXT
+  );
+
+  CREATE TABLE hotlist_wallets (wallet_id TEXT PRIMARY KEY);
+  CREATE TABLE hotlist_serials (serial TEXT PRIMARY KEY);
+  `,
 ];
