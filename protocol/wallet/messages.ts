@@ -10,7 +10,7 @@ import { concat, fromUtf8, readU16be, readU32be, u16be, u32be, utf8 } from "../b
 import { sha256 } from "../crypto.js";
 import { ProtocolError } from "../errors.js";
 import { MAX_CERT_BYTES } from "../pki.js";
-import { decodeTlvs, findAllTags, requireTag, type Tlv, tlv, tlvConstructed } from "../tlv.js";
+import { decodeTlvs, findAllTags, formatTag, requireTag, type Tlv, tlv, tlvConstructed } from "../tlv.js";
 import {
   AID,
   CHALLENGE_LENGTH,
@@ -35,6 +35,22 @@ export const MAX_CHAIN_CERTIFICATES = 3;
 
 function valueError(message: string): ProtocolError {
   return new ProtocolError("PROTO_ERR_TLV_VALUE", message);
+}
+
+/**
+ * The fields of a message come in the documented order and nothing else may appear: every tag must
+ * be one of `layout`, in that order (a tag may repeat where the parser allows it, and optional ones
+ * may be absent — requireTag checks presence and uniqueness). An extra TLV is refused, so that no
+ * two parsers can read different things into the same bytes.
+ */
+function requireLayout(list: readonly Tlv[], layout: readonly number[], what: string): void {
+  let last = 0;
+  for (const t of list) {
+    const index = layout.indexOf(t.tag);
+    if (index < 0) throw valueError(`${what}: unexpected tag ${formatTag(t.tag)}`);
+    if (index < last) throw valueError(`${what}: tag ${formatTag(t.tag)} out of order`);
+    last = index;
+  }
 }
 
 function decodeId(bytes: Uint8Array, what: string): string {
@@ -161,6 +177,7 @@ export function initiateAuthCommand(data: Uint8Array): CommandApdu {
 
 export function parseInitiateAuth(data: Uint8Array): InitiateAuth {
   const list = decodeTlvs(data, { maxDepth: 1 });
+  requireLayout(list, [TAG.CERTIFICATE, TAG.EPHEMERAL_KEY, TAG.NONCE, TAG.TIME], "INITIATE AUTHENTICATE");
   const certificates = findAllTags(list, TAG.CERTIFICATE).map((t) => t.value);
   if (certificates.length < 1 || certificates.length > MAX_CHAIN_CERTIFICATES) {
     throw valueError(`expected 1-${MAX_CHAIN_CERTIFICATES} certificates, got ${certificates.length}`);
@@ -242,7 +259,9 @@ export function externalAuthCommand(signature: Uint8Array): CommandApdu {
 }
 
 export function parseExternalAuth(data: Uint8Array): Uint8Array {
-  return requireTag(decodeTlvs(data, { maxDepth: 1 }), TAG.SIGNATURE, { length: SIGNATURE_LENGTH });
+  const list = decodeTlvs(data, { maxDepth: 1 });
+  requireLayout(list, [TAG.SIGNATURE], "EXTERNAL AUTHENTICATE");
+  return requireTag(list, TAG.SIGNATURE, { length: SIGNATURE_LENGTH });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,6 +284,7 @@ export function encodeDebit(d: Debit): Uint8Array {
 
 export function parseDebit(data: Uint8Array): Debit {
   const list = decodeTlvs(data, { maxDepth: 1 });
+  requireLayout(list, [TAG.AMOUNT, TAG.CURRENCY, TAG.TERMINAL_SEQ], "DEBIT");
   return {
     amount: requireAmount(list, TAG.AMOUNT),
     currency: requireCurrency(list),
@@ -321,7 +341,9 @@ export function logBySeqData(terminalSeq: number): Uint8Array {
 }
 
 export function parseLogBySeq(data: Uint8Array): number {
-  return requireUint32(decodeTlvs(data, { maxDepth: 1 }), TAG.TERMINAL_SEQ);
+  const list = decodeTlvs(data, { maxDepth: 1 });
+  requireLayout(list, [TAG.TERMINAL_SEQ], "GET TRANSACTION LOG");
+  return requireUint32(list, TAG.TERMINAL_SEQ);
 }
 
 export const LOG_MODE = { BY_SEQ: LOG_BY_SEQ, LAST_N: LOG_LAST_N } as const;
@@ -356,6 +378,20 @@ export function encodeBalance(b: BalanceInfo): Uint8Array {
 
 export function parseBalance(data: Uint8Array): BalanceInfo {
   const list = decodeTlvs(data, { maxDepth: 1 });
+  requireLayout(
+    list,
+    [
+      TAG.BALANCE,
+      TAG.CURRENCY,
+      TAG.COUNTER,
+      TAG.STATE,
+      TAG.SINGLE_LIMIT,
+      TAG.BALANCE_LIMIT,
+      TAG.AUTOLOAD_THRESHOLD,
+      TAG.AUTOLOAD_AMOUNT,
+    ],
+    "READ BALANCE",
+  );
   return {
     balance: requireAmount(list, TAG.BALANCE),
     currency: requireCurrency(list),
@@ -401,6 +437,7 @@ export function encodeIssuerCommand(payload: Uint8Array, signature: Uint8Array):
 
 export function parseIssuerCommand(data: Uint8Array): { payload: Uint8Array; signature: Uint8Array } {
   const list = decodeTlvs(data, { maxDepth: 1 });
+  requireLayout(list, [TAG.ISSUER_PAYLOAD, TAG.SIGNATURE], "issuer command");
   return {
     payload: requireTag(list, TAG.ISSUER_PAYLOAD, { maxLength: 128 }),
     signature: requireTag(list, TAG.SIGNATURE, { length: SIGNATURE_LENGTH }),
@@ -425,6 +462,7 @@ export function encodeLoadPayload(p: LoadPayload): Uint8Array {
 
 export function parseLoadPayload(payload: Uint8Array): LoadPayload {
   const list = decodeTlvs(payload, { maxDepth: 1 });
+  requireLayout(list, [TAG.AMOUNT, TAG.CURRENCY, TAG.LOAD_ID, TAG.TIME], "LOAD");
   return {
     amount: requireAmount(list, TAG.AMOUNT),
     currency: requireCurrency(list),
@@ -444,6 +482,7 @@ export function encodeReversalPayload(p: ReversalPayload): Uint8Array {
 
 export function parseReversalPayload(payload: Uint8Array): ReversalPayload {
   const list = decodeTlvs(payload, { maxDepth: 1 });
+  requireLayout(list, [TAG.LOAD_ID, TAG.TIME], "LOAD REVERSAL");
   return {
     loadId: requireTag(list, TAG.LOAD_ID, { length: LOAD_ID_LENGTH }),
     time: requireUint32(list, TAG.TIME),
@@ -477,6 +516,7 @@ export function encodeParametersPayload(p: ParametersPayload): Uint8Array {
 
 export function parseParametersPayload(payload: Uint8Array): ParametersPayload {
   const list = decodeTlvs(payload, { maxDepth: 1 });
+  requireLayout(list, [...PARAMETER_TAGS.map(([, tag]) => tag), TAG.TIME], "UPDATE PARAMETERS");
   const out: { -readonly [K in keyof ParametersPayload]: ParametersPayload[K] } = {
     time: requireUint32(list, TAG.TIME),
   };
@@ -501,6 +541,7 @@ export function encodeBlockPayload(p: BlockPayload): Uint8Array {
 
 export function parseBlockPayload(payload: Uint8Array): BlockPayload {
   const list = decodeTlvs(payload, { maxDepth: 1 });
+  requireLayout(list, [TAG.REASON, TAG.TIME], "BLOCK / UNBLOCK");
   const reason = requireTag(list, TAG.REASON, { length: 1 })[0]!;
   if (reason > BLOCK_REASON.CLONE) throw valueError(`unknown block reason ${reason}`);
   return { reason, time: requireUint32(list, TAG.TIME) };
