@@ -6,6 +6,36 @@ import { type ErrorOptions, TapwalletError } from "../protocol/errors.js";
 export const ACQUIRER_ERROR_CODES = {
   ACQ_ERR_USAGE: "command-line arguments are missing or invalid",
   ACQ_ERR_BAD_REQUEST: "request body is not valid JSON or does not match the schema",
+  ACQ_ERR_BODY_TOO_LARGE: "request body is larger than the accepted limit",
+  ACQ_ERR_UNSUPPORTED_MEDIA_TYPE: "request body is not application/json",
+  ACQ_ERR_NOT_FOUND: "no such route, batch or wallet",
+  ACQ_ERR_UNAUTHORIZED: "an operator route was called without the operator token",
+  ACQ_ERR_INTERNAL: "an unexpected internal error (a bug: report it with the log); nothing was stored",
+  ACQ_ERR_STORE: "the acquirer database cannot be opened, migrated or written",
+  ACQ_ERR_CONFIG: "a trust file (root, issuer or acquirer CA, key, CRL) is missing or invalid",
+  ACQ_ERR_TERMINAL_CERT:
+    "terminal certificate does not chain to the root through an acquirer CA, or is invalid now",
+  ACQ_ERR_TERMINAL_REVOKED: "terminal certificate is on the acquirer CA's CRL or the terminal id is revoked",
+  ACQ_ERR_TERMINAL_MISMATCH: "manifest terminal or merchant id differs from the terminal certificate's",
+  ACQ_ERR_MANIFEST_SIGNATURE: "batch manifest signature does not verify with the terminal certificate",
+  ACQ_ERR_CHAIN_BREAK:
+    "terminal hash chain broken: the batch does not continue the stored chain head, or a link inside it breaks",
+  ACQ_ERR_REPLAYED_BATCH: "every record of this batch was already settled under another batch id",
+  ACQ_ERR_IDEMPOTENCY_CONFLICT: "this batch id was already used for a batch with different content",
+  ACQ_ERR_IN_FLIGHT: "this batch, or another batch of the same terminal, is being processed: retry later",
+  ACQ_ERR_RECORD_FORMAT: "record fields are malformed (card record layout, voided entry with card data)",
+  ACQ_ERR_RECORD_TYPE: "record type is not a debit: only debits settle through terminal batches",
+  ACQ_ERR_RECORD_MISMATCH:
+    "card record's terminal id, terminal seq or wallet id differs from the terminal's or the certificate's",
+  ACQ_ERR_RECORD_TIME: "record time is too far in the future of the acquirer's clock",
+  ACQ_ERR_TERMINAL_SIGNATURE: "terminal signature over the chained record does not verify (record altered)",
+  ACQ_ERR_CARD_CERT: "card certificate missing, malformed, invalid at the record's time or not a card",
+  ACQ_ERR_UNKNOWN_ISSUER: "card certificate does not chain to the root through an accepted issuer CA",
+  ACQ_ERR_CARD_REVOKED: "card certificate is on its issuer's CRL",
+  ACQ_ERR_CARD_SIGNATURE: "card signature over the record does not verify",
+  ACQ_ERR_DUPLICATE: "the same record (wallet id, card counter, same content) was already accepted",
+  ACQ_ERR_CLONE: "another record with this wallet id and card counter was already accepted: wallet blocked",
+  ACQ_ERR_SEQ_REUSED: "this terminal seq was already used by another record of the terminal",
 } as const;
 
 export type AcquirerErrorCode = keyof typeof ACQUIRER_ERROR_CODES;
