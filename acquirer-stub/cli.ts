@@ -1,11 +1,249 @@
 #!/usr/bin/env node
-import { Command } from "commander";
+/**
+ * acquirer-stub: the tapwallet acquirer. `serve` runs the HTTP service; the other commands work on
+ * the same SQLite file directly (safe while `serve` runs: WAL). Exit codes: 0 ok, 1 error, 2 usage.
+ */
+import { existsSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { isTapwalletError } from "../protocol/errors.js";
+import { createLogger } from "../protocol/logger.js";
+import { ID_PATTERN } from "../protocol/wallet/constants.js";
+import { defaultPkiDir } from "./config.js";
+import { AcquirerStore } from "./db/store.js";
+import { BLOCK_REASONS, type BlockReason } from "./domain/hotlist.js";
+import { currencyCode, formatRanges, formatTotal, isCalendarDate, renderReport } from "./domain/settle.js";
+import { AcquirerError } from "./errors.js";
+import { serve } from "./server.js";
+
+const EXIT = { OK: 0, ERROR: 1, USAGE: 2 } as const;
+const DEFAULT_DB = "acquirer.sqlite";
+const OPERATOR_TOKEN_ENV = "TAPWALLET_ACQUIRER_OPERATOR_TOKEN";
+
+function usage(message: string): AcquirerError {
+  return new AcquirerError("ACQ_ERR_USAGE", message);
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function requireId(text: string, what: string): string {
+  if (!ID_PATTERN.test(text))
+    throw usage(`${what} must be 1-16 characters of [A-Za-z0-9._-], got ${JSON.stringify(text)}`);
+  return text;
+}
+
+/** Open an existing database: a report on a mistyped path must not silently create an empty one. */
+function openExisting(path: string): AcquirerStore {
+  if (path !== ":memory:" && !existsSync(path))
+    throw new AcquirerError(
+      "ACQ_ERR_STORE",
+      `no acquirer database at ${path} (start \`acquirer-stub serve --db ${path}\` first)`,
+    );
+  return AcquirerStore.open(path);
+}
+
+function withStore<T>(path: string, fn: (store: AcquirerStore) => T): T {
+  const store = openExisting(path);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+const dbOption = () => new Option("--db <file>", "acquirer SQLite database").default(DEFAULT_DB);
 
 const program = new Command()
   .name("acquirer-stub")
   .description(
-    "the tapwallet acquirer: verifies uploaded batches, settles per merchant, publishes the hotlist",
+    "the tapwallet acquirer: verifies uploaded batches, settles per merchant, publishes the hotlist.\n" +
+      "`serve` runs the HTTP service; the other commands work on its database file (also while it runs).\n" +
+      "Exit codes: 0 ok, 1 error, 2 usage.",
   )
-  .version("0.1.0");
+  .version("0.1.0")
+  .exitOverride()
+  .configureOutput({
+    // One clear line for a usage error (commander's own text, our prefix), no help dump.
+    outputError: (text, write) =>
+      write(`acquirer-stub: ${text.replace(/^error: /, "").trimEnd()} (see --help)\n`),
+  });
 
-program.parse();
+program
+  .command("serve")
+  .description(
+    "run the HTTP service (POST /v1/batches, GET /v1/hotlist, reports, wallet block/unblock) until SIGINT/SIGTERM.\n" +
+      `Operator routes need a bearer token when ${OPERATOR_TOKEN_ENV} is set.`,
+  )
+  .addOption(dbOption())
+  .option("--port <port>", "TCP port (0: any free port)", "8443")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option(
+    "--ca <dir>",
+    "PKI directory: root-ca.crt.pem, issuer-ca.crt.pem, acquirer-ca.crt.pem + .key.pem, crl/*.crl " +
+      "(key passphrase from TAPWALLET_ACQUIRER_KEY_PASSPHRASE)",
+    defaultPkiDir(),
+  )
+  .action(async (o: { db: string; port: string; host: string; ca: string }) => {
+    if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535)
+      throw usage(`--port must be 0..65535, got ${JSON.stringify(o.port)}`);
+    const logger = createLogger({ name: "acquirer" });
+    const token = process.env[OPERATOR_TOKEN_ENV];
+    const server = await serve({
+      port: Number(o.port),
+      host: o.host,
+      db: o.db,
+      pkiDir: o.ca,
+      logger,
+      ...(token ? { operatorToken: token } : {}),
+    });
+    process.stdout.write(`acquirer listening on ${server.url} (database ${o.db})\n`);
+    const stop = (signal: string) => {
+      logger.info({ signal }, "stopping");
+      server.close().then(
+        () => process.exit(EXIT.OK),
+        () => process.exit(EXIT.ERROR),
+      );
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+
+program
+  .command("report")
+  .description(
+    "settlement for one business day (UTC date of the records' terminal time) per merchant and currency,\n" +
+      "reconciliation of the batches received that day, outstanding counter and seq gaps, clones",
+  )
+  .requiredOption("--date <YYYY-MM-DD>", "business day")
+  .option("--json", "print JSON")
+  .addOption(dbOption())
+  .action((o: { date: string; json?: boolean; db: string }) => {
+    if (!isCalendarDate(o.date))
+      throw usage(`--date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(o.date)}`);
+    const report = withStore(o.db, (s) => s.settlementReport(o.date));
+    if (o.json) printJson(report);
+    else process.stdout.write(renderReport(report));
+  });
+
+program
+  .command("block")
+  .description("block a wallet (loss report): it joins the hotlist, whose version moves")
+  .argument("<WALLET_ID>", "wallet id")
+  .addOption(new Option("--reason <reason>", "why").choices([...BLOCK_REASONS]).makeOptionMandatory())
+  .addOption(dbOption())
+  .action((walletId: string, o: { reason: BlockReason; db: string }) => {
+    requireId(walletId, "WALLET_ID");
+    const { changed, version } = withStore(o.db, (s) => ({
+      changed: s.blockWallet(walletId, o.reason, nowSeconds()),
+      version: s.hotlistVersion(),
+    }));
+    process.stdout.write(
+      changed
+        ? `wallet ${walletId} blocked (${o.reason}); hotlist version ${version}\n`
+        : `wallet ${walletId} was already blocked; hotlist version ${version}\n`,
+    );
+  });
+
+program
+  .command("unblock")
+  .description("release a blocked wallet: it leaves the hotlist, whose version moves")
+  .argument("<WALLET_ID>", "wallet id")
+  .addOption(dbOption())
+  .action((walletId: string, o: { db: string }) => {
+    requireId(walletId, "WALLET_ID");
+    const { changed, version } = withStore(o.db, (s) => ({
+      changed: s.unblockWallet(walletId, nowSeconds()),
+      version: s.hotlistVersion(),
+    }));
+    process.stdout.write(
+      changed
+        ? `wallet ${walletId} unblocked; hotlist version ${version}\n`
+        : `wallet ${walletId} was not blocked; hotlist version ${version}\n`,
+    );
+  });
+
+program
+  .command("revoke-terminal")
+  .description("refuse every future batch of a terminal id (its batches get 403 ACQ_ERR_TERMINAL_REVOKED)")
+  .argument("<TERMINAL_ID>", "terminal id")
+  .option("--reason <text>", "note kept with the revocation")
+  .addOption(dbOption())
+  .action((terminalId: string, o: { reason?: string; db: string }) => {
+    requireId(terminalId, "TERMINAL_ID");
+    const changed = withStore(o.db, (s) => s.revokeTerminal(terminalId, nowSeconds(), o.reason));
+    process.stdout.write(
+      changed ? `terminal ${terminalId} revoked\n` : `terminal ${terminalId} was already revoked\n`,
+    );
+  });
+
+program
+  .command("ledger")
+  .description(
+    "a wallet's accepted records by card counter, with gaps (outstanding), balance breaks and clones",
+  )
+  .argument("<WALLET_ID>", "wallet id")
+  .option("--json", "print JSON")
+  .addOption(dbOption())
+  .action((walletId: string, o: { json?: boolean; db: string }) => {
+    requireId(walletId, "WALLET_ID");
+    const ledger = withStore(o.db, (s) => s.walletLedger(walletId));
+    if (o.json) return printJson(ledger);
+    const lines = [
+      `wallet ${walletId}${ledger.blocked ? `  BLOCKED (${ledger.blocked.reason}, since ${ledger.blocked.since})` : ""}`,
+      "",
+    ];
+    if (ledger.records.length === 0) lines.push("  no accepted records");
+    for (const r of ledger.records)
+      lines.push(
+        `  #${r.cardCounter}  ${new Date(r.time * 1000).toISOString()}  ${r.terminalId}/${r.merchantId} seq ${r.seq}  ` +
+          `${formatTotal(r.amount, r.currency)} ${currencyCode(r.currency)}  balance ${formatTotal(r.balanceAfter, r.currency)}`,
+      );
+    if (ledger.gaps.length > 0) lines.push("", `  outstanding counters: ${formatRanges(ledger.gaps)}`);
+    for (const b of ledger.balanceBreaks)
+      lines.push(
+        `  balance break at #${b.cardCounter}: expected ${b.expected}, record says ${b.actual} (minor units)`,
+      );
+    for (const c of ledger.clones)
+      lines.push(
+        `  clone at #${c.cardCounter}: batches ${c.firstBatchId} and ${c.cloneBatchId} (${c.detectedAt})`,
+      );
+    process.stdout.write(`${lines.join("\n")}\n`);
+  });
+
+program
+  .command("hotlist")
+  .description("the current hotlist: version, blocked wallets, revoked card serials")
+  .option("--json", "print JSON")
+  .addOption(dbOption())
+  .action((o: { json?: boolean; db: string }) => {
+    const state = withStore(o.db, (s) => s.hotlistState());
+    const view = {
+      version: state.version,
+      issuedAt: new Date(state.issuedAt * 1000).toISOString(),
+      blockedWallets: state.blockedWallets,
+      revokedSerials: state.revokedSerials,
+    };
+    if (o.json) return printJson(view);
+    process.stdout.write(
+      `hotlist version ${view.version} (issued ${view.issuedAt})\n` +
+        `  blocked wallets: ${view.blockedWallets.join(", ") || "none"}\n` +
+        `  revoked card serials: ${view.revokedSerials.join(", ") || "none"}\n`,
+    );
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync();
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
+    const code = isTapwalletError(e) ? e.code : "ACQ_ERR_INTERNAL";
+    const message = isTapwalletError(e) ? e.message : e instanceof Error ? e.message : String(e);
+    process.stderr.write(`acquirer-stub: ${message} [${code}]\n`);
+    process.exit(code === "ACQ_ERR_USAGE" ? EXIT.USAGE : EXIT.ERROR);
+  }
+}
+
+await main();

@@ -1,0 +1,87 @@
+/**
+ * The acquirer's HTTP service: `buildApp(deps)` assembles fastify with its dependencies and
+ * returns it without listening (tests use `inject()`; server.ts listens).
+ *
+ * Routes (JSON; errors are `{ code: "ACQ_ERR_…", message, details? }`):
+ *   GET  /healthz                          200 { status: "ok" } | 503 database unavailable
+ *   POST /v1/batches                       see routes/batches.ts (idempotent by batch id)
+ *   GET  /v1/batches/:batchId              the stored verdict, 404 when none
+ *   GET  /v1/hotlist[?since=VERSION]       signed hotlist | 304
+ *   POST /v1/wallets/:walletId/block       operator (routes/operator.ts)
+ *   POST /v1/wallets/:walletId/unblock     operator
+ *   GET  /v1/wallets/:walletId/ledger      operator
+ *   GET  /v1/reports/settlement?date=      operator
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import { type Logger, silentLogger } from "../protocol/logger.js";
+import { BatchProcessor } from "./application/batches.js";
+import type { AcquirerStore } from "./db/store.js";
+import type { HotlistSigner } from "./domain/hotlist.js";
+import type { AcquirerTrust } from "./domain/trust.js";
+import { registerBatchRoutes } from "./routes/batches.js";
+import { errorHandler, notFoundHandler } from "./routes/errors.js";
+import { registerHotlistRoutes } from "./routes/hotlist.js";
+import { registerOperatorRoutes } from "./routes/operator.js";
+
+/** Default body limit: a 20,000-record batch (~14 MB of JSON) fits; a 50 MB body is refused with 413. */
+export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+
+export interface AcquirerDeps {
+  readonly store: AcquirerStore;
+  readonly trust: AcquirerTrust;
+  /** The acquirer CA certificate and key that sign the hotlist and its CRL. */
+  readonly hotlistSigner: HotlistSigner;
+  /** One pino logger per process (protocol/logger.ts); default: silent. */
+  readonly logger?: Logger;
+  /** Injected clock (tests): certificate validity, received times, hotlist times. */
+  readonly clock?: () => Date;
+  readonly bodyLimit?: number;
+  /** Time allowed to receive a whole request (slow senders are cut off with 408). Default 60 s. */
+  readonly requestTimeoutMs?: number;
+  /** Time a socket may stay idle. Default 30 s. */
+  readonly connectionTimeoutMs?: number;
+  /** When set, operator routes require `Authorization: Bearer <token>`. */
+  readonly operatorToken?: string;
+  /** Test hook: runs after a batch is committed and before it is answered. */
+  readonly afterCommit?: (batchId: string) => Promise<void>;
+}
+
+export function buildApp(deps: AcquirerDeps): FastifyInstance {
+  const clock = deps.clock ?? (() => new Date());
+  const app = Fastify({
+    loggerInstance: deps.logger ?? silentLogger(),
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    requestTimeout: deps.requestTimeoutMs ?? 60_000,
+    connectionTimeout: deps.connectionTimeoutMs ?? 30_000,
+    keepAliveTimeout: 10_000,
+    return503OnClosing: true,
+    ajv: {
+      // Refuse rather than repair: no coercion ("5" is not 5), no silent removal of unknown fields.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
+  }) as unknown as FastifyInstance;
+
+  const nowSeconds = Math.floor(clock().getTime() / 1000);
+  deps.store.syncRevokedCardSerials(deps.trust.revokedCardSerials(), nowSeconds);
+
+  const processor = new BatchProcessor({
+    store: deps.store,
+    trust: deps.trust,
+    clock,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(deps.afterCommit ? { afterCommit: deps.afterCommit } : {}),
+  });
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  app.get("/healthz", async (_request, reply) => {
+    if (!deps.store.healthy())
+      return reply.status(503).send({ code: "ACQ_ERR_STORE", message: "database unavailable" });
+    return { status: "ok" };
+  });
+  registerBatchRoutes(app, processor);
+  registerHotlistRoutes(app, deps.store, deps.hotlistSigner);
+  registerOperatorRoutes(app, deps.store, clock, deps.operatorToken);
+  return app;
+}

@@ -1,0 +1,194 @@
+/**
+ * Receiving a batch: idempotency, terminal authentication, the record checks, then the decision
+ * and the write in one database transaction.
+ *
+ * Idempotency (notes/payments-facts.md): a batch id's first verdict is stored with its content hash
+ * and replayed for every retry with the same content (same status, same bytes); the same id with
+ * other content is a conflict (409); while a batch id — or any batch of the same terminal — is
+ * being verified, another request for it answers 409 ACQ_ERR_IN_FLIGHT, which the client retries.
+ *
+ * The record checks (two ECDSA verifications per record) run before the transaction, in chunks that
+ * yield to the event loop so health checks and hotlist fetches stay answered during a big batch;
+ * the transaction itself is synchronous and short (reads by index, inserts), never around an await.
+ */
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { Logger } from "../../protocol/logger.js";
+import type { BatchResult, BatchUpload } from "../../protocol/wallet/batch.js";
+import type { AcquirerStore } from "../db/store.js";
+import type { AcquirerTrust } from "../domain/trust.js";
+import {
+  authenticateBatch,
+  batchContentHash,
+  type CheckedRecord,
+  checkRecord,
+  decideBatch,
+  recordCheckContext,
+} from "../domain/verify.js";
+import { AcquirerError } from "../errors.js";
+
+export interface BatchOutcome {
+  /** 200 settled, 422 rejected as a whole. */
+  readonly httpStatus: number;
+  /** The JSON text of the BatchResult: the same bytes on every replay. */
+  readonly body: string;
+  /** True when this answer is the stored one replayed for a retry. */
+  readonly replayed: boolean;
+}
+
+export interface BatchProcessorOptions {
+  readonly store: AcquirerStore;
+  readonly trust: AcquirerTrust;
+  readonly clock?: () => Date;
+  readonly logger?: Logger;
+  /** Records checked between two yields to the event loop. */
+  readonly chunkSize?: number;
+  /** Test hook: runs after the commit, before the answer (a slow network, a crash after commit). */
+  readonly afterCommit?: (batchId: string) => Promise<void>;
+}
+
+export class BatchProcessor {
+  readonly #store: AcquirerStore;
+  readonly #trust: AcquirerTrust;
+  readonly #clock: () => Date;
+  readonly #logger: Logger | undefined;
+  readonly #chunkSize: number;
+  readonly #afterCommit: ((batchId: string) => Promise<void>) | undefined;
+  readonly #inFlightBatches = new Set<string>();
+  readonly #inFlightTerminals = new Set<string>();
+
+  constructor(options: BatchProcessorOptions) {
+    this.#store = options.store;
+    this.#trust = options.trust;
+    this.#clock = options.clock ?? (() => new Date());
+    this.#logger = options.logger;
+    this.#chunkSize = options.chunkSize ?? 500;
+    this.#afterCommit = options.afterCommit;
+  }
+
+  /** The stored answer for a batch id, if it has one. */
+  stored(batchId: string): BatchOutcome | undefined {
+    const b = this.#store.batch(batchId);
+    return b ? { httpStatus: b.httpStatus, body: b.response, replayed: true } : undefined;
+  }
+
+  /**
+   * Verify and settle (or reject) a schema-valid upload. Resolves with the verdict (stored, replayed
+   * for retries); throws AcquirerError for answers that are not verdicts and are not stored:
+   * 403 terminal not authenticated, 409 conflict / in flight / not continuing the chain.
+   */
+  async submit(upload: BatchUpload): Promise<BatchOutcome> {
+    const m = upload.manifest;
+    const contentHash = batchContentHash(upload);
+    const replay = this.#replay(m.batchId, contentHash);
+    if (replay) return replay;
+    if (this.#inFlightBatches.has(m.batchId))
+      throw new AcquirerError("ACQ_ERR_IN_FLIGHT", `batch ${m.batchId} is being processed`, {
+        details: { batchId: m.batchId },
+      });
+
+    const now = this.#clock();
+    const terminal = authenticateBatch(upload, this.#trust, now, (id) => this.#store.isTerminalRevoked(id));
+    if (this.#inFlightTerminals.has(terminal.terminalId))
+      throw new AcquirerError(
+        "ACQ_ERR_IN_FLIGHT",
+        `another batch of terminal ${terminal.terminalId} is being processed`,
+        { details: { batchId: m.batchId, terminalId: terminal.terminalId } },
+      );
+    this.#inFlightBatches.add(m.batchId);
+    this.#inFlightTerminals.add(terminal.terminalId);
+    const log = this.#logger?.child({ batchId: m.batchId, terminalId: terminal.terminalId });
+    const started = performance.now();
+    let outcome: BatchOutcome;
+    try {
+      const ctx = recordCheckContext(upload, terminal, this.#trust, now);
+      const checked: CheckedRecord[] = [];
+      const records = upload.records;
+      for (let i = 0; i < records.length; i++) {
+        checked.push(checkRecord(records[i]!, i, ctx));
+        if ((i + 1) % this.#chunkSize === 0 && i + 1 < records.length) await yieldToEventLoop();
+      }
+
+      outcome = this.#store.transaction((): BatchOutcome => {
+        // Same process, same event loop: nothing can have stored this id since the check above,
+        // but another process on the same file could have; the transaction makes this exact.
+        const raced = this.#replay(m.batchId, contentHash);
+        if (raced) return raced;
+        const decision = decideBatch({ upload, terminal, checked }, this.#store.view);
+        if (decision.kind === "not-continuing")
+          throw new AcquirerError(
+            "ACQ_ERR_CHAIN_BREAK",
+            "batch does not continue this terminal's stored chain head: upload the earlier batch first",
+            {
+              details: {
+                batchId: m.batchId,
+                expectedPreviousHash: decision.expectedPreviousHash,
+                previousHash: m.previousHash,
+                lastSettledBatchId: decision.lastBatchId ?? null,
+              },
+            },
+          );
+        const cards = new Map(
+          [...ctx.cards.values()].map((c) => [
+            c.fingerprint,
+            { der: c.certificate.der, walletId: c.walletId, serial: c.certificate.serialNumber },
+          ]),
+        );
+        const body = this.#store.applyDecision(
+          decision,
+          {
+            upload,
+            contentHash,
+            terminalId: terminal.terminalId,
+            merchantId: terminal.merchantId,
+            now: Math.floor(now.getTime() / 1000),
+          },
+          cards,
+        );
+        this.#logOutcome(log, decision.result, decision.message, decision.clones.length, started);
+        for (const c of decision.clones)
+          log?.warn(
+            { walletId: c.walletId, cardCounter: c.cardCounter, first: c.first, cloneSeq: c.cloneSeq },
+            "clone detected: wallet blocked and hotlisted",
+          );
+        return { httpStatus: decision.httpStatus, body, replayed: false };
+      });
+    } finally {
+      this.#inFlightBatches.delete(m.batchId);
+      this.#inFlightTerminals.delete(terminal.terminalId);
+    }
+    if (!outcome.replayed && this.#afterCommit) await this.#afterCommit(m.batchId);
+    return outcome;
+  }
+
+  #replay(batchId: string, contentHash: string): BatchOutcome | undefined {
+    const stored = this.#store.batch(batchId);
+    if (!stored) return undefined;
+    if (stored.contentHash !== contentHash)
+      throw new AcquirerError(
+        "ACQ_ERR_IDEMPOTENCY_CONFLICT",
+        `batch id ${batchId} was already used for a batch with different content`,
+        { details: { batchId } },
+      );
+    return { httpStatus: stored.httpStatus, body: stored.response, replayed: true };
+  }
+
+  #logOutcome(
+    log: Logger | undefined,
+    result: BatchResult,
+    message: string | undefined,
+    clones: number,
+    started: number,
+  ): void {
+    if (!log) return;
+    const fields = {
+      status: result.status,
+      reason: result.reason,
+      accepted: result.accepted,
+      rejected: result.rejected,
+      clones,
+      ms: Math.round(performance.now() - started),
+    };
+    if (result.status === "settled") log.info(fields, "batch settled");
+    else log.warn({ ...fields, why: message }, "batch rejected");
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * GET /v1/hotlist[?since=VERSION] — the signed hotlist (HotlistWire), or 304 Not Modified when
+ * `since` (or If-None-Match with the ETag) names the current version. Any other `since`, older or
+ * newer (an acquirer database restored from backup), gets the full list, so a terminal always
+ * converges. Signed once per version and cached.
+ */
+import type { FastifyInstance } from "fastify";
+import type { HotlistWire } from "../../protocol/wallet/batch.js";
+import type { AcquirerStore } from "../db/store.js";
+import { type HotlistSigner, signHotlist } from "../domain/hotlist.js";
+import { hotlistQuerySchema } from "./schemas.js";
+
+export function registerHotlistRoutes(
+  app: FastifyInstance,
+  store: AcquirerStore,
+  signer: HotlistSigner,
+): void {
+  let cached: { version: number; wire: Promise<HotlistWire> } | undefined;
+  const current = (): Promise<HotlistWire> => {
+    const state = store.hotlistState();
+    if (cached?.version !== state.version) {
+      const wire = signHotlist(state, signer);
+      cached = { version: state.version, wire };
+      // A failed signing must not stay cached.
+      wire.catch(() => {
+        if (cached?.wire === wire) cached = undefined;
+      });
+    }
+    return cached.wire;
+  };
+
+  app.get<{ Querystring: { since?: string } }>(
+    "/v1/hotlist",
+    { schema: { querystring: hotlistQuerySchema } },
+    async (request, reply) => {
+      const version = store.hotlistVersion();
+      const etag = `"hotlist-${version}"`;
+      reply.header("etag", etag).header("cache-control", "no-cache");
+      const since = request.query.since === undefined ? undefined : Number(request.query.since);
+      if (since === version || request.headers["if-none-match"] === etag) return reply.status(304).send();
+      return current();
+    },
+  );
+}

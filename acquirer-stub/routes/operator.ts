@@ -1,0 +1,69 @@
+/**
+ * Operator routes (the CLI does the same on the database file):
+ *   POST /v1/wallets/:walletId/block {reason}  — loss report: 200 { walletId, blocked, changed, hotlistVersion }
+ *   POST /v1/wallets/:walletId/unblock {}      — release: 200 (changed: false when it was not blocked)
+ *   GET  /v1/wallets/:walletId/ledger          — accepted records by counter, gaps, balance breaks, clones
+ *   GET  /v1/reports/settlement?date=YYYY-MM-DD — settlement, reconciliation, outstanding gaps, clones
+ * With an operator token configured, each needs `Authorization: Bearer <token>` (else 401).
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { AcquirerStore } from "../db/store.js";
+import type { BlockReason } from "../domain/hotlist.js";
+import { isCalendarDate } from "../domain/settle.js";
+import { AcquirerError } from "../errors.js";
+import { blockBodySchema, reportQuerySchema, unblockBodySchema, walletParamsSchema } from "./schemas.js";
+
+export function registerOperatorRoutes(
+  app: FastifyInstance,
+  store: AcquirerStore,
+  clock: () => Date,
+  operatorToken: string | undefined,
+): void {
+  const expected = operatorToken === undefined ? undefined : Buffer.from(`Bearer ${operatorToken}`);
+  const authorize = async (request: FastifyRequest) => {
+    if (!expected) return;
+    const given = Buffer.from(request.headers.authorization ?? "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new AcquirerError("ACQ_ERR_UNAUTHORIZED", "operator token missing or wrong");
+  };
+  const now = () => Math.floor(clock().getTime() / 1000);
+
+  app.post<{ Params: { walletId: string }; Body: { reason: BlockReason } }>(
+    "/v1/wallets/:walletId/block",
+    { schema: { params: walletParamsSchema, body: blockBodySchema }, preHandler: authorize },
+    async (request) => {
+      const { walletId } = request.params;
+      const changed = store.blockWallet(walletId, request.body.reason, now());
+      request.log.info({ walletId, reason: request.body.reason, changed }, "wallet blocked");
+      return { walletId, blocked: true, changed, hotlistVersion: store.hotlistVersion() };
+    },
+  );
+
+  app.post<{ Params: { walletId: string } }>(
+    "/v1/wallets/:walletId/unblock",
+    { schema: { params: walletParamsSchema, body: unblockBodySchema }, preHandler: authorize },
+    async (request) => {
+      const { walletId } = request.params;
+      const changed = store.unblockWallet(walletId, now());
+      request.log.info({ walletId, changed }, "wallet unblocked");
+      return { walletId, blocked: false, changed, hotlistVersion: store.hotlistVersion() };
+    },
+  );
+
+  app.get<{ Params: { walletId: string } }>(
+    "/v1/wallets/:walletId/ledger",
+    { schema: { params: walletParamsSchema }, preHandler: authorize },
+    async (request) => store.walletLedger(request.params.walletId),
+  );
+
+  app.get<{ Querystring: { date: string } }>(
+    "/v1/reports/settlement",
+    { schema: { querystring: reportQuerySchema }, preHandler: authorize },
+    async (request) => {
+      if (!isCalendarDate(request.query.date))
+        throw new AcquirerError("ACQ_ERR_BAD_REQUEST", `date ${request.query.date} is not a calendar date`);
+      return store.settlementReport(request.query.date);
+    },
+  );
+}

@@ -1,0 +1,147 @@
+/**
+ * JSON schemas of the acquirer's HTTP API (validated by fastify's ajv with coercion and
+ * removal of unknown properties turned off: a wrong type or an unknown field is a 400, never
+ * silently fixed). Bounds come from the wire contract (protocol/wallet/batch.ts, records.ts, pki.ts).
+ */
+import { MAX_CERT_BYTES } from "../../protocol/pki.js";
+import { MAX_RECORD_LENGTH } from "../../protocol/wallet/records.js";
+import { BLOCK_REASONS } from "../domain/hotlist.js";
+
+/** Records per batch: a 10,000-record batch is ~7 MB of JSON; twice that still fits the body limit. */
+export const MAX_BATCH_RECORDS = 20_000;
+/** Distinct card certificates per batch. */
+export const MAX_BATCH_CERTIFICATES = 20_000;
+
+const U32 = { type: "integer", minimum: 0, maximum: 0xffffffff } as const;
+const ID = { type: "string", pattern: "^[A-Za-z0-9._-]{1,16}$" } as const;
+const HEX32 = { type: "string", pattern: "^[0-9a-f]{64}$" } as const;
+const SIGNATURE = { type: "string", pattern: "^[0-9a-f]{128}$" } as const;
+const BASE64_CERT = {
+  type: "string",
+  minLength: 4,
+  maxLength: Math.ceil(MAX_CERT_BYTES / 3) * 4,
+  pattern: "^[A-Za-z0-9+/]+={0,2}$",
+} as const;
+
+export const batchUploadSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["manifest", "manifestSignature", "terminalCertificates", "certificates", "records"],
+  properties: {
+    manifest: {
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "batchId",
+        "terminalId",
+        "merchantId",
+        "createdAt",
+        "count",
+        "totals",
+        "firstSeq",
+        "lastSeq",
+        "previousHash",
+        "chainHead",
+      ],
+      properties: {
+        batchId: {
+          type: "string",
+          pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        },
+        terminalId: ID,
+        merchantId: ID,
+        createdAt: U32,
+        count: U32,
+        totals: {
+          type: "array",
+          maxItems: 255,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["currency", "count", "amount"],
+            properties: {
+              currency: { type: "integer", minimum: 0, maximum: 999 },
+              count: U32,
+              amount: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+            },
+          },
+        },
+        firstSeq: U32,
+        lastSeq: U32,
+        previousHash: HEX32,
+        chainHead: HEX32,
+      },
+    },
+    manifestSignature: SIGNATURE,
+    terminalCertificates: { type: "array", minItems: 1, maxItems: 3, items: BASE64_CERT },
+    certificates: {
+      type: "object",
+      maxProperties: MAX_BATCH_CERTIFICATES,
+      propertyNames: { pattern: "^[0-9a-f]{64}$" },
+      additionalProperties: BASE64_CERT,
+    },
+    records: {
+      type: "array",
+      minItems: 1,
+      maxItems: MAX_BATCH_RECORDS,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: [
+          "seq",
+          "status",
+          "cardRecord",
+          "cardSignature",
+          "cardCertificate",
+          "previousHash",
+          "terminalSignature",
+        ],
+        properties: {
+          seq: U32,
+          status: { type: "string", enum: ["complete", "voided"] },
+          cardRecord: { type: "string", maxLength: 2 * MAX_RECORD_LENGTH, pattern: "^(?:[0-9a-f]{2})*$" },
+          cardSignature: { type: "string", pattern: "^(?:[0-9a-f]{128})?$" },
+          cardCertificate: { type: "string", pattern: "^(?:[0-9a-f]{64})?$" },
+          previousHash: HEX32,
+          terminalSignature: SIGNATURE,
+        },
+      },
+    },
+  },
+} as const;
+
+export const batchIdParamsSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["batchId"],
+  properties: { batchId: batchUploadSchema.properties.manifest.properties.batchId },
+} as const;
+
+export const walletParamsSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["walletId"],
+  properties: { walletId: ID },
+} as const;
+
+export const blockBodySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["reason"],
+  properties: { reason: { type: "string", enum: [...BLOCK_REASONS] } },
+} as const;
+
+export const unblockBodySchema = { type: "object", additionalProperties: false, properties: {} } as const;
+
+export const hotlistQuerySchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: { since: { type: "string", pattern: "^(0|[1-9][0-9]{0,9})$" } },
+} as const;
+
+export const reportQuerySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["date"],
+  properties: { date: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" } },
+} as const;
