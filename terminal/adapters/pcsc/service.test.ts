@@ -56,6 +56,7 @@ async function open(module: FakeNfcModule): Promise<PcscService> {
     logger: logger(),
     watchIntervalMs: 30,
     retryMs: 20,
+    representMs: 60,
   });
   services.push(service);
   return service;
@@ -134,6 +135,72 @@ describe("PcscService (fake nfc-pcsc)", () => {
     await expect(cards[0]!.transport.exchange(SELECT_TEST_AID)).rejects.toMatchObject({
       code: "TERM_ERR_CARD_REMOVED",
     });
+  });
+
+  it("still emits card.off when the transport saw the card go first (empty response mid-APDU)", async () => {
+    await pcscd.up();
+    const module = fakeNfcModule(twoVirtualReaders);
+    const service = await open(module);
+    await until(() => service.readers().length === 2);
+    const reader = module.contexts[0]!.readers[0]!;
+    const card = once(service, "card");
+    reader.insert();
+    const [event] = (await card) as [PcscCardEvent];
+    reader.onTransmit = () => Buffer.alloc(0);
+    await expect(event.transport.exchange(SELECT_TEST_AID)).rejects.toMatchObject({
+      code: "TERM_ERR_CARD_REMOVED",
+    });
+    const offs: string[] = [];
+    service.on("card.off", (n) => offs.push(n));
+    reader.takeCard();
+    reader.takeCard(); // a repeated status change does not repeat card.off
+    expect(offs).toEqual(["Virtual PCD 00 00"]);
+  });
+
+  it("a card that came back before pcscd saw it leave is a new presentation (card.off, then card)", async () => {
+    await pcscd.up();
+    const module = fakeNfcModule(twoVirtualReaders);
+    const service = await open(module);
+    await until(() => service.readers().length === 2);
+    const reader = module.contexts[0]!.readers[0]!;
+    const events: string[] = [];
+    const cards: PcscCardEvent[] = [];
+    service.on("card", (e) => {
+      events.push("card");
+      cards.push(e);
+    });
+    service.on("card.off", () => events.push("card.off"));
+    reader.insert();
+    reader.onTransmit = () => Buffer.alloc(0); // the card left mid-APDU…
+    await expect(cards[0]!.transport.exchange(SELECT_TEST_AID)).rejects.toMatchObject({
+      code: "TERM_ERR_CARD_REMOVED",
+    });
+    reader.onTransmit = () => Buffer.of(0x90, 0x00); // …and is back; nfc-pcsc reports nothing
+    await until(() => cards.length === 2);
+    expect(events).toEqual(["card", "card.off", "card"]);
+    expect(cards[1]!.transport).not.toBe(cards[0]!.transport);
+    expect(hex(await cards[1]!.transport.exchange(SELECT_TEST_AID))).toBe("9000");
+  });
+
+  it("no new presentation when pcscd does report the removal", async () => {
+    await pcscd.up();
+    const module = fakeNfcModule(twoVirtualReaders);
+    const service = await open(module);
+    await until(() => service.readers().length === 2);
+    const reader = module.contexts[0]!.readers[0]!;
+    const events: string[] = [];
+    service.on("card", () => events.push("card"));
+    service.on("card.off", () => events.push("card.off"));
+    reader.insert();
+    reader.onTransmit = () => Buffer.alloc(0);
+    await expect(
+      service.currentTransport("Virtual PCD 00 00")!.exchange(SELECT_TEST_AID),
+    ).rejects.toMatchObject({
+      code: "TERM_ERR_CARD_REMOVED",
+    });
+    reader.takeCard();
+    await sleep(150);
+    expect(events).toEqual(["card", "card.off"]);
   });
 
   it("finds a reader by exact name or unique substring, else says which ones exist", async () => {

@@ -39,6 +39,11 @@ export interface PcscServiceOptions {
   watchIntervalMs?: number;
   /** How often to look for pcscd while it is down; default 100 ms. */
   retryMs?: number;
+  /**
+   * After an exchange lost the card, how long to wait for pcscd to report the removal before
+   * treating a card it still reports as a new presentation; default 1000 ms (2.5 presence polls).
+   */
+  representMs?: number;
   /** Test seam: where nfc-pcsc comes from (default: the lazy import in load.ts). */
   load?: () => Promise<NfcPcscModule>;
 }
@@ -69,7 +74,10 @@ interface ReaderEntry {
   reader: NfcReader;
   context: NfcContext;
   acr122: boolean;
+  /** The transport of the current (or last) presentation. */
   transport: PcscTransport | undefined;
+  /** Between our `card` and `card.off` events. */
+  cardOn: boolean;
 }
 
 /**
@@ -84,6 +92,7 @@ export class PcscService extends EventEmitter<PcscServiceEvents> {
   private readonly transportOptions: PcscServiceOptions["transport"];
   private readonly watchIntervalMs: number;
   private readonly retryMs: number;
+  private readonly representMs: number;
 
   private context: NfcContext | undefined;
   /** Identity (inode + ctime) of pcscd's socket when the current context was created. */
@@ -111,6 +120,7 @@ export class PcscService extends EventEmitter<PcscServiceEvents> {
     this.transportOptions = options.transport;
     this.watchIntervalMs = options.watchIntervalMs ?? 500;
     this.retryMs = options.retryMs ?? 100;
+    this.representMs = options.representMs ?? 1000;
   }
 
   /**
@@ -188,8 +198,8 @@ export class PcscService extends EventEmitter<PcscServiceEvents> {
 
   /** The transport of the card now in `reader`'s field, if any (the one the last `card` event carried). */
   currentTransport(reader: string): PcscTransport | undefined {
-    const t = this.entries.get(reader)?.transport;
-    return t && t.state !== "closed" && t.state !== "removed" ? t : undefined;
+    const entry = this.entries.get(reader);
+    return entry?.cardOn ? entry.transport : undefined;
   }
 
   /** Transmits that timed out and still hold a threadpool thread (the process cannot exit while > 0). */
@@ -248,6 +258,7 @@ export class PcscService extends EventEmitter<PcscServiceEvents> {
       context,
       acr122: isAcr122Name(name) || this.module.isAcr122Class(reader),
       transport: undefined,
+      cardOn: false,
     };
     reader.on("error", (e: unknown) => {
       if (context !== this.context) return;
@@ -258,17 +269,7 @@ export class PcscService extends EventEmitter<PcscServiceEvents> {
     });
     reader.on("card", (card: { atr?: Buffer }) => {
       if (context !== this.context) return;
-      const atr = new Uint8Array(card.atr ?? []);
-      entry.transport?.cardRemoved();
-      const transport = new PcscTransport(reader, atr, {
-        ...this.transportOptions,
-        acr122: entry.acr122,
-        logger: this.logger,
-        onServiceGone: (err) => void this.recover(`transmit error ${codeText(err)}`),
-      });
-      entry.transport = transport;
-      this.logger.debug({ reader: name, atr: hex(atr) }, "card");
-      this.fire("card", { reader: name, atr, transport });
+      this.present(entry, new Uint8Array(card.atr ?? []));
     });
     reader.on("card.off", () => {
       if (context !== this.context) return;
@@ -291,10 +292,50 @@ export class PcscService extends EventEmitter<PcscServiceEvents> {
     this.fire("reader", name);
   }
 
+  /** A new card presentation on `entry`'s reader: a fresh transport and a `card` event. */
+  private present(entry: ReaderEntry, atr: Uint8Array): void {
+    const name = entry.reader.name;
+    entry.transport?.cardRemoved();
+    const transport: PcscTransport = new PcscTransport(entry.reader, atr, {
+      ...this.transportOptions,
+      acr122: entry.acr122,
+      logger: this.logger,
+      onServiceGone: (err) => void this.recover(`transmit error ${codeText(err)}`),
+      onCardLost: () => this.watchReturn(entry, transport),
+    });
+    entry.transport = transport;
+    entry.cardOn = true;
+    this.logger.debug({ reader: name, atr: hex(atr) }, "card");
+    this.fire("card", { reader: name, atr, transport });
+  }
+
+  /**
+   * An exchange showed the card gone. pcscd notices a removal only at its presence poll (every
+   * 400 ms with vpcd): a card that leaves and comes back in between is invisible to it — no
+   * card.off, no card, and the old handle works again (measured). So if pcscd still reports the card
+   * after a few polls, this is a new presentation: card.off for the lost one, then card.
+   */
+  private watchReturn(entry: ReaderEntry, lost: PcscTransport): void {
+    const context = entry.context;
+    const timer = setTimeout(() => {
+      if (this.closed || context !== this.context || entry.transport !== lost || !entry.cardOn) return;
+      const state = entry.reader.reader.state ?? 0;
+      if ((state & entry.reader.reader.SCARD_STATE_PRESENT) === 0 || !entry.reader.card) return;
+      this.logger.debug(
+        { reader: entry.reader.name },
+        "card is back before pcscd saw it leave: new presentation",
+      );
+      this.retireCard(entry, entry.reader.name);
+      this.present(entry, lost.atr);
+    }, this.representMs);
+    timer.unref();
+  }
+
   private retireCard(entry: ReaderEntry, name: string): void {
-    const t = entry.transport;
-    if (!t || t.state === "closed" || t.state === "removed") return;
-    t.cardRemoved();
+    if (!entry.cardOn) return;
+    entry.cardOn = false;
+    // The transport may have marked itself removed already (it saw the card go mid-APDU).
+    entry.transport?.cardRemoved();
     this.logger.debug({ reader: name }, "card.off");
     this.fire("card.off", name);
   }

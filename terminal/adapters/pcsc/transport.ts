@@ -38,6 +38,8 @@ export interface PcscTransportOptions {
   logger?: Logger;
   /** Told when a failure says pcscd itself went away (PcscService re-creates its context). */
   onServiceGone?: (error: unknown) => void;
+  /** Told when an exchange shows the card gone (PcscService then watches for its quick return). */
+  onCardLost?: () => void;
 }
 
 /**
@@ -57,6 +59,7 @@ export class PcscTransport implements ClosableTransport {
   private readonly acr122: boolean;
   private readonly logger: Logger;
   private readonly onServiceGone: ((error: unknown) => void) | undefined;
+  private readonly onCardLost: (() => void) | undefined;
   private current: PcscTransportState = "open";
   private busy = false;
   private hungTransmit = false;
@@ -74,6 +77,7 @@ export class PcscTransport implements ClosableTransport {
     this.acr122 = options.acr122 ?? false;
     this.logger = (options.logger ?? silentLogger()).child({ reader: reader.name });
     this.onServiceGone = options.onServiceGone;
+    this.onCardLost = options.onCardLost;
   }
 
   get state(): PcscTransportState {
@@ -127,6 +131,7 @@ export class PcscTransport implements ClosableTransport {
     if (response.length < 2) {
       // What a card that died mid-APDU looks like through pcscd (vpcd: the card closed its socket).
       this.current = "removed";
+      this.onCardLost?.();
       throw new TerminalError(
         "TERM_ERR_CARD_REMOVED",
         `the card left reader "${this.readerName}" before answering (response of ${response.length} bytes)`,
@@ -245,7 +250,10 @@ export class PcscTransport implements ClosableTransport {
 
   private failed(error: unknown, command: Uint8Array): TerminalError {
     const mapped = mapPcscError(error, { reader: this.readerName, operation: "transmit" });
-    if (mapped.code === "TERM_ERR_CARD_REMOVED") this.current = "removed";
+    if (mapped.code === "TERM_ERR_CARD_REMOVED" && this.current === "open") {
+      this.current = "removed";
+      this.onCardLost?.();
+    }
     this.logger.debug({ err: mapped, ins: command[1] }, "transmit failed");
     if (isServiceGone(error)) this.onServiceGone?.(error);
     return mapped;
