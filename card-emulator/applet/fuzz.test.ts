@@ -207,7 +207,7 @@ describe("WalletApplet › fuzz", () => {
       }
     };
 
-    for (let round = 0; fuzzed < TARGET; round++) {
+    while (fuzzed < TARGET) {
       const strategy = int(100);
       if (strategy < 20) {
         // random bytes
