@@ -1,11 +1,369 @@
 #!/usr/bin/env node
-import { Command } from "commander";
+/**
+ * posd: the tapwallet terminal. This file only wires commands to use cases and prints; the work
+ * happens in application/ and the adapters.
+ */
+import { writeFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { currencyByCode, parseAmount } from "../protocol/amount.js";
+import { isTapwalletError } from "../protocol/errors.js";
+import { createLogger, type Logger } from "../protocol/logger.js";
+import type { Transport } from "../protocol/transport.js";
+import { RecordingTransport } from "../protocol/transport-wrappers.js";
+import { checkRisk, limitsFromConfig, riskState } from "./application/risk.js";
+import { type PaymentOutcome, recoverPending, runPayment } from "./application/run-payment.js";
+import { loadConfig, resolveDataDir } from "./config.js";
+import { openTerminal, type TerminalContext } from "./context.js";
+import { TerminalError } from "./errors.js";
+import { initTerminal } from "./init.js";
+import {
+  EXIT,
+  exitCodeFor,
+  money,
+  outcomeJson,
+  printJson,
+  printOutcome,
+  printRecords,
+  transactionJson,
+} from "./output.js";
+
+interface GlobalOptions {
+  dataDir?: string;
+  config?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+let jsonOutput = false;
+
+function logger(opts: GlobalOptions, defaultLevel = "warn"): Logger {
+  return createLogger({
+    name: "posd",
+    level: process.env.TAPWALLET_LOG_LEVEL ?? (opts.verbose ? "debug" : defaultLevel),
+  });
+}
+
+function fail(e: unknown): never {
+  const code = isTapwalletError(e) ? e.code : "TERM_ERR_INTERNAL";
+  const message = isTapwalletError(e) ? e.message : e instanceof Error ? e.message : String(e);
+  if (jsonOutput) printJson({ status: "error", code, message });
+  else process.stderr.write(`posd: ${message} [${code}]\n`);
+  const usage =
+    code === "TERM_ERR_USAGE" ||
+    code === "PROTO_ERR_AMOUNT" ||
+    code === "PROTO_ERR_AMOUNT_RANGE" ||
+    code === "PROTO_ERR_CURRENCY";
+  process.exit(usage ? EXIT.USAGE : EXIT.ERROR);
+}
+
+function globals(cmd: Command): GlobalOptions {
+  const o = cmd.optsWithGlobals() as GlobalOptions;
+  jsonOutput = o.json === true;
+  return o;
+}
+
+function withTerminal<T>(
+  opts: GlobalOptions,
+  log: Logger,
+  fn: (ctx: TerminalContext) => Promise<T> | T,
+): Promise<T> {
+  const config = loadConfig({
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    ...(opts.config ? { configPath: opts.config } : {}),
+  });
+  const ctx = openTerminal(config, log);
+  return Promise.resolve()
+    .then(() => fn(ctx))
+    .finally(() => ctx.close());
+}
 
 const program = new Command()
   .name("posd")
   .description(
-    "the tapwallet terminal daemon: takes an amount, authenticates a wallet over NFC, debits it and stores a signed record",
+    "tapwallet terminal: takes an amount, authenticates a wallet over NFC (or a virtual card), debits it\n" +
+      "and stores a doubly signed record in SQLite, later uploaded to the acquirer.\n\n" +
+      "Data directory: --data-dir, else $TAPWALLET_HOME, else ~/.tapwallet (configuration posd.json inside).\n" +
+      "Exit codes: 0 approved/ok, 1 error, 2 usage, 3 declined, 4 torn (pending until the wallet returns).",
   )
-  .version("0.1.0");
+  .version("0.1.0")
+  .option("--data-dir <dir>", "data directory (default $TAPWALLET_HOME or ~/.tapwallet)")
+  .option("--config <file>", "configuration file (default <data-dir>/posd.json)")
+  .option("-v, --verbose", "debug logs on stderr")
+  .showHelpAfterError()
+  .exitOverride();
 
-program.parse();
+program
+  .command("init")
+  .description("write a working configuration: a new terminal key and a 30-day certificate from the test PKI")
+  .option("--terminal-id <id>", "terminal id", "T-0001")
+  .option("--merchant-id <id>", "merchant id", "M-0001")
+  .option("--category <mcc>", "merchant category code (ISO 18245)", "5411")
+  .option("--region <code>", "region (ISO 3166 country or region code)", "TW")
+  .option("--currency <code>", "ISO 4217 currency", "EUR")
+  .option("--acquirer <url>", "acquirer base URL")
+  .option("--validity-days <n>", "terminal certificate lifetime in days", "30")
+  .option("--force", "replace an existing configuration")
+  .option("--json", "print JSON")
+  .action(async (o, cmd: Command) => {
+    const g = globals(cmd);
+    const days = Number(o.validityDays);
+    if (!Number.isInteger(days) || days < 1 || days > 3650) {
+      throw new TerminalError("TERM_ERR_USAGE", "--validity-days must be a whole number of days (1-3650)");
+    }
+    const dataDir = resolveDataDir(g.dataDir);
+    const result = await initTerminal({
+      dataDir,
+      terminalId: o.terminalId,
+      merchantId: o.merchantId,
+      merchantCategory: o.category,
+      region: o.region,
+      currency: o.currency,
+      validityDays: days,
+      ...(o.acquirer ? { acquirerUrl: o.acquirer } : {}),
+      force: o.force === true,
+    });
+    if (g.json) printJson({ status: "ok", dataDir, ...result });
+    else {
+      process.stdout.write(`wrote ${result.configPath}\n`);
+      process.stdout.write(
+        `terminal ${o.terminalId} (merchant ${o.merchantId}), certificate valid until ${result.certificateNotAfter.toISOString()}\n`,
+      );
+      if (result.passphraseFile) {
+        process.stdout.write(
+          `the key passphrase is in ${result.passphraseFile} (0600); in production supply it as TAPWALLET_KEY_PASSPHRASE instead\n`,
+        );
+      }
+    }
+  });
+
+program
+  .command("pay")
+  .description("take one payment: wait for a wallet, authenticate it, debit it and store the signed record")
+  .requiredOption("--amount <amount>", "amount in the currency's units, e.g. 4.50")
+  .option("--currency <code>", "ISO 4217 currency (default: the configured one)")
+  .option("--reference <text>", "your reference for this payment (kept with the record)")
+  .addOption(
+    new Option("--virtual", "virtual-card mode: the wallet runs in-process (needs --card)").conflicts(
+      "reader",
+    ),
+  )
+  .option("--card <file>", "virtual card state file (card-emulator personalize)")
+  .option("--reader <name>", "PC/SC reader: exact name or unique substring")
+  .option("--record <file>", "write the APDU exchange to this transcript file")
+  .option("--json", "print JSON")
+  .action(async (o, cmd: Command) => {
+    const g = globals(cmd);
+    const log = logger(g);
+    if (o.card && !o.virtual) throw new TerminalError("TERM_ERR_USAGE", "--card needs --virtual");
+    if (o.virtual && !o.card)
+      throw new TerminalError("TERM_ERR_USAGE", "--virtual needs --card <state file>");
+    const outcome = await withTerminal(g, log, async (ctx) => {
+      const currency = currencyByCode(o.currency ?? ctx.config.currency);
+      const amount = parseAmount(o.amount, currency);
+      if (amount === 0) throw new TerminalError("TERM_ERR_USAGE", "the amount must be greater than zero");
+      const limits = limitsFromConfig(ctx.config, ctx.currency);
+      const deps = {
+        store: ctx.store,
+        identity: ctx.identity,
+        trust: ctx.trust,
+        logger: ctx.logger,
+        riskCheck: (r: Parameters<typeof checkRisk>[2]) => checkRisk(ctx.store, limits, r, Date.now()),
+      };
+      const request = {
+        amount,
+        currency: currency.numeric,
+        ...(o.reference ? { reference: o.reference } : {}),
+      };
+      if (o.virtual) {
+        const { openVirtualCard } = await import("./adapters/virtual/virtual-card.js");
+        return withRecording(await openVirtualCard({ statePath: o.card }), o.record, (t) =>
+          runPayment(t, deps, request),
+        );
+      }
+      const { payOnReader } = await import("./adapters/reader/pay-on-reader.js");
+      return payOnReader(
+        ctx,
+        {
+          reader: o.reader ?? ctx.config.reader.name,
+          log,
+          onWaiting: (reader) => {
+            if (!g.json) process.stderr.write(`present a card to "${reader}"…\n`);
+          },
+        },
+        (t) => withRecording(t, o.record, (tr) => runPayment(tr, deps, request)),
+      );
+    });
+    if (g.json) printJson(outcomeJson(outcome));
+    else printOutcome(outcome);
+    process.exitCode = exitCodeFor(outcome);
+  });
+
+async function withRecording(
+  transport: Transport,
+  file: string | undefined,
+  fn: (t: Transport) => Promise<PaymentOutcome>,
+): Promise<PaymentOutcome> {
+  if (!file) return fn(transport);
+  const recorder = new RecordingTransport(transport);
+  try {
+    return await fn(recorder);
+  } finally {
+    writeFileSync(file, recorder.transcript({ tool: "posd pay", date: new Date().toISOString() }));
+  }
+}
+
+program
+  .command("recover")
+  .description("resolve a wallet's pending (torn) payments from its own log, without a new payment")
+  .addOption(new Option("--virtual", "virtual-card mode (needs --card)").conflicts("reader"))
+  .option("--card <file>", "virtual card state file")
+  .option("--reader <name>", "PC/SC reader: exact name or unique substring")
+  .option("--json", "print JSON")
+  .action(async (o, cmd: Command) => {
+    const g = globals(cmd);
+    const log = logger(g);
+    if (o.virtual && !o.card)
+      throw new TerminalError("TERM_ERR_USAGE", "--virtual needs --card <state file>");
+    const result = await withTerminal(g, log, async (ctx) => {
+      const deps = { store: ctx.store, identity: ctx.identity, trust: ctx.trust, logger: ctx.logger };
+      if (o.virtual) {
+        const { openVirtualCard } = await import("./adapters/virtual/virtual-card.js");
+        return recoverPending(await openVirtualCard({ statePath: o.card }), deps);
+      }
+      const { withReaderCard } = await import("./adapters/reader/pay-on-reader.js");
+      return withReaderCard(ctx, { reader: o.reader ?? ctx.config.reader.name, log }, (t) =>
+        recoverPending(t, deps),
+      );
+    });
+    if (g.json) printJson({ ...result, error: result.error?.toJSON() ?? null });
+    else {
+      for (const r of result.recovered) process.stdout.write(`seq ${r.seq}: ${r.outcome}\n`);
+      if (result.recovered.length === 0 && !result.error)
+        process.stdout.write(`nothing pending for ${result.walletId}\n`);
+      if (result.error) process.stderr.write(`posd: ${result.error.message} [${result.error.code}]\n`);
+    }
+    process.exitCode = result.error ? EXIT.ERROR : EXIT.OK;
+  });
+
+program
+  .command("records")
+  .description("list stored payments, newest first")
+  .option("--since <seq>", "only records with a terminal seq above this")
+  .option("--limit <n>", "at most this many", "50")
+  .option("--json", "print JSON")
+  .action(async (o, cmd: Command) => {
+    const g = globals(cmd);
+    const since = o.since === undefined ? 0 : Number(o.since);
+    const limit = Number(o.limit);
+    if (!Number.isInteger(since) || since < 0)
+      throw new TerminalError("TERM_ERR_USAGE", "--since takes a terminal seq (a whole number)");
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new TerminalError("TERM_ERR_USAGE", "--limit takes a positive whole number");
+    await withTerminal(g, logger(g), (ctx) => {
+      const rows = ctx.store.list({ sinceSeq: since, limit });
+      if (g.json) printJson(rows.map(transactionJson));
+      else printRecords(rows);
+    });
+  });
+
+program
+  .command("status")
+  .description("terminal id, merchant, certificate expiry, seq, pending payments, what awaits upload, limits")
+  .option("--json", "print JSON")
+  .action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    await withTerminal(g, logger(g), (ctx) => {
+      const now = Date.now();
+      const cert = ctx.identity.certificate;
+      const limits = limitsFromConfig(ctx.config, ctx.currency);
+      const risk = riskState(ctx.store, limits, now);
+      const counts = ctx.store.counts();
+      const unbatched = ctx.store.unbatchedTotals();
+      const lastUpload = ctx.store.getMeta("last_upload_at");
+      const pending = ctx.store.pendingIntents();
+      const status = {
+        terminalId: ctx.terminalId,
+        merchantId: ctx.merchantId,
+        merchantCategory: cert.attributes.merchantCategory ?? null,
+        region: cert.attributes.region ?? null,
+        certificate: {
+          notAfter: cert.notAfter.toISOString(),
+          daysLeft: Math.floor((cert.notAfter.getTime() - now) / 86_400_000),
+        },
+        dataDir: ctx.config.dataDir,
+        lastSeq: ctx.store.lastSeq(),
+        counts,
+        pending: pending.map((p) => ({
+          seq: p.seq,
+          walletId: p.walletId,
+          amount: money(p.amount, p.currency),
+        })),
+        unbatched: {
+          count: unbatched.count,
+          totals: unbatched.byCurrency.map((c) => ({
+            currency: c.currency,
+            count: c.count,
+            amount: money(c.amount, c.currency),
+          })),
+        },
+        lastUpload: lastUpload ?? null,
+        limits: {
+          offlineRecords: { current: risk.records, max: limits.maxOfflineRecords ?? null },
+          offlineAmount: {
+            current: money(risk.amount, ctx.currency),
+            max: limits.maxOfflineAmount === undefined ? null : money(limits.maxOfflineAmount, ctx.currency),
+          },
+          offlineHours: {
+            current: Math.round(risk.hoursOffline * 10) / 10,
+            max: limits.maxOfflineHours ?? null,
+          },
+        },
+      };
+      if (g.json) {
+        printJson(status);
+        return;
+      }
+      const out = (l: string) => process.stdout.write(`${l}\n`);
+      out(
+        `terminal     ${status.terminalId}   merchant ${status.merchantId}   MCC ${status.merchantCategory}   region ${status.region}`,
+      );
+      out(
+        `certificate  valid until ${status.certificate.notAfter} (${status.certificate.daysLeft} days left)`,
+      );
+      out(
+        `last seq     ${status.lastSeq}   complete ${counts.complete}   voided ${counts.voided}   pending ${counts.pending}`,
+      );
+      for (const p of status.pending)
+        out(
+          `  pending    seq ${p.seq}  wallet ${p.walletId}  ${p.amount} (resolved when the wallet is presented again)`,
+        );
+      out(
+        `unbatched    ${unbatched.count} records${status.unbatched.totals.map((t) => `   ${t.amount} (${t.count})`).join("")}`,
+      );
+      out(`last upload  ${status.lastUpload ?? "never"}`);
+      const l = status.limits;
+      out(
+        `limits       ${l.offlineRecords.current}/${l.offlineRecords.max ?? "∞"} records   ${l.offlineAmount.current}/${l.offlineAmount.max ?? "∞"}   ${l.offlineHours.current}/${l.offlineHours.max ?? "∞"} h offline`,
+      );
+    });
+  });
+
+/** Commands that talk to PC/SC run with a bigger libuv threadpool (see adapters/pcsc/threadpool.ts). */
+function needsPcsc(argv: readonly string[]): boolean {
+  return argv.some((a) => a === "run" || a === "readers" || a === "--reader" || a.startsWith("--reader="));
+}
+
+async function main(): Promise<void> {
+  if (needsPcsc(process.argv.slice(2))) {
+    const { ensureThreadpool } = await import("./adapters/pcsc/threadpool.js");
+    if (!ensureThreadpool()) return; // a child process with the bigger pool does the work
+  }
+  try {
+    await program.parseAsync();
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT.USAGE);
+    fail(e);
+  }
+}
+
+await main();

@@ -271,6 +271,39 @@ export async function runPayment(
   }
 }
 
+/**
+ * Only the recovery half of a tap: authenticate the wallet and resolve its pending intents from its
+ * log, without a new debit (`posd recover`, and an operator's tool after a crash).
+ */
+export async function recoverPending(
+  transport: Transport,
+  deps: PaymentDeps,
+): Promise<{ walletId?: string; recovered: RecoveredIntent[]; error?: TerminalError }> {
+  const session = new CardSession(transport, {
+    identity: deps.identity,
+    trust: deps.trust,
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+  const sign = (message: Uint8Array) => ecdsaSign(deps.identity.privateKey, message);
+  const recovered: RecoveredIntent[] = [];
+  let walletId: string | undefined;
+  try {
+    await session.select();
+    walletId = (await session.authenticate()).walletId;
+    for (const intent of deps.store.pendingIntents(walletId)) {
+      recovered.push(await recoverIntent(session, deps, intent, sign, (fn) => fn(), deps.logger));
+    }
+    return { walletId, recovered };
+  } catch (e) {
+    const error =
+      e instanceof TerminalError ? e : new TerminalError("TERM_ERR_PROTOCOL", String(e), { cause: e });
+    return { ...(walletId ? { walletId } : {}), recovered, error };
+  } finally {
+    session.close();
+  }
+}
+
 async function recoverIntent(
   session: CardSession,
   deps: PaymentDeps,

@@ -103,7 +103,12 @@ export async function syncHotlist(
   if (!wire) {
     const count = (table: string) =>
       (ctx.store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return { changed: false, version: current, wallets: count("hotlist_wallets"), serials: count("hotlist_serials") };
+    return {
+      changed: false,
+      version: current,
+      wallets: count("hotlist_wallets"),
+      serials: count("hotlist_serials"),
+    };
   }
   const hotlist = verify(wire);
   replaceHotlist(ctx.store, hotlist);

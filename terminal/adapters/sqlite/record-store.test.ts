@@ -43,7 +43,7 @@ const debit = (counter: number) => ({
 });
 
 function verifyChain(rows: StoredTransaction[]): void {
-  let previous = GENESIS_HASH;
+  let previous: Uint8Array = GENESIS_HASH;
   for (const row of [...rows].sort((a, b) => a.chainIndex! - b.chainIndex!)) {
     expect(equalBytes(row.previousHash!, previous)).toBe(true);
     const entry = {
