@@ -132,6 +132,24 @@ export async function openscTool(args: string[]): Promise<string> {
   return stdout;
 }
 
+/** Whether opensc-tool -l shows a card in `reader`. */
+export async function cardShown(reader: string): Promise<boolean> {
+  const out = await openscTool(["-l"]);
+  const row = out.split("\n").find((l) => l.trimEnd().endsWith(reader));
+  if (!row) throw new Error(`opensc-tool -l does not list "${reader}":\n${out}`);
+  return /^\s*\d+\s+Yes\b/.test(row);
+}
+
+/**
+ * Wait until pcscd reports no card in `reader`. pcscd notices a removal only at its next presence
+ * poll (400 ms): a card that a previous test file removed a moment ago still shows, and a new card
+ * connecting to vpcd before that poll is not seen as an insertion (its first APDUs fail with
+ * 0x80100016). Call it before inserting a card and after removing the last one.
+ */
+export async function waitForEmptyReader(reader: string, ms = 5000): Promise<void> {
+  await waitFor(async () => !(await cardShown(reader)), `no card in "${reader}"`, ms);
+}
+
 /** Percentiles of a sample (nearest rank), for latency reports. */
 export function percentiles(samples: number[], ps: number[] = [50, 95, 99]): Record<string, number> {
   const sorted = [...samples].sort((a, b) => a - b);

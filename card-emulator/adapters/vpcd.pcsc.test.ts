@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createLogger } from "../../protocol/logger.js";
 import {
+  cardShown,
   describePcsc,
   openscTool,
   startPcscd,
@@ -13,19 +14,12 @@ import {
   VPCD_PORT_0,
   VPCD_READER_0,
   VPCD_READER_1,
+  waitForEmptyReader,
 } from "../../test-support/pcsc.js";
 import { SELECT_TEST_AID_HEX, StandInCard } from "../../test-support/stand-in-card.js";
 import { VpcdLink } from "./vpcd.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** opensc-tool -l's row for a reader: whether it shows a card. */
-async function cardShown(reader: string): Promise<boolean> {
-  const out = await openscTool(["-l"]);
-  const row = out.split("\n").find((l) => l.trimEnd().endsWith(reader));
-  if (!row) throw new Error(`opensc-tool -l does not list "${reader}":\n${out}`);
-  return /^\s*\d+\s+Yes\b/.test(row);
-}
 
 /** pcscd notices an insert or a removal at its next presence poll (every 400 ms). */
 async function until(check: () => Promise<boolean>, ms = 3000): Promise<void> {
@@ -43,6 +37,7 @@ describePcsc("VpcdLink through pcscd + vpcd", () => {
 
   beforeAll(async () => {
     await startPcscd(); // no-op when it runs; a test file before us may have restarted it
+    await waitForEmptyReader(VPCD_READER_0);
     // Count get-ATR polls from the link's trace log.
     const logs = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -61,6 +56,7 @@ describePcsc("VpcdLink through pcscd + vpcd", () => {
 
   afterAll(async () => {
     await link?.stop();
+    await waitForEmptyReader(VPCD_READER_0); // the next file starts with an empty reader
   });
 
   it("opensc-tool lists the card in Virtual PCD 00 00 and none in 00 01", async () => {

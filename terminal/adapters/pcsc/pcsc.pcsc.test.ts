@@ -22,6 +22,7 @@ import {
   VPCD_PORT_0,
   VPCD_READER_0,
   VPCD_READER_1,
+  waitForEmptyReader,
 } from "../../../test-support/pcsc.js";
 import {
   INS_ECHO,
@@ -85,6 +86,7 @@ describePcsc("PC/SC adapters through pcscd + vpcd", () => {
 
   beforeAll(async () => {
     await startPcscd(); // no-op when it runs
+    await waitForEmptyReader(VPCD_READER_0);
     const destination = new Writable({
       write(chunk: Buffer, _e, done) {
         for (const l of chunk.toString().split("\n")) if (l) logLines.push(JSON.parse(l));
@@ -111,6 +113,7 @@ describePcsc("PC/SC adapters through pcscd + vpcd", () => {
     await new Promise((r) => http?.close(r));
     db?.close();
     await startPcscd(); // leave pcscd running for the next file, whatever happened here
+    await waitForEmptyReader(VPCD_READER_0); // and its reader empty
   });
 
   it("lists both vpcd readers, without a card", () => {
