@@ -195,6 +195,9 @@ export class AcquirerStore {
            card_signature, card_certificate, previous_hash, terminal_signature)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      insertBatchDay: db.prepare(
+        "INSERT INTO batch_days (business_day, batch_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+      ),
       insertCardCertificate: db.prepare(
         `INSERT INTO card_certificates (fingerprint, der, wallet_id, serial) VALUES (?, ?, ?, ?)
          ON CONFLICT DO NOTHING`,
@@ -235,8 +238,8 @@ export class AcquirerStore {
       batchesOfDay: db.prepare(
         `SELECT batch_id, terminal_id, merchant_id, received_at, status, reason, accepted, rejected, differences
          FROM batches b
-         WHERE batch_id IN (SELECT DISTINCT batch_id FROM records WHERE business_day = @date)
-            OR (received_day = @date AND NOT EXISTS (SELECT 1 FROM records r WHERE r.batch_id = b.batch_id))
+         WHERE batch_id IN (SELECT batch_id FROM batch_days WHERE business_day = @date)
+            OR (received_day = @date AND NOT EXISTS (SELECT 1 FROM batch_days d WHERE d.batch_id = b.batch_id))
          ORDER BY received_at, batch_id`,
       ),
       countersOfDay: db.prepare(
@@ -247,7 +250,8 @@ export class AcquirerStore {
       seqsOfDay: db.prepare(
         `SELECT DISTINCT r.terminal_id, r.seq FROM records r JOIN batches b ON b.batch_id = r.batch_id
          WHERE b.status = 'settled' AND r.terminal_id IN
-           (SELECT DISTINCT terminal_id FROM records WHERE business_day = ?)
+           (SELECT DISTINCT terminal_id FROM batches WHERE batch_id IN
+             (SELECT batch_id FROM batch_days WHERE business_day = ?))
          ORDER BY r.terminal_id, r.seq`,
       ),
       clonesOfDay: db.prepare(
@@ -340,10 +344,13 @@ export class AcquirerStore {
     for (const [fingerprint, card] of cards)
       s.insertCardCertificate.run(fingerprint, asBuffer(card.der), card.walletId, card.serial);
     const wire = ctx.upload.records;
+    const days = new Set<string>();
     for (const d of decision.records) {
       const c = d.checked;
       const r = c.record;
       const w = wire[c.index]!;
+      const day = r ? businessDay(r.time) : null;
+      if (day) days.add(day);
       s.insertRecord.run(
         m.batchId,
         c.index,
@@ -359,7 +366,7 @@ export class AcquirerStore {
         r?.currency ?? null,
         r?.balanceAfter ?? null,
         r?.time ?? null,
-        r ? businessDay(r.time) : null,
+        day,
         c.voided ? null : asBuffer(c.cardRecord),
         c.voided ? null : asBuffer(c.cardSignature),
         w.cardCertificate === "" ? null : w.cardCertificate,
@@ -367,6 +374,7 @@ export class AcquirerStore {
         asBuffer(c.terminalSignature),
       );
     }
+    for (const day of days) s.insertBatchDay.run(day, m.batchId);
     s.upsertTerminal.run(ctx.terminalId, ctx.merchantId, Buffer.from(m.chainHead, "hex"), m.batchId, ctx.now);
     for (const clone of decision.clones) {
       s.insertClone.run(

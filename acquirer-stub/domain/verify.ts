@@ -58,9 +58,15 @@ function base64(text: string): Uint8Array {
   return Buffer.from(text, "base64");
 }
 
+let lastDay = { index: Number.NaN, text: "" };
+
 /** UTC date of unix seconds: the business day of a record. */
 export function businessDay(unixSeconds: number): string {
-  return new Date(unixSeconds * 1000).toISOString().slice(0, 10);
+  // A batch's records mostly share a day: format it once.
+  const index = Math.floor(unixSeconds / 86_400);
+  if (index !== lastDay.index)
+    lastDay = { index, text: new Date(index * 86_400_000).toISOString().slice(0, 10) };
+  return lastDay.text;
 }
 
 /**
