@@ -164,6 +164,7 @@ export async function runPayment(
     };
   };
 
+  log.debug("tap started");
   if (!Number.isSafeInteger(request.amount) || request.amount <= 0) {
     return fail(new TerminalError("TERM_ERR_AMOUNT", "the amount must be a positive number of minor units"));
   }
