@@ -34,7 +34,7 @@ export interface PcscServiceOptions {
   /** pcscd's socket; default /run/pcscd/pcscd.comm (fixed in pcsc-lite builds). */
   socketPath?: string;
   /** Options of every card transport (per-APDU timeout, response buffer). */
-  transport?: Omit<PcscTransportOptions, "logger" | "onServiceGone" | "acr122">;
+  transport?: Pick<PcscTransportOptions, "timeoutMs" | "responseMaxLength">;
   /** How often the socket file is checked for disappearance or a new inode; default 500 ms. */
   watchIntervalMs?: number;
   /** How often to look for pcscd while it is down; default 100 ms. */
@@ -186,17 +186,21 @@ export class PcscService extends EventEmitter<PcscServiceEvents> {
         if ((e as TerminalError).code !== "TERM_ERR_READER_NOT_FOUND" || Date.now() >= deadline) throw e;
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.max(0, Math.min(250, deadline - Date.now())));
-        function done(): void {
+        const done = (): void => {
           clearTimeout(timer);
+          this.off("reader", done);
           resolve();
-        }
-        this.once("reader", done);
+        };
+        const timer = setTimeout(done, Math.max(0, Math.min(250, deadline - Date.now())));
+        this.on("reader", done);
       });
     }
   }
 
-  /** The transport of the card now in `reader`'s field, if any (the one the last `card` event carried). */
+  /**
+   * The transport of the card now in `reader`'s field (the one the last `card` event carried), if
+   * any. It may already be unusable (state "removed" or "poisoned") before card.off arrives.
+   */
   currentTransport(reader: string): PcscTransport | undefined {
     const entry = this.entries.get(reader);
     return entry?.cardOn ? entry.transport : undefined;
@@ -234,9 +238,20 @@ export class PcscService extends EventEmitter<PcscServiceEvents> {
 
   // ---- context lifecycle -------------------------------------------------------------------------
 
+  /** Throws TERM_ERR_PCSC_UNAVAILABLE when nfc-pcsc cannot establish a PC/SC context. */
   private createContext(): void {
-    this.contextSocket = this.socketIdentity();
-    const context = this.module.createContext();
+    const identity = this.socketIdentity();
+    let context: NfcContext;
+    try {
+      context = this.module.createContext();
+    } catch (cause) {
+      throw new TerminalError(
+        "TERM_ERR_PCSC_UNAVAILABLE",
+        `cannot open a PC/SC context: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    this.contextSocket = identity;
     this.context = context;
     context.on("error", (e: unknown) => {
       if (context !== this.context) return; // the 0x80100002 of a context we are closing
@@ -370,16 +385,22 @@ export class PcscService extends EventEmitter<PcscServiceEvents> {
     );
     for (;;) {
       if (this.closed) return;
-      if (await this.pcscdAccepting()) break;
-      if (!this.waitingLogged) {
+      if (await this.pcscdAccepting()) {
+        if (this.closed) return;
+        try {
+          this.createContext();
+          break;
+        } catch (e) {
+          // pcscd went away again between the probe and SCardEstablishContext.
+          this.logger.warn({ err: e }, "PC/SC context could not be created; retrying");
+        }
+      } else if (!this.waitingLogged) {
         this.logger.warn({ socket: this.socketPath }, "waiting for pcscd");
         this.waitingLogged = true;
       }
       await new Promise((resolve) => setTimeout(resolve, this.retryMs));
     }
-    if (this.closed) return;
     this.waitingLogged = false;
-    this.createContext();
     if (hadContext) {
       this.logger.info({ reason }, "PC/SC context re-created");
       this.fire("recovered");

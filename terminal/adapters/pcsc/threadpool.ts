@@ -13,8 +13,11 @@
  *   `Environment=UV_THREADPOOL_SIZE=16`, or `#!/usr/bin/env -S UV_THREADPOOL_SIZE=16 node`), or set
  *   from a CommonJS entry / a `--require` preload before the ESM program is imported — or
  *   ensureThreadpool() below, which re-runs the program once with the variable set.
- * - A process with a hung pool thread cannot exit: process.exit() waits for the pool's threads
- *   forever. Only removing the card (the transmit then fails) or a signal ends it.
+ * - A process with a hung pool thread cannot exit: process.exit() (and a natural exit) waits for the
+ *   pool's threads forever (measured with a real hung SCardTransmit too). Removing the card ends the
+ *   transmit; otherwise only a signal ends the process: with no SIGTERM listener installed,
+ *   `process.kill(process.pid, "SIGTERM")` exits at once (status 143). PcscService.hungTransmits()
+ *   tells when that is needed.
  */
 import { spawn } from "node:child_process";
 
