@@ -127,6 +127,16 @@ describe("POST /v1/batches: a good batch", () => {
     expect(again.res.headers["idempotent-replayed"]).toBe("true");
   });
 
+  it("replays the verdict to a retry that presents the terminal's certificate chain differently", async () => {
+    const sim = new TerminalSim();
+    sim.debits(2);
+    const upload = sim.closeBatch();
+    await post(upload);
+    const again = await post({ ...upload, terminalCertificates: upload.terminalCertificates.slice(0, 1) });
+    expect(again.status).toBe(200);
+    expect(again.res.headers["idempotent-replayed"]).toBe("true");
+  });
+
   it("refuses the same batch id with other content (409) and stores nothing", async () => {
     const sim = new TerminalSim();
     sim.debits(2);

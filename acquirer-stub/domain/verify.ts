@@ -70,9 +70,11 @@ export function businessDay(unixSeconds: number): string {
 }
 
 /**
- * Canonical content hash of an upload (the idempotency fingerprint): every field, in a fixed
- * order, certificates sorted by key. Independent of JSON key order or spacing, so a terminal that
- * rebuilds the same upload from its database gets the same hash.
+ * Canonical content hash of an upload (the idempotency fingerprint): the manifest, its signature,
+ * the card certificates (sorted by key) and every record, in a fixed order. Independent of JSON
+ * key order or spacing, so a terminal that rebuilds the same upload from its database gets the
+ * same hash. The terminal's own certificate chain is left out: it authenticates the sender, it is
+ * not the batch, and a terminal may renew its 30-day certificate between two attempts.
  */
 export function batchContentHash(u: BatchUpload): string {
   const m = u.manifest;
@@ -81,7 +83,6 @@ export function batchContentHash(u: BatchUpload): string {
     [m.batchId, m.terminalId, m.merchantId, m.createdAt, m.count, m.firstSeq, m.lastSeq],
     [m.previousHash, m.chainHead, m.totals.map((t) => [t.currency, t.count, t.amount])],
     u.manifestSignature,
-    u.terminalCertificates,
     Object.entries(u.certificates).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     u.records.map((r) => [
       r.seq,
