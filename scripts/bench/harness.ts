@@ -8,7 +8,7 @@
  * A throughput benchmark usually reports both: `name` (the rate) and `name.latency` (per op).
  */
 
-export type Unit = "ms" | "ops/s" | "records/s";
+export type Unit = "ms" | "s" | "ops/s" | "records/s" | "apdus" | "bytes" | "ratio";
 
 export type Metric =
   | { name: string; unit: Unit; n: number; p50: number; p95: number; p99: number }
