@@ -245,6 +245,100 @@ program
     process.exitCode = result.error ? EXIT.ERROR : EXIT.OK;
   });
 
+function acquirerUrl(ctx: TerminalContext, flag: string | undefined): string {
+  const url = flag ?? ctx.config.acquirer.url;
+  if (!url) {
+    throw new TerminalError(
+      "TERM_ERR_CONFIG",
+      "no acquirer URL: pass --acquirer URL, set acquirer.url in posd.json or TAPWALLET_ACQUIRER_URL",
+    );
+  }
+  return url;
+}
+
+program
+  .command("upload")
+  .description(
+    "close a batch of the stored records and upload it to the acquirer (re-sends an interrupted one first)",
+  )
+  .option("--acquirer <url>", "acquirer base URL (default: acquirer.url from the configuration)")
+  .option("--json", "print JSON")
+  .action(async (o, cmd: Command) => {
+    const g = globals(cmd);
+    const log = logger(g, "info");
+    const summary = await withTerminal(g, log, async (ctx) => {
+      const { AcquirerClient } = await import("./adapters/http/acquirer-client.js");
+      const { uploadBatches } = await import("./application/upload.js");
+      const { uploadProgress } = await import("./progress.js");
+      const client = new AcquirerClient({
+        baseUrl: acquirerUrl(ctx, o.acquirer),
+        timeoutMs: ctx.config.acquirer.timeoutMs,
+        retries: ctx.config.acquirer.retries,
+        logger: ctx.logger,
+      });
+      const progress = uploadProgress({ tty: process.stderr.isTTY === true && !g.json, logger: ctx.logger });
+      try {
+        return await uploadBatches(ctx, client, {
+          maxRecords: ctx.config.acquirer.batchMaxRecords,
+          progress,
+        });
+      } finally {
+        progress.stop();
+        client.close();
+      }
+    });
+    if (g.json) printJson({ status: "ok", ...summary });
+    else if (summary.batches === 0) process.stdout.write("nothing to upload\n");
+    else {
+      process.stdout.write(
+        `uploaded ${summary.records} records in ${summary.batches} batch(es): ${summary.accepted} accepted, ${summary.rejected} rejected\n`,
+      );
+      for (const r of summary.results) {
+        for (const v of r.records.filter((x) => x.status === "rejected")) {
+          process.stdout.write(`  seq ${v.seq} rejected: ${v.reason ?? "no reason given"}\n`);
+        }
+        if (r.status === "rejected")
+          process.stdout.write(`  batch ${r.batchId} rejected: ${r.reason ?? ""}\n`);
+      }
+    }
+    process.exitCode = summary.rejected > 0 ? EXIT.DECLINED : EXIT.OK;
+  });
+
+program
+  .command("sync")
+  .description(
+    "fetch the acquirer's hotlist (blocked wallets, revoked cards); posd pay then declines them offline",
+  )
+  .option("--acquirer <url>", "acquirer base URL (default: acquirer.url from the configuration)")
+  .option("--json", "print JSON")
+  .action(async (o, cmd: Command) => {
+    const g = globals(cmd);
+    const log = logger(g);
+    const result = await withTerminal(g, log, async (ctx) => {
+      const { AcquirerClient, verifyHotlist } = await import("./adapters/http/acquirer-client.js");
+      const { syncHotlist } = await import("./application/upload.js");
+      const client = new AcquirerClient({
+        baseUrl: acquirerUrl(ctx, o.acquirer),
+        timeoutMs: ctx.config.acquirer.timeoutMs,
+        retries: ctx.config.acquirer.retries,
+        logger: ctx.logger,
+      });
+      const acquirerCa = ctx.identity.chain[0];
+      if (!acquirerCa)
+        throw new TerminalError("TERM_ERR_CONFIG", "terminal.chainFiles must hold the acquirer CA");
+      try {
+        return await syncHotlist(ctx, client, (wire) => verifyHotlist(wire, acquirerCa));
+      } finally {
+        client.close();
+      }
+    });
+    if (g.json) printJson({ status: "ok", ...result });
+    else
+      process.stdout.write(
+        `hotlist version ${result.version ?? "none"}${result.changed ? " (updated)" : " (unchanged)"}: ${result.wallets} blocked wallets, ${result.serials} revoked cards\n`,
+      );
+  });
+
 program
   .command("records")
   .description("list stored payments, newest first")
