@@ -679,14 +679,18 @@ describe("GET /v1/hotlist and wallet blocking", () => {
       payload: { reason: "stolen" },
     });
     expect(again.json()).toMatchObject({ changed: false, hotlistVersion: v0 + 1 });
-    const unblock = await acq.app.inject({
-      method: "POST",
-      url: "/v1/wallets/W-BOB-0002/unblock",
-      payload: {},
-    });
+    const unblock = await acq.app.inject({ method: "POST", url: "/v1/wallets/W-BOB-0002/unblock" });
     expect(unblock.json()).toMatchObject({ changed: true, hotlistVersion: v0 + 2 });
     const latest = (await acq.app.inject({ method: "GET", url: "/v1/hotlist" })).json() as HotlistWire;
     expect(latest.blockedWallets).toEqual([]);
+    const noop = await acq.app.inject({ method: "POST", url: "/v1/wallets/W-BOB-0002/unblock", payload: {} });
+    expect(noop.json()).toMatchObject({ changed: false, hotlistVersion: v0 + 2 });
+    const junk = await acq.app.inject({
+      method: "POST",
+      url: "/v1/wallets/W-BOB-0002/unblock",
+      payload: { x: 1 },
+    });
+    expect(junk.statusCode).toBe(400);
   });
 
   it("refuses an unknown block reason and a malformed wallet id", async () => {

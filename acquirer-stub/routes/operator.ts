@@ -1,7 +1,7 @@
 /**
  * Operator routes (the CLI does the same on the database file):
  *   POST /v1/wallets/:walletId/block {reason}  — loss report: 200 { walletId, blocked, changed, hotlistVersion }
- *   POST /v1/wallets/:walletId/unblock {}      — release: 200 (changed: false when it was not blocked)
+ *   POST /v1/wallets/:walletId/unblock [{}]    — release: 200 (changed: false when it was not blocked)
  *   GET  /v1/wallets/:walletId/ledger          — accepted records by counter, gaps, balance breaks, clones
  *   GET  /v1/reports/settlement?date=YYYY-MM-DD — settlement, reconciliation, outstanding gaps, clones
  * With an operator token configured, each needs `Authorization: Bearer <token>` (else 401).
@@ -12,7 +12,7 @@ import type { AcquirerStore } from "../db/store.js";
 import type { BlockReason } from "../domain/hotlist.js";
 import { isCalendarDate } from "../domain/settle.js";
 import { AcquirerError } from "../errors.js";
-import { blockBodySchema, reportQuerySchema, unblockBodySchema, walletParamsSchema } from "./schemas.js";
+import { blockBodySchema, reportQuerySchema, walletParamsSchema } from "./schemas.js";
 
 export function registerOperatorRoutes(
   app: FastifyInstance,
@@ -40,10 +40,14 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.post<{ Params: { walletId: string } }>(
+  app.post<{ Params: { walletId: string }; Body: unknown }>(
     "/v1/wallets/:walletId/unblock",
-    { schema: { params: walletParamsSchema, body: unblockBodySchema }, preHandler: authorize },
+    { schema: { params: walletParamsSchema }, preHandler: authorize },
     async (request) => {
+      // No body, or an empty JSON object: nothing else is accepted.
+      const body = request.body;
+      if (body !== undefined && (typeof body !== "object" || body === null || Object.keys(body).length > 0))
+        throw new AcquirerError("ACQ_ERR_BAD_REQUEST", "unblock takes no body (or {})");
       const { walletId } = request.params;
       const changed = store.unblockWallet(walletId, now());
       request.log.info({ walletId, changed }, "wallet unblocked");

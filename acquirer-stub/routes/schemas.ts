@@ -131,8 +131,6 @@ export const blockBodySchema = {
   properties: { reason: { type: "string", enum: [...BLOCK_REASONS] } },
 } as const;
 
-export const unblockBodySchema = { type: "object", additionalProperties: false, properties: {} } as const;
-
 export const hotlistQuerySchema = {
   type: "object",
   additionalProperties: false,
