@@ -1,2 +1,159 @@
-// The end-to-end demo (virtual card, terminal, acquirer). Filled in by the terminal issue.
-console.log("demo: not yet — the terminal engine has not landed. Run `npm test` for what exists.");
+/**
+ * `npm run demo`: the whole story in virtual-card mode, with nothing to install or configure.
+ *
+ * Two wallets are personalised, a terminal is initialised from the test PKI, a few taps go through
+ * (one declined for insufficient funds, one torn after the card committed and recovered on the
+ * next tap), the records are printed, then an acquirer is started on a free loopback port, the
+ * terminal uploads its batch over real HTTP, and the acquirer prints its settlement report.
+ * Everything lives in a temporary directory that is removed at the end (--keep keeps it).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AcquirerStore } from "../acquirer-stub/db/store.js";
+import { renderReport } from "../acquirer-stub/domain/settle.js";
+import { serve } from "../acquirer-stub/server.js";
+import { WalletApplet } from "../card-emulator/applet/applet.js";
+import { FileCardStateStore } from "../card-emulator/applet/state.js";
+import { InProcessTransport } from "../card-emulator/inprocess.js";
+import { personalize } from "../card-emulator/personalize.js";
+import { currencyByCode, formatMoney, parseAmount } from "../protocol/amount.js";
+import { createLogger, silentLogger } from "../protocol/logger.js";
+import { fixturesDir } from "../protocol/paths.js";
+import { AcquirerClient, verifyHotlist } from "../terminal/adapters/http/acquirer-client.js";
+import { runPayment } from "../terminal/application/run-payment.js";
+import { syncHotlist, uploadBatches } from "../terminal/application/upload.js";
+import { loadConfig } from "../terminal/config.js";
+import { openTerminal } from "../terminal/context.js";
+import { initTerminal } from "../terminal/init.js";
+import { printOutcome, printRecords } from "../terminal/output.js";
+
+const keep = process.argv.includes("--keep");
+const EUR = currencyByCode("EUR");
+const out = (line = "") => process.stdout.write(`${line}\n`);
+const step = (title: string) => out(`\n== ${title}`);
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "tapwallet-demo-"));
+  const home = join(dir, "terminal");
+  try {
+    step("personalise two wallets (software cards, certified by the test issuer CA)");
+    const wallets: Record<string, string> = {};
+    for (const [name, walletId, balance] of [
+      ["alice", "W-ALICE-0001", 5_000],
+      ["bob", "W-BOB-0002", 1_000],
+    ] as const) {
+      const state = await personalize({
+        walletId,
+        currency: EUR.numeric,
+        balance,
+        limits: { singleLimit: 3_000 },
+      });
+      const path = join(dir, `${name}.card.json`);
+      new FileCardStateStore(path).commit(state);
+      wallets[name] = path;
+      out(`${walletId}: ${formatMoney(balance, EUR)} → ${path}`);
+    }
+
+    step("initialise the terminal (new key, 30-day certificate from the test acquirer CA)");
+    const init = await initTerminal({
+      dataDir: home,
+      terminalId: "T-0001",
+      merchantId: "M-0001",
+      merchantCategory: "5411",
+      region: "TW",
+      currency: "EUR",
+    });
+    out(
+      `terminal T-0001 of merchant M-0001, certificate valid until ${init.certificateNotAfter.toISOString()}`,
+    );
+    const ctx = openTerminal(loadConfig({ dataDir: home }), silentLogger());
+    const deps = { store: ctx.store, identity: ctx.identity, trust: ctx.trust, logger: ctx.logger };
+    const cards = Object.fromEntries(
+      Object.entries(wallets).map(([name, path]) => {
+        const applet = new WalletApplet(new FileCardStateStore(path));
+        return [name, { applet, transport: new InProcessTransport(applet) }];
+      }),
+    );
+    const tap = async (who: string, amount: string) => {
+      const o = await runPayment(cards[who]!.transport, deps, {
+        amount: parseAmount(amount, EUR),
+        currency: EUR.numeric,
+      });
+      out(`${who} taps for ${amount} EUR:`);
+      printOutcome(o);
+      return o;
+    };
+
+    step("taps");
+    await tap("alice", "4.50");
+    await tap("bob", "12.00");
+    out("(the next tap tears: the phone leaves the field right after the card committed the debit)");
+    cards.alice!.applet.faults = { tearAfterDebitCommit: true };
+    await tap("alice", "3.20");
+    cards.alice!.applet.faults = {};
+    cards.alice!.transport.insert();
+    out("(alice taps again: the terminal first asks her card's log about the torn payment)");
+    await tap("alice", "2.00");
+    await tap("bob", "1.50");
+
+    step("posd records");
+    printRecords(ctx.store.list());
+
+    step("start the acquirer on a free loopback port (its own SQLite file, the TEST-ONLY PKI)");
+    const acquirerDb = join(dir, "acquirer.sqlite");
+    const acquirer = await serve({
+      port: 0,
+      host: "127.0.0.1",
+      db: acquirerDb,
+      pkiDir: fixturesDir("pki"),
+      // The acquirer warns that the committed test PKI's keys are public: true, and said above.
+      logger: createLogger({ name: "acquirer-stub", level: "error" }),
+    });
+    out(`acquirer-stub serve → ${acquirer.url}`);
+
+    step("posd upload");
+    const client = new AcquirerClient({ baseUrl: acquirer.url, logger: silentLogger() });
+    try {
+      const summary = await uploadBatches(ctx, client, { maxRecords: 2_000 });
+      const voided = summary.results.reduce(
+        (n, r) => n + r.records.filter((v) => v.status === "voided").length,
+        0,
+      );
+      out(
+        `uploaded ${summary.records} records in ${summary.batches} batch: ${summary.accepted} accepted, ` +
+          `${voided} voided intent accounted for, ${summary.rejected} rejected`,
+      );
+      const sync = await syncHotlist(ctx, client, (wire) => verifyHotlist(wire, ctx.identity.chain[0]!));
+      out(`posd sync: hotlist version ${sync.version}, ${sync.wallets} blocked wallets`);
+    } finally {
+      client.close();
+    }
+    await acquirer.close();
+    ctx.close();
+
+    step(`acquirer-stub report --date ${new Date().toISOString().slice(0, 10)}`);
+    const store = AcquirerStore.open(acquirerDb);
+    try {
+      process.stdout.write(renderReport(store.settlementReport(new Date().toISOString().slice(0, 10))));
+    } finally {
+      store.close();
+    }
+
+    step("try it yourself");
+    out("npm run build && npm link            # puts posd, card-emulator and acquirer-stub on your PATH");
+    out("export TAPWALLET_HOME=/tmp/tw && posd init");
+    out(
+      "card-emulator personalize --state alice.card.json --wallet-id W-ALICE-0001 --balance 50.00 --currency EUR",
+    );
+    out("posd pay --virtual --card alice.card.json --amount 4.50");
+    out(
+      "acquirer-stub serve --port 8443 --db acquirer.sqlite &   posd upload --acquirer http://127.0.0.1:8443",
+    );
+    if (keep) out(`\nfiles kept in ${dir}`);
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
