@@ -68,7 +68,12 @@ const program = new Command()
   .configureOutput({
     // One clear line for a usage error (commander's own text, our prefix), no help dump.
     outputError: (text, write) =>
-      write(`acquirer-stub: ${text.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (see --help)\n`),
+      write(
+        `acquirer-stub: ${text
+          .replace(/^error: /, "")
+          .trim()
+          .replace(/\s*\n\s*/g, " ")} (see --help)\n`,
+      ),
   });
 
 program
