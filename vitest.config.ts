@@ -1,6 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-const include = (pattern: string) => [`{protocol,terminal,card-emulator,acquirer-stub,scripts}/**/${pattern}`];
+const include = (pattern: string) => [
+  `{protocol,terminal,card-emulator,acquirer-stub,scripts}/**/${pattern}`,
+];
 
 export default defineConfig({
   test: {
