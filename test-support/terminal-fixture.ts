@@ -21,7 +21,7 @@ export interface TestTerminal {
   readonly store: RecordStore;
   readonly identity: TerminalIdentity;
   readonly trust: CardTrust;
-  readonly deps: PaymentDeps;
+  deps: PaymentDeps;
   cleanup(): void;
 }
 
