@@ -455,7 +455,9 @@ export class WalletApplet implements VirtualCard {
 
   #trustStore(): TrustStore {
     const cas = this.#state.cachedCas;
-    if (!this.#trust || this.#trustFor !== cas) {
+    // Every commit makes a new state (and a new array): compare what is cached, not the array.
+    const same = this.#trustFor?.length === cas.length && cas.every((c, i) => c === this.#trustFor![i]);
+    if (!this.#trust || !same) {
       const intermediates: Certificate[] = [];
       for (const b64 of cas) {
         try {
