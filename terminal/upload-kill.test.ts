@@ -1,0 +1,141 @@
+/**
+ * `posd upload` killed at random moments, 50 times, while payments keep coming: afterwards the
+ * acquirer's settled totals equal the terminal's complete records exactly — nothing counted twice,
+ * nothing lost — over real loopback HTTP to a real acquirer with its own SQLite file.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serve } from "../acquirer-stub/server.js";
+import { silentLogger } from "../protocol/logger.js";
+import { fixturesDir, packageRoot } from "../protocol/paths.js";
+import { fixtureCard, seededRandom } from "../test-support/card-fixture.js";
+import { runPayment } from "./application/run-payment.js";
+import { loadConfig } from "./config.js";
+import { openTerminal, type TerminalContext } from "./context.js";
+import { initTerminal } from "./init.js";
+
+const KILLS = Number(process.env.TAPWALLET_UPLOAD_KILLS ?? 50);
+const POSD = join(packageRoot(), "dist", "terminal", "cli.js");
+
+let dir: string;
+let home: string;
+let acquirer: Awaited<ReturnType<typeof serve>>;
+let ctx: TerminalContext;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tapwallet-upload-kill-"));
+  home = join(dir, "terminal");
+  acquirer = await serve({
+    port: 0,
+    host: "127.0.0.1",
+    db: join(dir, "acquirer.sqlite"),
+    pkiDir: fixturesDir("pki"),
+    logger: silentLogger(),
+  });
+  await initTerminal({
+    dataDir: home,
+    terminalId: "T-0001",
+    merchantId: "M-0001",
+    merchantCategory: "5411",
+    region: "TW",
+    currency: "EUR",
+    acquirerUrl: acquirer.url,
+  });
+  ctx = openTerminal(loadConfig({ dataDir: home }), silentLogger());
+});
+afterAll(async () => {
+  ctx.close();
+  await acquirer.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function upload(killAtMs?: number): Promise<{ code: number | null; killed: boolean }> {
+  return new Promise((resolve) => {
+    const child: ChildProcess = spawn(process.execPath, [POSD, "upload"], {
+      env: {
+        ...process.env,
+        TAPWALLET_HOME: home,
+        TAPWALLET_BATCH_MAX_RECORDS: "7",
+        TAPWALLET_ACQUIRER_RETRIES: "1",
+        TAPWALLET_LOG_LEVEL: "silent",
+      },
+      stdio: "ignore",
+    });
+    let killed = false;
+    if (killAtMs !== undefined) {
+      setTimeout(() => {
+        if (child.exitCode === null) killed = child.kill("SIGKILL");
+      }, killAtMs);
+    }
+    child.on("exit", (code) => resolve({ code, killed }));
+  });
+}
+
+describe("posd upload under SIGKILL", () => {
+  it(`settles every complete record exactly once across ${KILLS} kills`, async () => {
+    const random = seededRandom(Number(process.env.TAPWALLET_UPLOAD_KILL_SEED ?? 424242));
+    const deps = { store: ctx.store, identity: ctx.identity, trust: ctx.trust, logger: ctx.logger };
+    const wallets = ["cards/alice", "cards/bob"].map((fixture) =>
+      fixtureCard(
+        {
+          balance: 1_000_000,
+          limits: { singleLimit: 10_000, balanceLimit: 2_000_000, autoLoadThreshold: 0, autoLoadAmount: 0 },
+        },
+        { fixture },
+      ),
+    );
+    let n = 0;
+    const pay = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const amount = 100 + Math.floor(random.next() * 900);
+        const o = await runPayment(wallets[n++ % 2]!.transport, deps, { amount, currency: 978 });
+        expect(o.status).toBe("approved");
+      }
+    };
+    await pay(20);
+    const t0 = performance.now();
+    expect((await upload()).code).toBe(0);
+    const normalMs = performance.now() - t0;
+
+    let killed = 0;
+    for (let k = 0; k < KILLS; k++) {
+      await pay(10);
+      const r = await upload(random.next() * normalMs * 1.2);
+      if (r.killed) killed++;
+    }
+    expect(killed).toBeGreaterThan(KILLS * 0.6);
+    expect((await upload()).code).toBe(0);
+
+    const terminal = ctx.store.db
+      .prepare("SELECT COUNT(*) AS count, SUM(amount) AS amount FROM transactions WHERE status = 'complete'")
+      .get() as { count: number; amount: number };
+    const unanswered = ctx.store.db
+      .prepare("SELECT COUNT(*) AS n FROM transactions WHERE status = 'complete' AND upload_status IS NULL")
+      .get() as { n: number };
+    const { AcquirerStore } = await import("../acquirer-stub/db/store.js");
+    const store = AcquirerStore.open(join(dir, "acquirer.sqlite"));
+    const settled = store.db
+      .prepare(
+        "SELECT COUNT(*) AS count, SUM(amount) AS amount FROM records WHERE terminal_id = 'T-0001' AND status = 'accepted'",
+      )
+      .get() as { count: number; amount: number };
+    const rejected = store.db
+      .prepare("SELECT COUNT(*) AS n FROM records WHERE status = 'rejected'")
+      .get() as { n: number };
+    store.close();
+    const resent = ctx.store.db.prepare("SELECT COUNT(*) AS n FROM batches WHERE attempts > 1").get() as {
+      n: number;
+    };
+    console.log(
+      `upload kill test: ${KILLS} runs, ${killed} killed, ${resent.n} batches re-sent under their id, ${terminal.count} records`,
+    );
+    // Kills must have interrupted uploads, not only idle processes.
+    expect(resent.n).toBeGreaterThan(0);
+    expect(unanswered.n).toBe(0);
+    expect(rejected.n).toBe(0);
+    expect(settled).toEqual(terminal);
+  }, 300_000);
+});
