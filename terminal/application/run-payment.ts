@@ -8,6 +8,7 @@
  * The terminal never stores a record it did not verify, never voids an intent the card might have
  * committed, and tells the cashier exactly why a tap did not go through.
  */
+import type { KeyObject } from "node:crypto";
 import { currencyByNumeric, formatMoney } from "../../protocol/amount.js";
 import { ecdsaSign, type RandomSource } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
@@ -28,6 +29,8 @@ export interface PaymentDeps {
   readonly trust: CardTrust;
   readonly logger: Logger;
   readonly random?: RandomSource;
+  /** ECDSA signer for the card session (tests: RFC 6979 for byte-stable transcripts). */
+  readonly signer?: (privateKey: KeyObject, message: Uint8Array) => Uint8Array;
   /** Unix seconds. */
   readonly clock?: () => number;
   /** Offline risk limits: a TerminalError declines before the card is touched. */
@@ -120,6 +123,16 @@ export function isDeclineCode(code: string): boolean {
   return DECLINE_CODES.has(code as TerminalErrorCode);
 }
 
+function sessionFor(transport: Transport, deps: PaymentDeps): CardSession {
+  return new CardSession(transport, {
+    identity: deps.identity,
+    trust: deps.trust,
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.signer ? { signer: deps.signer } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+}
+
 export async function runPayment(
   transport: Transport,
   deps: PaymentDeps,
@@ -135,12 +148,7 @@ export async function runPayment(
       storeMs += performance.now() - t0;
     }
   };
-  const session = new CardSession(transport, {
-    identity: deps.identity,
-    trust: deps.trust,
-    ...(deps.random ? { random: deps.random } : {}),
-    ...(deps.clock ? { clock: deps.clock } : {}),
-  });
+  const session = sessionFor(transport, deps);
   const stats = (): TapStats => ({ ...session.stats, totalMs: performance.now() - started, storeMs });
   const sign = (message: Uint8Array) => ecdsaSign(deps.identity.privateKey, message);
   const recovered: RecoveredIntent[] = [];
@@ -280,12 +288,7 @@ export async function recoverPending(
   transport: Transport,
   deps: PaymentDeps,
 ): Promise<{ walletId?: string; recovered: RecoveredIntent[]; error?: TerminalError }> {
-  const session = new CardSession(transport, {
-    identity: deps.identity,
-    trust: deps.trust,
-    ...(deps.random ? { random: deps.random } : {}),
-    ...(deps.clock ? { clock: deps.clock } : {}),
-  });
+  const session = sessionFor(transport, deps);
   const sign = (message: Uint8Array) => ecdsaSign(deps.identity.privateKey, message);
   const recovered: RecoveredIntent[] = [];
   let walletId: string | undefined;

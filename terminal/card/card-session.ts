@@ -5,7 +5,8 @@
  *
  * One instance per tap. Its secure channel dies with it (or on the first failure).
  */
-import type { KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { p256 } from "@noble/curves/nist.js";
 import { commandApdu, type ResponseApdu } from "../../protocol/apdu.js";
 import { constantTimeEqual, equalBytes } from "../../protocol/bytes.js";
 import {
@@ -13,6 +14,7 @@ import {
   ecdsaSign,
   ecdsaVerify,
   generateP256KeyPair,
+  privateKeyFromScalar,
   publicKeyFromRaw,
   type RandomSource,
   rawPublicKey,
@@ -76,7 +78,13 @@ export interface CardTrust {
 export interface CardSessionOptions {
   readonly identity: TerminalIdentity;
   readonly trust: CardTrust;
+  /**
+   * Nonces and the ephemeral key come from here when given (a recorded transcript then replays
+   * byte for byte); default: node:crypto's CSPRNG and key generation.
+   */
   readonly random?: RandomSource;
+  /** ECDSA signer for EXTERNAL AUTHENTICATE; default node:crypto. Tests pass RFC 6979 (noble) for determinism. */
+  readonly signer?: (privateKey: KeyObject, message: Uint8Array) => Uint8Array;
   /** Unix seconds. */
   readonly clock?: () => number;
 }
@@ -190,6 +198,8 @@ export class CardSession {
   readonly #identity: TerminalIdentity;
   readonly #trust: CardTrust;
   readonly #random: RandomSource;
+  readonly #injectedRandom: boolean;
+  readonly #sign: (privateKey: KeyObject, message: Uint8Array) => Uint8Array;
   readonly #clock: () => number;
   #fciBytes: Uint8Array | undefined;
   #fci: Fci | undefined;
@@ -212,6 +222,8 @@ export class CardSession {
     this.#identity = options.identity;
     this.#trust = options.trust;
     this.#random = options.random ?? systemRandom;
+    this.#injectedRandom = options.random !== undefined;
+    this.#sign = options.signer ?? ecdsaSign;
     this.#clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
   }
 
@@ -265,7 +277,7 @@ export class CardSession {
     const fciBytes = this.#fciBytes;
     if (!fci || !fciBytes) throw new Error("select() before authenticate()");
     const terminalTime = this.#clock();
-    const ephemeral = generateP256KeyPair();
+    const ephemeral = this.#ephemeralKey();
     const nonce = this.#random(NONCE_LENGTH);
     const cached = fci.cachedCaIds;
     const certificates = [
@@ -341,7 +353,7 @@ export class CardSession {
 
     const ext = await this.#send(
       "EXTERNAL AUTHENTICATE",
-      externalAuthCommand(ecdsaSign(this.#identity.privateKey, terminalAuthMessage(h))),
+      externalAuthCommand(this.#sign(this.#identity.privateKey, terminalAuthMessage(h))),
     );
     if (ext.sw !== SW.OK) {
       throw new TerminalError(
@@ -357,6 +369,13 @@ export class CardSession {
     shared.fill(0);
     this.#card = { fci, walletId, certificate, transcriptHash: h, terminalTime };
     return this.#card;
+  }
+
+  #ephemeralKey(): { privateKey: KeyObject; publicKey: KeyObject } {
+    if (!this.#injectedRandom) return generateP256KeyPair();
+    // From the injected source: hash-to-field over 48 bytes always gives a valid scalar.
+    const privateKey = privateKeyFromScalar(p256.utils.randomSecretKey(this.#random(48)));
+    return { privateKey, publicKey: createPublicKey(privateKey) };
   }
 
   /** Send a command under secure messaging; returns the inner answer. */
