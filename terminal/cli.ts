@@ -89,7 +89,7 @@ const program = new Command()
   .option("--data-dir <dir>", "data directory (default $TAPWALLET_HOME or ~/.tapwallet)")
   .option("--config <file>", "configuration file (default <data-dir>/posd.json)")
   .option("-v, --verbose", "debug logs on stderr")
-  .showHelpAfterError()
+  .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
 program
