@@ -13,7 +13,13 @@ import { currencyByNumeric, formatMoney } from "../../protocol/amount.js";
 import { ecdsaSign, type RandomSource } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
 import type { Transport } from "../../protocol/transport.js";
-import type { Intent, RecordStore, StoredTransaction } from "../adapters/sqlite/record-store.js";
+import type { SignedRecord } from "../../protocol/wallet/messages.js";
+import type {
+  CompletedDebit,
+  Intent,
+  RecordStore,
+  StoredTransaction,
+} from "../adapters/sqlite/record-store.js";
 import {
   type AuthenticatedCard,
   CardSession,
@@ -229,20 +235,7 @@ export async function runPayment(
       // wallet. The card did commit it, so it is stored; the acquirer's fork detection decides.
       log.warn({ walletId, counter: signed.record.cardCounter, previous }, "card counter went backwards");
     }
-    const record = timed(() =>
-      deps.store.complete(
-        intent.seq,
-        {
-          cardCounter: signed.record.cardCounter,
-          balanceAfter: signed.record.balanceAfter,
-          cardRecord: signed.bytes,
-          cardSignature: signed.signature,
-          cardCertificate: card.certificate.der,
-          resolution: "online",
-        },
-        sign,
-      ),
-    );
+    const record = timed(() => deps.store.complete(intent.seq, completedDebit(signed, card, "online"), sign));
     log.info({ walletId, seq: intent.seq, counter: signed.record.cardCounter }, "approved");
     return { status: "approved", record, walletId, recovered, stats: stats() };
   } catch (e) {
@@ -308,6 +301,18 @@ export async function recoverPending(
   }
 }
 
+/** What the store keeps of a verified debit record. */
+function completedDebit(signed: SignedRecord, card: AuthenticatedCard, resolution: string): CompletedDebit {
+  return {
+    cardCounter: signed.record.cardCounter,
+    balanceAfter: signed.record.balanceAfter,
+    cardRecord: signed.bytes,
+    cardSignature: signed.signature,
+    cardCertificate: card.certificate.der,
+    resolution,
+  };
+}
+
 async function recoverIntent(
   session: CardSession,
   deps: PaymentDeps,
@@ -345,21 +350,7 @@ async function recoverIntent(
     log.info({ seq: intent.seq }, "torn intent voided: the card never committed it");
     return { ...base, outcome: "voided" };
   }
-  const card = session.card!;
-  timed(() =>
-    deps.store.complete(
-      intent.seq,
-      {
-        cardCounter: signed.record.cardCounter,
-        balanceAfter: signed.record.balanceAfter,
-        cardRecord: signed.bytes,
-        cardSignature: signed.signature,
-        cardCertificate: card.certificate.der,
-        resolution: "recovered",
-      },
-      sign,
-    ),
-  );
+  timed(() => deps.store.complete(intent.seq, completedDebit(signed, session.card!, "recovered"), sign));
   log.info(
     { seq: intent.seq, counter: signed.record.cardCounter },
     "torn intent recovered from the card's log",
