@@ -3,21 +3,22 @@
  * that each misbehaviour is caught. Off by default; the applet, the in-process transport and
  * `card-emulator serve` (flags) read them. Each fault and who applies it:
  *
- * | fault                   | effect                                                                  | applied by |
- * | ----------------------- | ----------------------------------------------------------------------- | ---------- |
- * | tearAfterDebitCommit    | a DEBIT commits, then the card leaves the field instead of answering    | applet (throws TearError) → transport drops the link |
- * | delayMs                 | every answer arrives N ms late                                           | transport (InProcessTransport, serve) |
- * | corruptSignature        | one bit of a signature the card sends is flipped: `true`/"record" the   | applet |
- * |                         | signed records (DEBIT, online commands, log); "auth" the INITIATE       |        |
- * |                         | AUTHENTICATE signature; "all" both                                      |        |
- * | certificate             | the card presents a fixture certificate (and signs with its key, and    | applet |
- * |                         | announces its wallet id): cards/rogue (unknown issuer), cards/expired,  |        |
- * |                         | cards/revoked — so only the certificate check fails                     |        |
- * | replayDebitAnswer       | DEBIT commits nothing and answers the previous signed debit record of   | applet |
- * |                         | the log (an old record bound to an old transcript), sealed in the       |        |
- * |                         | current channel; with no previous debit it behaves normally             |        |
- * | silentAfterInitiate     | the card receives INITIATE AUTHENTICATE and never answers it or any     | applet (throws SilentError) → transport never answers |
- * |                         | later command until it is reset or leaves the field                     |        |
+ * - tearAfterDebitCommit: a DEBIT commits, then the card leaves the field instead of answering.
+ *   The applet throws TearError; the in-process transport rejects (card removed), serve drops the
+ *   vpcd connection (and the card comes back into the field).
+ * - delayMs: every answer arrives N ms late (the transport: InProcessTransport, serve's link).
+ * - corruptSignature: one bit of a signature the card sends is flipped. `true` or "record": the
+ *   signed record answering DEBIT and the online commands (the log keeps the true signature, so
+ *   GET TRANSACTION LOG returns a good one); "auth": the INITIATE AUTHENTICATE signature; "all": both.
+ * - certificate: the card presents a fixture certificate, signs with its key and announces its
+ *   wallet id — cards/rogue (unknown issuer), cards/expired, cards/revoked — so that only the
+ *   certificate check fails. Applies from the next SELECT.
+ * - replayDebitAnswer: DEBIT commits nothing and answers the previous signed debit record of the
+ *   log (an old record bound to an old transcript) through the current secure channel; with no
+ *   previous debit the card behaves normally.
+ * - silentAfterInitiate: the card receives INITIATE AUTHENTICATE and answers neither it nor anything
+ *   after it until it is reset or leaves the field (the applet throws SilentError; the transport
+ *   never answers).
  */
 
 export type CertificateFault = "unknown-issuer" | "expired" | "revoked";
