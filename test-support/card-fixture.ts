@@ -2,11 +2,12 @@
  * Software cards for tests: a WalletApplet on the fixture card cards/alice (byte-stable keys and
  * certificate) in a memory store, with an in-process transport in front of it.
  */
-import type { RandomSource } from "../protocol/crypto.js";
-import { WalletApplet, type AppletOptions } from "../card-emulator/applet/applet.js";
+
+import { type AppletOptions, WalletApplet } from "../card-emulator/applet/applet.js";
 import { type CardState, MemoryCardStateStore } from "../card-emulator/applet/state.js";
 import { InProcessTransport } from "../card-emulator/inprocess.js";
 import { fixtureCardState } from "../card-emulator/personalize.js";
+import type { RandomSource } from "../protocol/crypto.js";
 
 export interface FixtureCard {
   readonly applet: WalletApplet;
