@@ -8,12 +8,14 @@ import { fromHex, hex, utf8 } from "./bytes.js";
 import {
   aesGcmOpen,
   aesGcmSeal,
+  checkPublicPoint,
   decryptPrivateKeyPem,
   derToRaw,
   ecdh,
   ecdsaSign,
   ecdsaVerify,
   encryptPrivateKeyPem,
+  ephemeralEcdh,
   generateP256KeyPair,
   hkdfSha256,
   nobleP256,
@@ -296,6 +298,32 @@ describe("ECDH", () => {
   it("refuses a peer key on another curve", () => {
     const p384 = generateKeyPairSync("ec", { namedCurve: "P-384" }).publicKey;
     expect(codeOf(() => ecdh(generateP256KeyPair().privateKey, p384))).toBe("PROTO_ERR_KEY");
+  });
+
+  it("agrees on raw points (ephemeralEcdh) with KeyObjects and with noble", () => {
+    const eph = ephemeralEcdh();
+    const node = generateP256KeyPair();
+    const noble = nobleP256.generate();
+    expect(hex(eph.agree(rawPublicKey(node.publicKey)))).toBe(
+      hex(ecdh(node.privateKey, publicKeyFromRaw(eph.publicKey))),
+    );
+    expect(hex(eph.agree(noble.publicKey))).toBe(hex(nobleP256.ecdh(noble.secretKey, eph.publicKey)));
+  });
+
+  it("derives the same ephemeral key from the same scalar (byte-stable transcripts)", () => {
+    const scalar = privateKeyScalar(generateP256KeyPair().privateKey);
+    expect(hex(ephemeralEcdh(scalar).publicKey)).toBe(hex(ephemeralEcdh(scalar).publicKey));
+    expect(codeOf(() => ephemeralEcdh(new Uint8Array(32)))).toBe("PROTO_ERR_KEY");
+  });
+
+  it("refuses a peer point that is not on P-256, or not 65 uncompressed bytes", () => {
+    const eph = ephemeralEcdh();
+    const off = eph.publicKey.slice();
+    off[64] = off[64]! ^ 0x01;
+    expect(codeOf(() => eph.agree(off))).toBe("PROTO_ERR_KEY");
+    expect(codeOf(() => checkPublicPoint(off))).toBe("PROTO_ERR_KEY");
+    expect(codeOf(() => eph.agree(eph.publicKey.subarray(0, 33)))).toBe("PROTO_ERR_KEY");
+    expect(() => checkPublicPoint(eph.publicKey)).not.toThrow();
   });
 });
 

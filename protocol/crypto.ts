@@ -13,10 +13,12 @@
 import {
   createCipheriv,
   createDecipheriv,
+  createECDH,
   createHash,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  ECDH,
   generateKeyPairSync,
   hkdfSync,
   type KeyObject,
@@ -258,6 +260,58 @@ function greaterThanHalfN(raw: Uint8Array): boolean {
 }
 
 /** ECDH on P-256: the 32-byte x-coordinate of the shared point (node:crypto, ~30× faster than noble). */
+/** An ephemeral ECDH key on raw points (one per session). */
+export interface EphemeralEcdh {
+  /** 65-byte uncompressed point. */
+  readonly publicKey: Uint8Array;
+  /** The 32-byte shared x-coordinate with a peer's 65-byte point; PROTO_ERR_KEY if it is not on P-256. */
+  agree(peerPublicKey: Uint8Array): Uint8Array;
+}
+
+/**
+ * Ephemeral P-256 ECDH with node:crypto's ECDH object, working on raw points. The hot path of every
+ * tap: about 3× faster than KeyObjects (~80 µs against ~250 µs for key generation, the peer key's
+ * import and the agreement), because no SPKI has to be built, exported or parsed. OpenSSL still
+ * checks that the peer's point is on the curve. `scalar` (32 bytes) fixes the key for byte-stable
+ * transcripts; by default it is generated.
+ */
+export function ephemeralEcdh(scalar?: Uint8Array): EphemeralEcdh {
+  const e = createECDH("prime256v1");
+  if (scalar) {
+    try {
+      e.setPrivateKey(asBuffer(scalar));
+    } catch (cause) {
+      throw new ProtocolError("PROTO_ERR_KEY", "ephemeral scalar is not a valid P-256 private key", {
+        cause,
+      });
+    }
+  } else e.generateKeys();
+  const publicKey = new Uint8Array(e.getPublicKey());
+  return {
+    publicKey,
+    agree(peerPublicKey: Uint8Array): Uint8Array {
+      if (peerPublicKey.length !== 65 || peerPublicKey[0] !== 0x04)
+        throw new ProtocolError("PROTO_ERR_KEY", "public key must be a 65-byte uncompressed P-256 point");
+      try {
+        return new Uint8Array(e.computeSecret(asBuffer(peerPublicKey)));
+      } catch (cause) {
+        throw new ProtocolError("PROTO_ERR_KEY", "public key is not a point on P-256", { cause });
+      }
+    },
+  };
+}
+
+/** Throws PROTO_ERR_KEY unless `raw` is a 65-byte uncompressed point on P-256 (node:crypto). */
+export function checkPublicPoint(raw: Uint8Array): void {
+  if (raw.length !== 65 || raw[0] !== 0x04)
+    throw new ProtocolError("PROTO_ERR_KEY", "public key must be a 65-byte uncompressed P-256 point");
+  try {
+    ECDH.convertKey(asBuffer(raw), "prime256v1", undefined, undefined, "uncompressed");
+  } catch (cause) {
+    throw new ProtocolError("PROTO_ERR_KEY", "public key is not a point on P-256", { cause });
+  }
+}
+
 export function ecdh(privateKey: KeyObject, peerPublicKey: KeyObject): Uint8Array {
   requireP256(privateKey, "private");
   requireP256(peerPublicKey, "public");

@@ -7,20 +7,19 @@
  * Ephemeral keys: the 32-byte scalar is derived from 48 bytes of the injected RandomSource (noble's
  * hash-to-field reduction, always a valid scalar), so a fixed random source gives a byte-stable
  * transcript with either implementation. With the system random source the node implementation
- * lets OpenSSL generate the key pair (cheaper).
+ * lets OpenSSL generate the key (cheaper), on raw points through node's ECDH object.
  */
-import { createPublicKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
 import { zeroize } from "../../protocol/bytes.js";
 import {
-  ecdh,
+  checkPublicPoint,
+  type EphemeralEcdh,
   ecdsaSign,
   ecdsaVerify,
-  generateP256KeyPair,
+  ephemeralEcdh,
   nobleP256,
-  privateKeyFromScalar,
   privateKeyScalar,
-  publicKeyFromRaw,
   type RandomSource,
   rawPublicKey,
   systemRandom,
@@ -61,10 +60,6 @@ function scalarFrom(random: RandomSource): Uint8Array {
   return p256.utils.randomSecretKey(random(48));
 }
 
-interface NodePeerKey extends PeerKey {
-  readonly key: KeyObject;
-}
-
 class NodeCardCrypto implements CardCrypto {
   readonly name = "node" as const;
   readonly #key: KeyObject;
@@ -84,33 +79,24 @@ class NodeCardCrypto implements CardCrypto {
   }
 
   importPeerKey(raw: Uint8Array): PeerKey {
-    const key = publicKeyFromRaw(raw);
-    const peer: NodePeerKey = { raw: raw.slice(), key };
-    return peer;
+    checkPublicPoint(raw);
+    return { raw: raw.slice() };
   }
 
   ephemeral(): EphemeralKey {
-    let privateKey: KeyObject | undefined;
-    let publicKey: Uint8Array;
-    if (this.#random === systemRandom) {
-      const pair = generateP256KeyPair();
-      privateKey = pair.privateKey;
-      publicKey = rawPublicKey(pair.publicKey);
-    } else {
-      const d = scalarFrom(this.#random);
-      privateKey = privateKeyFromScalar(d);
-      zeroize(d);
-      publicKey = rawPublicKey(createPublicKey(privateKey));
-    }
+    // node:crypto's ECDH object on raw points: ~3× faster than KeyObjects for a session key.
+    let scalar: Uint8Array | undefined;
+    if (this.#random !== systemRandom) scalar = scalarFrom(this.#random);
+    let key: EphemeralEcdh | undefined = ephemeralEcdh(scalar);
+    if (scalar) zeroize(scalar);
     return {
-      publicKey,
+      publicKey: key.publicKey,
       agree(peer: PeerKey): Uint8Array {
-        if (!privateKey) throw new ProtocolError("PROTO_ERR_KEY", "ephemeral key already destroyed");
-        const key = (peer as Partial<NodePeerKey>).key ?? publicKeyFromRaw(peer.raw);
-        return ecdh(privateKey, key);
+        if (!key) throw new ProtocolError("PROTO_ERR_KEY", "ephemeral key already destroyed");
+        return key.agree(peer.raw);
       },
       destroy(): void {
-        privateKey = undefined;
+        key = undefined;
       },
     };
   }

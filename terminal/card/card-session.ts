@@ -5,19 +5,15 @@
  *
  * One instance per tap. Its secure channel dies with it (or on the first failure).
  */
-import { createPublicKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
 import { commandApdu, type ResponseApdu } from "../../protocol/apdu.js";
 import { constantTimeEqual, equalBytes } from "../../protocol/bytes.js";
 import {
-  ecdh,
   ecdsaSign,
   ecdsaVerify,
-  generateP256KeyPair,
-  privateKeyFromScalar,
-  publicKeyFromRaw,
+  ephemeralEcdh,
   type RandomSource,
-  rawPublicKey,
   systemRandom,
 } from "../../protocol/crypto.js";
 import { isTapwalletError, ProtocolError } from "../../protocol/errors.js";
@@ -80,7 +76,8 @@ export interface CardSessionOptions {
   readonly trust: CardTrust;
   /**
    * Nonces and the ephemeral key come from here when given (a recorded transcript then replays
-   * byte for byte); default: node:crypto's CSPRNG and key generation.
+   * byte for byte; hash-to-field over 48 bytes always gives a valid scalar); default: node:crypto's
+   * CSPRNG and key generation.
    */
   readonly random?: RandomSource;
   /** ECDSA signer for EXTERNAL AUTHENTICATE; default node:crypto. Tests pass RFC 6979 (noble) for determinism. */
@@ -277,7 +274,9 @@ export class CardSession {
     const fciBytes = this.#fciBytes;
     if (!fci || !fciBytes) throw new Error("select() before authenticate()");
     const terminalTime = this.#clock();
-    const ephemeral = this.#ephemeralKey();
+    const ephemeral = ephemeralEcdh(
+      this.#injectedRandom ? p256.utils.randomSecretKey(this.#random(48)) : undefined,
+    );
     const nonce = this.#random(NONCE_LENGTH);
     const cached = fci.cachedCaIds;
     const certificates = [
@@ -288,7 +287,7 @@ export class CardSession {
     ];
     const initData = encodeInitiateAuth({
       certificates,
-      ephemeralKey: rawPublicKey(ephemeral.publicKey),
+      ephemeralKey: ephemeral.publicKey,
       nonce,
       time: terminalTime,
     });
@@ -344,9 +343,9 @@ export class CardSession {
         "the wallet's authentication signature does not verify",
       );
     }
-    let cardEphemeral: KeyObject;
+    let shared: Uint8Array;
     try {
-      cardEphemeral = publicKeyFromRaw(answer.ephemeralKey);
+      shared = ephemeral.agree(answer.ephemeralKey);
     } catch (e) {
       throw toTerminalError(e, "card ephemeral key");
     }
@@ -364,18 +363,10 @@ export class CardSession {
         },
       );
     }
-    const shared = ecdh(ephemeral.privateKey, cardEphemeral);
     this.#channel = new SecureChannel(deriveSessionKeys(shared, h));
     shared.fill(0);
     this.#card = { fci, walletId, certificate, transcriptHash: h, terminalTime };
     return this.#card;
-  }
-
-  #ephemeralKey(): { privateKey: KeyObject; publicKey: KeyObject } {
-    if (!this.#injectedRandom) return generateP256KeyPair();
-    // From the injected source: hash-to-field over 48 bytes always gives a valid scalar.
-    const privateKey = privateKeyFromScalar(p256.utils.randomSecretKey(this.#random(48)));
-    return { privateKey, publicKey: createPublicKey(privateKey) };
   }
 
   /** Send a command under secure messaging; returns the inner answer. */
