@@ -13,9 +13,15 @@ export {
   type PcscServiceEvents,
   type PcscServiceOptions,
 } from "./service.js";
-export { ensureThreadpool, PCSC_THREADPOOL_SIZE, threadpoolSize } from "./threadpool.js";
+export {
+  EXIT_CODE_FD_ENV,
+  ensureThreadpool,
+  PCSC_THREADPOOL_SIZE,
+  threadpoolSize,
+} from "./threadpool.js";
 export {
   DEFAULT_APDU_TIMEOUT_MS,
+  hungTransmitCount,
   MIN_RESPONSE_BUFFER,
   PcscTransport,
   type PcscTransportOptions,

@@ -17,12 +17,19 @@
  *   pool's threads forever (measured with a real hung SCardTransmit too). Removing the card ends the
  *   transmit; otherwise only a signal ends the process: with no SIGTERM listener installed,
  *   `process.kill(process.pid, "SIGTERM")` exits at once (status 143). PcscService.hungTransmits()
- *   tells when that is needed.
+ *   tells when that is needed; terminal/adapters/reader/exit.ts does it. So that such an exit still
+ *   ends with the intended exit code, ensureThreadpool() gives its child a pipe on fd 3 (named in
+ *   $TAPWALLET_EXIT_CODE_FD): a child that writes its exit code there before ending itself with
+ *   SIGTERM makes the parent exit with that code.
  */
 import { spawn } from "node:child_process";
+import type { Readable } from "node:stream";
 
 /** Room for a hung transmit per reader plus the pool's normal work. */
 export const PCSC_THREADPOOL_SIZE = 16;
+
+/** Names the child's file descriptor on which it may report its exit code (see above). */
+export const EXIT_CODE_FD_ENV = "TAPWALLET_EXIT_CODE_FD";
 
 /** libuv's default pool size. */
 const LIBUV_DEFAULT = 4;
@@ -49,9 +56,16 @@ export function threadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
 export function ensureThreadpool(size = PCSC_THREADPOOL_SIZE): boolean {
   if (process.env.UV_THREADPOOL_SIZE !== undefined) return true;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: "inherit",
-    env: { ...process.env, UV_THREADPOOL_SIZE: String(size) },
+    stdio: ["inherit", "inherit", "inherit", "pipe"],
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(size), [EXIT_CODE_FD_ENV]: "3" },
   });
+  let reported = "";
+  const channel = child.stdio[3] as Readable | null | undefined;
+  channel?.setEncoding("utf8");
+  channel?.on("data", (text: string) => {
+    reported = (reported + text).slice(-64);
+  });
+  channel?.on("error", () => {});
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   const forward = (signal: NodeJS.Signals): void => {
     child.kill(signal);
@@ -63,9 +77,12 @@ export function ensureThreadpool(size = PCSC_THREADPOOL_SIZE): boolean {
     );
     process.exitCode = 1;
   });
-  child.on("exit", (code, signal) => {
+  // "close", not "exit": the exit code the child may have written to fd 3 has been read by then.
+  child.on("close", (code, signal) => {
     for (const s of signals) process.off(s, forward);
-    if (signal) process.kill(process.pid, signal);
+    const intended = /(\d{1,3})\s*$/.exec(reported);
+    if (signal === "SIGTERM" && intended) process.exitCode = Number(intended[1]);
+    else if (signal) process.kill(process.pid, signal);
     else process.exitCode = code ?? 1;
   });
   return false;

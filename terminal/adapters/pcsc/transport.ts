@@ -28,6 +28,18 @@ export const MIN_RESPONSE_BUFFER = 258;
 const MAX_SHORT_COMMAND = 261;
 const FEEDBACK_TIMEOUT_MS = 1000;
 
+/** Timed-out transmits still pending in the native layer, over every transport of the process. */
+let hungInProcess = 0;
+
+/**
+ * How many transmits of this process timed out and still hold a threadpool thread. While > 0 the
+ * process cannot exit normally (process.exit() waits for the pool forever): see
+ * terminal/adapters/reader/exit.ts.
+ */
+export function hungTransmitCount(): number {
+  return hungInProcess;
+}
+
 export interface PcscTransportOptions {
   /** Per-APDU timeout; default 2000 ms. */
   timeoutMs?: number;
@@ -215,6 +227,7 @@ export class PcscTransport implements ClosableTransport {
         timedOut = true;
         this.current = "poisoned";
         this.hungTransmit = true;
+        hungInProcess++;
         this.logger.warn(
           { timeoutMs: this.timeoutMs, ins: command[1] },
           "card did not answer in time; this presentation is abandoned",
@@ -234,6 +247,7 @@ export class PcscTransport implements ClosableTransport {
           clearTimeout(timer);
           if (timedOut) {
             this.hungTransmit = false;
+            hungInProcess--;
             this.logger.debug({ responseLength: response.length }, "late answer after a timeout dropped");
           } else resolve(response);
         },
@@ -241,6 +255,7 @@ export class PcscTransport implements ClosableTransport {
           clearTimeout(timer);
           if (timedOut) {
             this.hungTransmit = false;
+            hungInProcess--;
             this.logger.debug({ err: error }, "late failure after a timeout dropped");
           } else reject(error);
         },
