@@ -36,6 +36,17 @@ interface GlobalOptions {
 
 let jsonOutput = false;
 
+/**
+ * Set once a command may use PC/SC: ends the process also when a transmit to a mute card still holds
+ * a threadpool thread (then process.exit() would hang forever; see adapters/reader/exit.ts).
+ */
+let hardExit: ((code: number) => never) | undefined;
+
+function exit(code: number): never {
+  if (hardExit) hardExit(code);
+  process.exit(code);
+}
+
 function logger(opts: GlobalOptions, defaultLevel = "warn"): Logger {
   return createLogger({
     name: "posd",
@@ -53,7 +64,7 @@ function fail(e: unknown): never {
     code === "PROTO_ERR_AMOUNT" ||
     code === "PROTO_ERR_AMOUNT_RANGE" ||
     code === "PROTO_ERR_CURRENCY";
-  process.exit(usage ? EXIT.USAGE : EXIT.ERROR);
+  exit(usage ? EXIT.USAGE : EXIT.ERROR);
 }
 
 function globals(cmd: Command): GlobalOptions {
@@ -442,15 +453,86 @@ program
     });
   });
 
+program
+  .command("readers")
+  .description("list the PC/SC readers pcscd sees, and whether a card is in each one's field")
+  .option("--json", "print JSON")
+  .action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    const { listReaders } = await import("./adapters/reader/list-readers.js");
+    const { isAcr122Name } = await import("./adapters/pcsc/acr122.js");
+    const readers = (await listReaders({ logger: logger(g) })).map((r) => ({
+      name: r.name,
+      cardPresent: r.cardPresent,
+      atr: r.atr ?? null,
+      acr122: isAcr122Name(r.name),
+    }));
+    if (g.json) {
+      printJson({ readers });
+      return;
+    }
+    if (readers.length === 0) {
+      process.stdout.write(
+        "no readers: plug the reader in (on Linux the pn533 and pn533_usb kernel modules must be blacklisted " +
+          'so that pcscd gets an ACR122U; see "Real reader" in the README)\n',
+      );
+      return;
+    }
+    const width = Math.max(...readers.map((r) => r.name.length));
+    for (const r of readers) {
+      const card = r.cardPresent ? `card present${r.atr ? ` (ATR ${r.atr})` : ""}` : "no card";
+      process.stdout.write(`${r.name.padEnd(width)}  ${card}\n`);
+    }
+  });
+
+program
+  .command("run")
+  .description(
+    "the daemon: serves the cash-register API on ecr.host:ecr.port, takes each payment on the reader, " +
+      "uploads and syncs the hotlist on schedule when acquirer.url is set; SIGTERM or SIGINT stop it " +
+      "gracefully (a payment waiting for a card is aborted, one in progress finishes)",
+  )
+  .addOption(
+    new Option("--virtual", "virtual-card mode: the wallet runs in-process (needs --card)").conflicts(
+      "reader",
+    ),
+  )
+  .option("--card <file>", "virtual card state file (card-emulator personalize)")
+  .option("--reader <name>", "PC/SC reader: exact name or unique substring (default reader.name)")
+  .action(async (o, cmd: Command) => {
+    const g = globals(cmd);
+    const log = logger(g, "info");
+    if (o.card && !o.virtual) throw new TerminalError("TERM_ERR_USAGE", "--card needs --virtual");
+    if (o.virtual && !o.card)
+      throw new TerminalError("TERM_ERR_USAGE", "--virtual needs --card <state file>");
+    const config = loadConfig({
+      ...(g.dataDir ? { dataDir: g.dataDir } : {}),
+      ...(g.config ? { configPath: g.config } : {}),
+    });
+    const { runDaemon } = await import("./daemon.js");
+    const code = await runDaemon({
+      config,
+      logger: log,
+      ...(o.virtual ? { virtualCard: o.card } : {}),
+      ...(o.reader ? { reader: o.reader } : {}),
+      forceExit: (c) => exit(c),
+    });
+    exit(code);
+  });
+
 /** Commands that talk to PC/SC run with a bigger libuv threadpool (see adapters/pcsc/threadpool.ts). */
 function needsPcsc(argv: readonly string[]): boolean {
   return argv.some((a) => a === "run" || a === "readers" || a === "--reader" || a.startsWith("--reader="));
 }
 
 async function main(): Promise<void> {
+  let wouldHang = () => false;
   if (needsPcsc(process.argv.slice(2))) {
     const { ensureThreadpool } = await import("./adapters/pcsc/threadpool.js");
     if (!ensureThreadpool()) return; // a child process with the bigger pool does the work
+    const { exitProcess, exitWouldHang } = await import("./adapters/reader/exit.js");
+    hardExit = exitProcess;
+    wouldHang = exitWouldHang;
   }
   try {
     await program.parseAsync();
@@ -458,6 +540,9 @@ async function main(): Promise<void> {
     if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT.USAGE);
     fail(e);
   }
+  // After a per-APDU timeout the transmit may still hang in the native layer: this process would
+  // never end by itself (posd pay --reader with a mute card).
+  if (wouldHang()) exit(Number(process.exitCode ?? 0));
 }
 
 await main();

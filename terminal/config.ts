@@ -69,9 +69,15 @@ export const ConfigSchema = z
         apduTimeoutMs: positiveInt.default(2_000),
         /** How long a payment waits for a card. */
         cardWaitMs: positiveInt.default(30_000),
+        /**
+         * A card pays once per presentation: it must leave the field and come back before it pays
+         * again, so a phone left on the reader is never charged by the next sale. false lets a card
+         * that stays in the field pay again (unattended set-ups, soak tests).
+         */
+        newTapPerPayment: z.boolean().default(true),
       })
       .strict()
-      .default({ apduTimeoutMs: 2_000, cardWaitMs: 30_000 }),
+      .default({ apduTimeoutMs: 2_000, cardWaitMs: 30_000, newTapPerPayment: true }),
     ecr: z
       .object({
         host: z.string().default("127.0.0.1"),

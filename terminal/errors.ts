@@ -40,6 +40,7 @@ export const TERMINAL_ERROR_CODES = {
   TERM_ERR_ECR_CONFLICT: "this serviceId was already used for a different payment",
   TERM_ERR_ECR_NOT_FOUND: "no payment with this serviceId (or no such route)",
   TERM_ERR_ECR_NOT_ABORTABLE: "the card is being read: the payment can no longer be aborted",
+  TERM_ERR_ECR_LISTEN: "the cash-register API cannot listen on the configured address (port in use?)",
   TERM_ERR_DUPLICATE_RECORD:
     "a record with this wallet id and card counter is already stored (replayed answer)",
   TERM_ERR_ACQUIRER_UNREACHABLE:

@@ -113,6 +113,7 @@ export class PaymentManager extends EventEmitter {
   readonly #o: PaymentManagerOptions;
   readonly #now: () => number;
   #active: { serviceId: string; abort: AbortController; done: Promise<void> } | undefined;
+  #closed = false;
 
   constructor(options: PaymentManagerOptions) {
     super();
@@ -148,6 +149,7 @@ export class PaymentManager extends EventEmitter {
     if (this.#active) {
       throw new EcrConflict("busy", `the terminal is busy with payment ${this.#active.serviceId}`);
     }
+    if (this.#closed) throw new EcrConflict("busy", "the terminal is shutting down");
     const now = this.#now();
     this.#o.store.db
       .prepare(
@@ -263,8 +265,12 @@ export class PaymentManager extends EventEmitter {
     return this.#active ? this.get(this.#active.serviceId) : undefined;
   }
 
-  /** Stop taking payments: abort one that waits for a card, let one in progress finish. */
+  /**
+   * Stop taking payments (a new serviceId gets "busy"; the status of every payment stays readable):
+   * abort one that waits for a card, let one in progress finish.
+   */
   async shutdown(): Promise<void> {
+    this.#closed = true;
     const active = this.#active;
     if (!active) return;
     const row = this.#row(active.serviceId);
