@@ -416,8 +416,14 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#client?.close();
     if (this.#service) {
       await this.#service.close();
-      const hung = this.#service.hungTransmits();
-      if (hung > 0) this.#log.warn({ hung }, "a transmit to a mute card is still pending");
+      const { hungTransmitCount } = await import("./adapters/pcsc/transport.js");
+      const hung = hungTransmitCount();
+      if (hung > 0) {
+        this.#log.warn(
+          { hung },
+          "a transmit to a mute card is still pending: the process ends itself with SIGTERM",
+        );
+      }
     }
     this.#ctx.close();
     this.#log.info("stopped; database closed");
