@@ -1,0 +1,116 @@
+/**
+ * 100 consecutive payments through `posd run` on the real stack (pcscd + vpcd + `card-emulator
+ * serve`), with no leak of handles or memory: the daemon's open file descriptors, threads and RSS
+ * (from /proc) before and after. The card stays in the field (reader.newTapPerPayment false, as an
+ * unattended set-up would have it), and every tenth payment it leaves and comes back, so that new
+ * presentations (transports, listeners) are part of the run too.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import {
+  cardShown,
+  describePcsc,
+  percentiles,
+  startPcscd,
+  VPCD_PORT_0,
+  VPCD_READER_0,
+  waitForEmptyReader,
+} from "../test-support/pcsc.js";
+import {
+  cardState,
+  editConfig,
+  PosdDaemon,
+  personalize,
+  posdInit,
+  type ServedCard,
+  serveCard,
+  until,
+} from "../test-support/posd-process.js";
+
+const WARMUP = 10;
+const PAYMENTS = 100;
+
+function usage(pid: number): { rssKb: number; fds: number; threads: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)![1]);
+  return { rssKb: field("VmRSS"), fds: readdirSync(`/proc/${pid}/fd`).length, threads: field("Threads") };
+}
+
+describePcsc("posd run: 100 consecutive payments on pcscd + vpcd", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tapwallet-soak-pcsc-"));
+  const data = join(dir, "posd");
+  const alice = join(dir, "alice.card.json");
+  let card: ServedCard;
+  let daemon: PosdDaemon;
+
+  beforeAll(async () => {
+    await startPcscd();
+    await waitForEmptyReader(VPCD_READER_0);
+    await posdInit(data);
+    editConfig(data, (c) => {
+      c.reader = { newTapPerPayment: false };
+    });
+    await personalize(alice, "W-ALICE-0001", "1000.00");
+    card = await serveCard(alice, VPCD_PORT_0);
+    await until(() => cardShown(VPCD_READER_0), `a card in ${VPCD_READER_0}`);
+    daemon = await PosdDaemon.start(data, ["--reader", VPCD_READER_0]);
+  });
+
+  afterAll(async () => {
+    await daemon?.kill();
+    await card?.stop();
+    await waitForEmptyReader(VPCD_READER_0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function pay(i: number): Promise<number> {
+    const t0 = performance.now();
+    const r = await daemon.post("/v1/payments?wait=10", {
+      serviceId: `S-${i}`,
+      amount: 100,
+      currency: "EUR",
+    });
+    const ms = performance.now() - t0;
+    expect(r.body, `payment ${i}`).toMatchObject({ state: "approved", seq: i });
+    return ms;
+  }
+
+  it("every payment is approved, and handles, threads and memory stay flat", async () => {
+    const pid = daemon.child.pid!;
+    for (let i = 1; i <= WARMUP; i++) await pay(i);
+    const before = usage(pid);
+
+    const samples: number[] = [];
+    for (let i = WARMUP + 1; i <= WARMUP + PAYMENTS; i++) {
+      if (i % 10 === 0) {
+        // The customer takes the phone away and taps again: a new presentation.
+        await card.remove();
+        await waitForEmptyReader(VPCD_READER_0);
+        await card.insert();
+        await until(() => cardShown(VPCD_READER_0), "the card back");
+      }
+      samples.push(await pay(i));
+    }
+    const after = usage(pid);
+
+    const total = WARMUP + PAYMENTS;
+    expect(cardState(alice)).toEqual({ balance: 100_000 - 100 * total, counter: total });
+    const totals = (await daemon.get("/v1/totals")).body.records;
+    expect(totals).toEqual([
+      { status: "complete", currency: 978, count: total, amount: 100 * total, amountText: "110.00 EUR" },
+    ]);
+    const p = percentiles(samples);
+    console.info(
+      `posd run, ${PAYMENTS} payments over HTTP (POST ?wait): p50 ${p.p50!.toFixed(1)} ms, p99 ${p.p99!.toFixed(1)} ms; ` +
+        `RSS ${(before.rssKb / 1024).toFixed(1)} → ${(after.rssKb / 1024).toFixed(1)} MB, ` +
+        `fds ${before.fds} → ${after.fds}, threads ${before.threads} → ${after.threads}`,
+    );
+    expect(after.fds).toBeLessThanOrEqual(before.fds + 2);
+    expect(after.threads).toBeLessThanOrEqual(before.threads);
+    expect(after.rssKb - before.rssKb).toBeLessThan(16 * 1024);
+    expect(daemon.stderr.join("\n")).not.toMatch(/MaxListenersExceeded|memory leak/i);
+    expect((await daemon.stop()).code).toBe(0);
+  });
+});
