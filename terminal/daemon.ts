@@ -73,6 +73,11 @@ const FINAL_STATES: ReadonlySet<EcrState> = new Set<EcrState>([
 
 type EcrApp = ReturnType<typeof buildEcrApp>;
 
+interface PcscParts {
+  readonly service: PcscService;
+  readonly reader: PcscCardSource;
+}
+
 function asTerminalError(e: unknown, fallback: string): TerminalError {
   if (e instanceof TerminalError) return e;
   const message = e instanceof Error ? e.message : String(e);
@@ -89,8 +94,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly #log: Logger;
   readonly #manager: PaymentManager;
   readonly #app: EcrApp;
-  readonly #service: PcscService | undefined;
-  readonly #source: CardSource;
+  /** The reader path; undefined in virtual-card mode. */
+  readonly #pcsc: PcscParts | undefined;
   readonly #jobGraceMs: number;
   readonly #startedAt = Date.now();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -108,6 +113,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     let service: PcscService | undefined;
     try {
       let source: CardSource;
+      let pcsc: PcscParts | undefined;
       if (options.virtualCard !== undefined) {
         const { openVirtualCard } = await import("./adapters/virtual/virtual-card.js");
         const { VirtualCardSource } = await import("./adapters/virtual/virtual-card-source.js");
@@ -128,15 +134,16 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           logger: log,
           transport: { timeoutMs: config.reader.apduTimeoutMs },
         });
-        source = new PcscCardSource(service, query, log, {
+        const reader = new PcscCardSource(service, query, log, {
           newTapPerPayment: config.reader.newTapPerPayment,
         });
+        source = reader;
+        pcsc = { service, reader };
       }
-      const daemon = new Daemon(ctx, log, source, service, options.jobGraceMs ?? 5_000);
-      const query = service ? (source as PcscCardSource).query : undefined;
-      if (service && query) daemon.#logReaders(service, query);
+      const daemon = new Daemon(ctx, log, source, pcsc, options.jobGraceMs ?? 5_000);
+      if (pcsc) daemon.#logReaders(pcsc);
       await daemon.#listen();
-      if (service && query) await daemon.#awaitReader(service, query);
+      if (pcsc) await daemon.#awaitReader(pcsc);
       daemon.#schedule();
       return daemon;
     } catch (e) {
@@ -150,14 +157,13 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     ctx: TerminalContext,
     log: Logger,
     source: CardSource,
-    service: PcscService | undefined,
+    pcsc: PcscParts | undefined,
     jobGraceMs: number,
   ) {
     super();
     this.#ctx = ctx;
     this.#log = log;
-    this.#source = source;
-    this.#service = service;
+    this.#pcsc = pcsc;
     this.#jobGraceMs = jobGraceMs;
     const limits = limitsFromConfig(ctx.config, ctx.currency);
     const deps: PaymentDeps = {
@@ -224,13 +230,14 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
     this.#url = `http://${shown}:${address.port}`;
     this.#log.info(
-      { url: this.#url, terminalId: this.#ctx.terminalId, mode: this.#service ? "pcsc" : "virtual" },
+      { url: this.#url, terminalId: this.#ctx.terminalId, mode: this.#pcsc ? "pcsc" : "virtual" },
       "ECR API listening",
     );
   }
 
   /** Log the reader coming and going (also one PC/SC listed before this was called). */
-  #logReaders(service: PcscService, query: string): void {
+  #logReaders({ service, reader }: PcscParts): void {
+    const query = reader.query;
     const known = new Set<string>();
     const found = (name: string) => {
       if (!nameMatches(query, name)) this.#log.debug({ reader: name }, "another reader");
@@ -249,7 +256,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   }
 
   /** Wait a moment for the reader; an ambiguous name is a configuration error, a missing one is not. */
-  async #awaitReader(service: PcscService, query: string): Promise<void> {
+  async #awaitReader({ service, reader }: PcscParts): Promise<void> {
+    const query = reader.query;
     try {
       await service.waitForReader(query, 2_000);
     } catch (e) {
@@ -283,21 +291,22 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   }
 
   #status(): Record<string, unknown> {
-    const source = this.#source as Partial<PcscCardSource>;
-    const reader = this.#service
+    const pcsc = this.#pcsc;
+    const name = pcsc?.reader.reader;
+    const reader = pcsc
       ? {
-          query: source.query ?? null,
-          name: source.reader ?? null,
-          connected: source.reader !== undefined,
-          cardPresent: source.cardPresent ?? false,
-          hungTransmits: this.#service.hungTransmits(),
+          query: pcsc.reader.query,
+          name: name ?? null,
+          connected: name !== undefined,
+          cardPresent: pcsc.reader.cardPresent,
+          hungTransmits: pcsc.service.hungTransmits(),
         }
       : { virtual: true };
     return {
       terminalId: this.#ctx.terminalId,
       merchantId: this.#ctx.merchantId,
       certificateNotAfter: this.#ctx.identity.certificate.notAfter.toISOString(),
-      mode: this.#service ? "pcsc" : "virtual",
+      mode: this.#pcsc ? "pcsc" : "virtual",
       reader,
       acquirer: this.#ctx.config.acquirer.url ?? null,
       lastUpload: this.#ctx.store.getMeta("last_upload_at") ?? null,
@@ -414,8 +423,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.#log.warn("an upload or sync is still running; it is resent under the same batch id next time"),
     );
     this.#client?.close();
-    if (this.#service) {
-      await this.#service.close();
+    if (this.#pcsc) {
+      await this.#pcsc.service.close();
       const { hungTransmitCount } = await import("./adapters/pcsc/transport.js");
       const hung = hungTransmitCount();
       if (hung > 0) {
