@@ -43,7 +43,10 @@ function isSuite(value: unknown): value is BenchSuite {
   return typeof s?.name === "string" && typeof s.run === "function";
 }
 
-/** Every suite module next to the harness, in file-name order. */
+/**
+ * Every suite module next to the harness, by `order` (default 50), then file name. Latency suites
+ * run before the ones that write a lot to disk: their writeback would inflate later fsyncs.
+ */
 export async function discoverSuites(
   dir = join(dirname(fileURLToPath(import.meta.url)), "bench"),
 ): Promise<BenchSuite[]> {
@@ -56,7 +59,10 @@ export async function discoverSuites(
     if (isSuite(mod.suite)) suites.push(mod.suite);
     if (Array.isArray(mod.suites)) suites.push(...mod.suites.filter(isSuite));
   }
-  return suites;
+  return suites
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => (a.s.order ?? 50) - (b.s.order ?? 50) || a.i - b.i)
+    .map((x) => x.s);
 }
 
 /** `--only` matching: a metric is wanted if a prefix covers it; a prefix is wanted if it may contain one. */

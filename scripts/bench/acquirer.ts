@@ -58,6 +58,8 @@ function tempDb(): { path: string; remove(): void } {
 
 export const suite: BenchSuite = {
   name: "acquirer",
+  // 100,000 records written: its writeback would slow every later fsync.
+  order: 90,
   prefixes: ["acquirer.", "upload."],
   async run(ctx) {
     const metrics: Metric[] = [];

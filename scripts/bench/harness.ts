@@ -30,6 +30,8 @@ export interface BenchContext {
 
 export type BenchSuite = {
   name: string;
+  /** Run order (default 50; lower first). Suites that write a lot to disk use a high number. */
+  order?: number;
   /** Metric name prefixes it reports, when not all start with `name` (for `--only`). */
   prefixes?: readonly string[];
   run(ctx: BenchContext): Promise<Metric[]>;

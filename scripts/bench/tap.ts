@@ -108,6 +108,7 @@ async function taps(
 
 export const suite: BenchSuite = {
   name: "tap",
+  order: 10,
   async run(ctx) {
     const metrics: Metric[] = [];
     const dir = mkdtempSync(join(tmpdir(), "tapwallet-bench-tap-"));
