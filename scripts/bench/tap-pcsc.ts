@@ -56,9 +56,10 @@ interface Timed {
 }
 
 /** The wallet of tap.inprocess: cards/alice on an fsync'ed state file, with its time measured. */
-function wallet(
+export function benchWallet(
   dir: string,
   name: string,
+  crypto: "node" | "noble" = "node",
 ): { applet: WalletApplet; cardMs: () => number; card: VirtualCard } {
   const path = join(dir, `${name}.card.json`);
   const store = new FileCardStateStore(path);
@@ -73,7 +74,7 @@ function wallet(
       },
     }),
   );
-  const applet = new WalletApplet(store, { crypto: "node" });
+  const applet = new WalletApplet(store, { crypto });
   let spent = 0;
   const card: VirtualCard = {
     process(apdu) {
@@ -193,7 +194,7 @@ async function run(ctx: BenchContext): Promise<Metric[]> {
     const n = Math.max(300, Math.round(300 * ctx.scale));
     const warmup = 20;
 
-    const pcscCard = wallet(dir, "pcsc");
+    const pcscCard = benchWallet(dir, "pcsc");
     link = new VpcdLink(pcscCard.card, { host: "127.0.0.1", port: free.port });
     const arrived = nextCard(service, free.name, 5_000);
     const t0 = performance.now();
@@ -206,7 +207,7 @@ async function run(ctx: BenchContext): Promise<Metric[]> {
     const pcsc = await taps(viaPcsc, { transport: event.transport, cardMs: pcscCard.cardMs }, n, warmup);
 
     ctx.log(`tap.pcsc.inprocess: ${n} taps in-process (the same card)`);
-    const local = wallet(dir, "inprocess");
+    const local = benchWallet(dir, "inprocess");
     const inproc = await taps(
       inProcess,
       { transport: new InProcessTransport(local.card), cardMs: local.cardMs },

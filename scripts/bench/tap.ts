@@ -12,48 +12,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WalletApplet } from "../../card-emulator/applet/applet.js";
-import { FileCardStateStore } from "../../card-emulator/applet/state.js";
 import { InProcessTransport } from "../../card-emulator/inprocess.js";
-import { fixtureCardState } from "../../card-emulator/personalize.js";
 import type { Transport } from "../../protocol/transport.js";
 import { runPayment } from "../../terminal/application/run-payment.js";
 import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
 import { type BenchSuite, type Metric, percentile } from "./harness.js";
+import { benchWallet } from "./tap-pcsc.js";
 
 function cardIn(dir: string, crypto: "node" | "noble"): { transport: Transport; cardMs: () => number } {
-  const path = join(dir, `${crypto}.card.json`);
-  const store = new FileCardStateStore(path);
-  store.commit(
-    fixtureCardState("cards/alice", {
-      balance: 90_000_000_000,
-      limits: {
-        singleLimit: 1_000_000,
-        balanceLimit: 99_000_000_000,
-        autoLoadThreshold: 0,
-        autoLoadAmount: 0,
-      },
-    }),
-  );
-  const inner = new InProcessTransport(new WalletApplet(store, { crypto }));
-  let spent = 0;
-  return {
-    transport: {
-      async exchange(command) {
-        const t0 = performance.now();
-        try {
-          return await inner.exchange(command);
-        } finally {
-          spent += performance.now() - t0;
-        }
-      },
-    },
-    cardMs: () => {
-      const s = spent;
-      spent = 0;
-      return s;
-    },
-  };
+  const wallet = benchWallet(dir, crypto, crypto);
+  return { transport: new InProcessTransport(wallet.card), cardMs: wallet.cardMs };
 }
 
 function stats(name: string, samples: number[]): Metric {
