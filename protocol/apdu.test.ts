@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../test-support/errors.js";
 import {
   CHAINING_BIT,
   type CommandApdu,
@@ -13,16 +14,6 @@ import {
 } from "./apdu.js";
 import { concat, fromHex, hex } from "./bytes.js";
 import { ProtocolError } from "./errors.js";
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw new Error(`expected a ProtocolError, got ${String(e)}`);
-  }
-  throw new Error("expected a ProtocolError, nothing was thrown");
-}
 
 /** mulberry32: a small seeded PRNG so a fuzz failure reproduces from its seed. */
 function prng(seed: number): () => number {

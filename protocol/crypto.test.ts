@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { codeOf } from "../test-support/errors.js";
 import { fromHex, hex, utf8 } from "./bytes.js";
 import {
   aesGcmOpen,
@@ -42,15 +43,6 @@ function flipS(raw: Uint8Array): Uint8Array {
   const out = new Uint8Array(raw);
   out.set(fromHex((N - sOf(raw)).toString(16).padStart(64, "0")), 32);
   return out;
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof ProtocolError ? e.code : `not a ProtocolError: ${String(e)}`;
-  }
-  return undefined;
 }
 
 const tmp = mkdtempSync(join(tmpdir(), "tapwallet-crypto-"));

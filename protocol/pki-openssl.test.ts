@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ProtocolError } from "./errors.js";
+import { codeOf } from "../test-support/errors.js";
 import { type Certificate, certificateFromPem, parseCertificate, TrustStore } from "./pki.js";
 import { loadFixturePki } from "./pki-fixtures.js";
 
@@ -33,15 +33,6 @@ function opensslVerify(name: string, extra: string[] = []): { ok: boolean; out: 
   const args = ["verify", "-attime", attime, "-CAfile", certFile("root-ca"), ...extra];
   if (chain.length > 0) args.push("-untrusted", untrusted);
   return openssl([...args, certFile(name)]);
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof ProtocolError ? e.code : `not a ProtocolError: ${String(e)}`;
-  }
-  return undefined;
 }
 
 describe("openssl accepts what we issue", () => {

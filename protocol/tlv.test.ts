@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { codeOf } from "../test-support/errors.js";
 import { concat, fromHex, hex } from "./bytes.js";
 import { ProtocolError } from "./errors.js";
 import {
@@ -22,17 +23,6 @@ import {
   tlv,
   tlvConstructed,
 } from "./tlv.js";
-
-/** The code of the ProtocolError `fn` throws; fails the test on any other outcome. */
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw new Error(`expected a ProtocolError, got ${String(e)}`);
-  }
-  throw new Error("expected a ProtocolError, nothing was thrown");
-}
 
 /** Encode a decoded tree again; DER-minimal input must come back byte for byte. */
 function reencode(t: Tlv): Uint8Array {

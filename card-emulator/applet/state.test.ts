@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../protocol/logger.js";
 import { RECORD_TYPE } from "../../protocol/wallet/constants.js";
 import { fixtureCard } from "../../test-support/card-fixture.js";
+import { codeOf } from "../../test-support/errors.js";
 import { TerminalScript } from "../../test-support/terminal-script.js";
 import type { CardError } from "../errors.js";
 import { fixtureCardState } from "../personalize.js";
@@ -44,15 +45,6 @@ function entry(counter: number, type: number = RECORD_TYPE.DEBIT, loadId?: strin
     record: "01",
     signature: "00".repeat(64),
   };
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as CardError).code;
-  }
-  return undefined;
 }
 
 describe("card state › invariants", () => {

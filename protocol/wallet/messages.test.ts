@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { codeOf, NO_ERROR } from "../../test-support/errors.js";
 import { chainCommand, encodeCommand } from "../apdu.js";
 import { concat, fromHex, hex, u16be, u32be, utf8 } from "../bytes.js";
-import { ProtocolError } from "../errors.js";
 import { loadFixturePki } from "../pki-fixtures.js";
 import { tlv } from "../tlv.js";
 import { AID, INS, TAG } from "./constants.js";
@@ -52,16 +52,6 @@ const KEY = fromHex(`04${"11".repeat(32)}${"22".repeat(32)}`);
 const NONCE = fromHex("00112233445566778899aabbccddeeff");
 const SIG = new Uint8Array(64).fill(0x5a);
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw new Error(`expected a ProtocolError, got ${String(e)}`);
-  }
-  return "parsed";
-}
-
 /**
  * A parser on hostile variants of a valid encoding: every truncation, every single-bit flip and a
  * trailing byte either parse or throw a ProtocolError — never any other exception.
@@ -73,7 +63,7 @@ function survivesMutations(
 ): void {
   for (let n = 0; n < valid.length; n++) {
     const c = codeOf(() => parse(valid.subarray(0, n)));
-    if (!options.prefixesMayParse) expect(c, `truncated to ${n}`).not.toBe("parsed");
+    if (!options.prefixesMayParse) expect(c, `truncated to ${n}`).not.toBe(NO_ERROR);
   }
   for (let i = 0; i < valid.length; i++) {
     for (const bit of [0x01, 0x80]) {
@@ -82,7 +72,7 @@ function survivesMutations(
       codeOf(() => parse(m));
     }
   }
-  expect(codeOf(() => parse(concat(valid, Uint8Array.of(0x00))))).not.toBe("parsed");
+  expect(codeOf(() => parse(concat(valid, Uint8Array.of(0x00))))).not.toBe(NO_ERROR);
 }
 
 const record: WalletRecord = {

@@ -1,8 +1,8 @@
 import { hkdfSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../test-support/errors.js";
 import { concat, fromHex, hex } from "../bytes.js";
 import { aesGcmSeal } from "../crypto.js";
-import { ProtocolError } from "../errors.js";
 import { MAX_SM_PLAINTEXT } from "./constants.js";
 import { deriveSessionKeys, SecureChannel, type SessionKeys } from "./secure-channel.js";
 
@@ -17,16 +17,6 @@ function keys(): SessionKeys {
 /** A terminal and a card holding the same session keys. */
 function pair(): { terminal: SecureChannel; card: SecureChannel } {
   return { terminal: new SecureChannel(keys()), card: new SecureChannel(keys()) };
-}
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw e;
-  }
-  return "ok";
 }
 
 describe("SecureChannel › keys and layout", () => {
