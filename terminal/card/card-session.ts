@@ -23,7 +23,6 @@ import { transmit } from "../../protocol/transmit.js";
 import type { Transport } from "../../protocol/transport.js";
 import {
   CLA,
-  CLA_SM_BIT,
   INS,
   LOG_BY_SEQ,
   NONCE_LENGTH,
@@ -527,4 +526,3 @@ export class CardSession {
 }
 
 export const isBlocked = (fci: Fci): boolean => fci.state === WALLET_STATE.BLOCKED;
-export const CLA_SECURE = CLA.PROPRIETARY | CLA_SM_BIT;

@@ -227,9 +227,6 @@ export class RecordStore {
         `SELECT currency, COUNT(*) AS count, SUM(amount) AS amount, MIN(created_at) AS oldest FROM transactions
          WHERE status = 'complete' AND upload_status IS NULL GROUP BY currency ORDER BY currency`,
       ),
-      unbatchedCount: db.prepare(
-        "SELECT COUNT(*) AS n FROM transactions WHERE chain_index IS NOT NULL AND batch_id IS NULL",
-      ),
     };
   }
 
@@ -311,7 +308,7 @@ export class RecordStore {
     },
   ): StoredTransaction {
     const run = this.db.transaction(() => {
-      const head = this.#chainHead();
+      const head = this.chainHead();
       const entry: ChainEntry = {
         previousHash: head.hash,
         terminalSeq: seq,
@@ -361,15 +358,12 @@ export class RecordStore {
     return this.get(seq)!;
   }
 
-  #chainHead(): { hash: Uint8Array; index: number } {
+  /** The last chain hash and its index (32 zero bytes and 0 before the first final record). */
+  chainHead(): { hash: Uint8Array; index: number } {
     const head = this.#stmt.getMeta.get("chain_head") as { value: string } | undefined;
     const index = this.#stmt.getMeta.get("chain_index") as { value: string } | undefined;
     if (!head || !index) return { hash: GENESIS_HASH, index: 0 };
     return { hash: new Uint8Array(Buffer.from(head.value, "hex")), index: Number(index.value) };
-  }
-
-  chainHead(): { hash: Uint8Array; index: number } {
-    return this.#chainHead();
   }
 
   certificate(fingerprint: string): Uint8Array | undefined {
@@ -426,11 +420,6 @@ export class RecordStore {
       byCurrency: rows.map(({ currency, count, amount }) => ({ currency, count, amount })),
       ...(oldest === undefined ? {} : { oldestAt: oldest }),
     };
-  }
-
-  /** Final (complete or voided) rows not yet in a batch. */
-  unbatchedCount(): number {
-    return (this.#stmt.unbatchedCount.get() as { n: number }).n;
   }
 
   getMeta(key: string): string | undefined {
