@@ -9,6 +9,7 @@ import { RECORD_TYPE } from "../protocol/wallet/constants.js";
 import { verifyHotlist } from "../terminal/adapters/http/acquirer-client.js";
 import {
   breakLink,
+  DEFAULT_DAY,
   DEFAULT_TIME,
   dropRecord,
   EUR,
@@ -21,15 +22,19 @@ import {
   withNewBatchId,
   withTerminalCertificates,
 } from "../test-support/batch-builder.js";
+import { frozenClock } from "../test-support/clock.js";
 import type { SettlementReport } from "./domain/settle.js";
-import { type TestAcquirer, testAcquirer } from "./testing.js";
+import { MAX_FUTURE_SKEW_SECONDS } from "./domain/verify.js";
+import { TEST_NOW, type TestAcquirer, testAcquirer } from "./testing.js";
 
 const pki = loadFixturePki();
-const DAY = "2026-11-23";
+const DAY = DEFAULT_DAY;
+/** The world of these tests: the acquirer and every record built here are frozen at TEST_NOW. */
+const clock = frozenClock(TEST_NOW).date;
 
 let acq: TestAcquirer;
 beforeEach(() => {
-  acq = testAcquirer();
+  acq = testAcquirer({ clock });
 });
 afterEach(async () => {
   await acq.close();
@@ -361,7 +366,8 @@ describe("POST /v1/batches: hostile records are rejected one by one, the rest se
     sim.debit({ type: RECORD_TYPE.LOAD });
     sim.debit({ recordTerminalId: "T-0002" });
     sim.debit({ recordTerminalSeq: 99 });
-    sim.debit({ time: Math.floor(Date.parse("2026-12-31T00:00:00Z") / 1000) });
+    // One minute past the skew the acquirer allows ahead of its own clock.
+    sim.debit({ time: Math.floor(TEST_NOW.getTime() / 1000) + MAX_FUTURE_SKEW_SECONDS + 60 });
     sim.debit({ recordWalletId: "W-BOB-0002" });
     const { body } = await post(sim.closeBatch());
     expect(reasons(body)).toEqual({
@@ -489,7 +495,7 @@ describe("clone detection", () => {
 
     const r = await report();
     expect(r.clones).toEqual([]);
-    const today = await report("2026-11-24");
+    const today = await report(TEST_NOW.toISOString().slice(0, 10));
     expect(today.clones).toMatchObject([{ walletId: "W-ALICE-0001", cardCounter: 2 }]);
     const ledger = (await acq.app.inject({ method: "GET", url: "/v1/wallets/W-ALICE-0001/ledger" })).json();
     expect(ledger.blocked).toMatchObject({ reason: "clone", source: "clone-detection" });
@@ -751,7 +757,7 @@ describe("operator routes and health", () => {
   });
 
   it("requires the operator token when one is configured", async () => {
-    const guarded = testAcquirer({ operatorToken: "s3cret-token" });
+    const guarded = testAcquirer({ clock, operatorToken: "s3cret-token" });
     try {
       const none = await guarded.app.inject({ method: "GET", url: "/v1/reports/settlement?date=2026-11-23" });
       expect(none.statusCode).toBe(401);

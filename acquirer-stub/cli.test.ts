@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../protocol/paths.js";
 import { AcquirerClient } from "../terminal/adapters/http/acquirer-client.js";
 import { TerminalSim } from "../test-support/batch-builder.js";
+import { frozenClock, realClock } from "../test-support/clock.js";
 
 const CLI = join(packageRoot(), "dist", "acquirer-stub", "cli.js");
 const run = promisify(execFile);
@@ -103,7 +104,9 @@ describe.skipIf(!existsSync(CLI))("acquirer-stub CLI", () => {
     expect(statSync(db).mode & 0o777).toBe(0o600);
     const client = new AcquirerClient({ baseUrl: url, baseDelayMs: 5 });
     try {
-      const sim = new TerminalSim();
+      // `serve` runs on the real clock, so the simulated terminal does too (read once, so that the
+      // records and the report's day agree even at midnight).
+      const sim = new TerminalSim({ clock: frozenClock(realClock.ms()) });
       sim.debit({ card: "cards/alice", amount: 1250 });
       sim.debit({ card: "cards/bob", amount: 399 });
       sim.debit({ card: "cards/alice", amount: 1, counter: 5 });
@@ -114,7 +117,8 @@ describe.skipIf(!existsSync(CLI))("acquirer-stub CLI", () => {
       expect(blocked.stdout).toMatch(/wallet W-BOB-0002 blocked \(lost\); hotlist version \d+/);
       expect((await client.fetchHotlist())!.blockedWallets).toEqual(["W-BOB-0002"]);
 
-      const json = await cli("report", "--date", "2026-11-23", "--json", "--db", db);
+      const day = new Date(sim.clock.ms()).toISOString().slice(0, 10);
+      const json = await cli("report", "--date", day, "--json", "--db", db);
       expect(json.code, json.stderr).toBe(0);
       const report = JSON.parse(json.stdout);
       expect(report.settlement).toEqual([
@@ -129,7 +133,7 @@ describe.skipIf(!existsSync(CLI))("acquirer-stub CLI", () => {
       ]);
       expect(report.outstandingCounters).toEqual([{ walletId: "W-ALICE-0001", gaps: [{ from: 2, to: 4 }] }]);
 
-      const text = await cli("report", "--date", "2026-11-23", "--db", db);
+      const text = await cli("report", "--date", day, "--db", db);
       expect(text.stdout).toMatch(/M-0001\s+EUR\s+3\s+16\.50/);
       expect(text.stdout).toMatch(/wallet W-ALICE-0001: counters 2-4/);
 

@@ -1,6 +1,6 @@
 /**
  * Test wiring for the acquirer (used by tests and benchmarks, never by the service): the app on a
- * fresh database file with the committed test PKI and an injected clock.
+ * fresh database file with the committed test PKI and the clock of the test's world.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +11,11 @@ import { type AcquirerDeps, buildApp } from "./app.js";
 import { defaultPkiDir, type LoadedPki, loadPki } from "./config.js";
 import { AcquirerStore } from "./db/store.js";
 
-/** 2026-11-24T08:00:00Z: the acquirer's clock in tests (records are dated the day before). */
+/**
+ * 2026-11-24T08:00:00Z: the instant of frozen acquirer worlds (records built by TerminalSim are
+ * dated the day before). Only for worlds whose every part is frozen here: a terminal made by
+ * initTerminal or a spawned CLI runs on the real clock, and its acquirer must too.
+ */
 export const TEST_NOW = new Date("2026-11-24T08:00:00Z");
 
 let pki: LoadedPki | undefined;
@@ -30,15 +34,23 @@ export interface TestAcquirer {
   close(): Promise<void>;
 }
 
-export function testAcquirer(
-  options: Partial<Omit<AcquirerDeps, "store" | "trust" | "hotlistSigner">> & { logger?: Logger } = {},
-): TestAcquirer {
+export type TestAcquirerOptions = Partial<
+  Omit<AcquirerDeps, "store" | "trust" | "hotlistSigner" | "clock">
+> & {
+  /**
+   * The clock of the test's world, required so that no test gets a frozen acquirer beside a
+   * terminal on the real clock: `frozenClock(TEST_NOW).date` or `realClock.date`.
+   */
+  clock: () => Date;
+  logger?: Logger;
+};
+
+export function testAcquirer(options: TestAcquirerOptions): TestAcquirer {
   const dir = mkdtempSync(join(tmpdir(), "acquirer-test-"));
   const dbPath = join(dir, "acquirer.sqlite");
   const store = AcquirerStore.open(dbPath);
   const p = testPki();
   const app = buildApp({
-    clock: () => TEST_NOW,
     ...options,
     store,
     trust: p.trust,

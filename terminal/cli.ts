@@ -178,7 +178,7 @@ program
         identity: ctx.identity,
         trust: ctx.trust,
         logger: ctx.logger,
-        riskCheck: (r: Parameters<typeof checkRisk>[2]) => checkRisk(ctx.store, limits, r, Date.now()),
+        riskCheck: (r: Parameters<typeof checkRisk>[2]) => checkRisk(ctx.store, limits, r, ctx.store.now()),
       };
       const request = {
         amount,

@@ -17,6 +17,7 @@ import { WalletApplet } from "../card-emulator/applet/applet.js";
 import { FileCardStateStore, MemoryCardStateStore } from "../card-emulator/applet/state.js";
 import { fixtureCardState } from "../card-emulator/personalize.js";
 import { createLogger } from "../protocol/logger.js";
+import { realClock } from "../test-support/clock.js";
 import { type FakeNfcModule, type FakeNfcReader, fakeNfcModule } from "../test-support/fake-nfc.js";
 import type { UploadSummary } from "./application/upload.js";
 import { loadConfig } from "./config.js";
@@ -228,7 +229,10 @@ describe("posd run: upload and hotlist sync on schedule", () => {
   let url: string;
 
   beforeEach(async () => {
-    acquirer = testAcquirer();
+    // initTerminal issues the terminal's certificate from the real clock, and the daemon dates its
+    // records by it: this acquirer lives in the same world (a frozen one refused the certificate as
+    // "not yet valid" from the day its instant fell behind the real clock).
+    acquirer = testAcquirer({ clock: realClock.date });
     await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
     url = `http://127.0.0.1:${(acquirer.app.server.address() as AddressInfo).port}`;
     cleanups.push(() => acquirer.close());

@@ -171,7 +171,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       identity: ctx.identity,
       trust: ctx.trust,
       logger: ctx.logger,
-      riskCheck: (request) => checkRisk(ctx.store, limits, request, Date.now()),
+      riskCheck: (request) => checkRisk(ctx.store, limits, request, ctx.store.now()),
     };
     this.#manager = new PaymentManager({
       store: ctx.store,

@@ -30,9 +30,12 @@ import {
   terminalRecordMessage,
   type WalletRecord,
 } from "../protocol/wallet/records.js";
+import { frozenClock, type WorldClock } from "./clock.js";
 
-/** 2026-11-23T10:00:00Z: the default terminal time of built records. */
+/** 2026-11-23T10:00:00Z (seconds): the time of the default, frozen, simulated terminal. */
 export const DEFAULT_TIME = Date.UTC(2026, 10, 23, 10, 0, 0) / 1000;
+/** The business day of DEFAULT_TIME (what a settlement report of those records asks for). */
+export const DEFAULT_DAY = new Date(DEFAULT_TIME * 1000).toISOString().slice(0, 10);
 export const EUR = 978;
 export const USD = 840;
 
@@ -67,6 +70,11 @@ export interface TerminalSimOptions {
   readonly pki?: FixturePki;
   /** Wallet counters and balances shared with another terminal (the same wallets tapping at both). */
   readonly wallets?: Map<string, CardState>;
+  /**
+   * The terminal's clock: records and batches are dated by it. Default: frozen at DEFAULT_TIME. An
+   * acquirer on the real clock (a spawned `acquirer-stub serve`) needs a TerminalSim on `realClock`.
+   */
+  readonly clock?: WorldClock;
 }
 
 export interface CardState {
@@ -117,6 +125,7 @@ export class TerminalSim {
   readonly merchantId: string;
   readonly key: KeyObject;
   readonly certificateChain: readonly Certificate[];
+  readonly clock: WorldClock;
   /** Chain hash after the last record made (also the next batch's previous hash). */
   chainHead: Uint8Array;
   nextSeq: number;
@@ -138,6 +147,7 @@ export class TerminalSim {
     this.#batchStart = this.chainHead;
     this.nextSeq = options.nextSeq ?? 1;
     this.wallets = options.wallets ?? new Map();
+    this.clock = options.clock ?? frozenClock(DEFAULT_TIME * 1000);
   }
 
   card(ref: string | Card = "cards/alice"): Card {
@@ -181,7 +191,7 @@ export class TerminalSim {
       balanceAfter: spec.balanceAfter ?? state.balance,
       terminalId: spec.recordTerminalId ?? this.terminalId,
       terminalSeq: spec.recordTerminalSeq ?? seq,
-      time: spec.time ?? DEFAULT_TIME,
+      time: spec.time ?? this.clock.seconds(),
       binding: new Uint8Array(randomBytes(32)),
     };
     const cardRecord = encodeRecord(record);
@@ -309,7 +319,7 @@ function assemble(
     batchId: options.batchId ?? randomUUID(),
     terminalId: sim.terminalId,
     merchantId: sim.merchantId,
-    createdAt: options.createdAt ?? DEFAULT_TIME + 3600,
+    createdAt: options.createdAt ?? sim.clock.seconds(),
     count: records.length,
     totals: totalsOf(records),
     firstSeq: records[0]?.seq ?? 0,

@@ -1,7 +1,8 @@
 /**
  * A terminal assembled from the test PKI for engine tests: identity terminals/term-0001 (with the
  * acquirer CA as its chain), trust = root + issuer-ca with issuer-ca's CRL, a record store in a
- * temporary directory, a silent logger and a fixed clock.
+ * temporary directory, a silent logger and one clock for the whole terminal (the store's dates and the
+ * terminal time sent to the card), frozen at FIXED_TIME unless the test's world says otherwise.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,9 +13,12 @@ import { loadFixturePki } from "../protocol/pki-fixtures.js";
 import { RecordStore } from "../terminal/adapters/sqlite/record-store.js";
 import type { PaymentDeps } from "../terminal/application/run-payment.js";
 import type { CardTrust, TerminalIdentity } from "../terminal/card/card-session.js";
+import { frozenClock, type WorldClock } from "./clock.js";
 
-/** 2026-05-28T… : inside every good fixture certificate's validity. */
+/** 2026-05-28T… (seconds): inside every good fixture certificate's validity. */
 export const FIXED_TIME = 1_780_000_000;
+/** The default world of terminal engine tests: frozen at FIXED_TIME. */
+export const fixedClock: WorldClock = frozenClock(FIXED_TIME * 1000);
 
 export interface TestTerminal {
   readonly dir: string;
@@ -41,10 +45,11 @@ export function testTrust(hotlist: { wallets?: string[]; serials?: string[] } = 
 }
 
 export function testTerminal(
-  options: { clock?: () => number; hotlist?: { wallets?: string[] } } = {},
+  options: { clock?: WorldClock; hotlist?: { wallets?: string[] } } = {},
 ): TestTerminal {
+  const clock = options.clock ?? fixedClock;
   const dir = mkdtempSync(join(tmpdir(), "tapwallet-term-"));
-  const store = RecordStore.open(join(dir, "records.sqlite"));
+  const store = RecordStore.open(join(dir, "records.sqlite"), { now: clock.ms });
   const identity = testIdentity();
   const trust = testTrust(options.hotlist);
   return {
@@ -52,7 +57,7 @@ export function testTerminal(
     store,
     identity,
     trust,
-    deps: { store, identity, trust, logger: silentLogger(), clock: options.clock ?? (() => FIXED_TIME) },
+    deps: { store, identity, trust, logger: silentLogger(), clock: clock.seconds },
     cleanup() {
       store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { TerminalSim } from "../../test-support/batch-builder.js";
-import { type TestAcquirer, testAcquirer } from "../testing.js";
+import { frozenClock } from "../../test-support/clock.js";
+import { TEST_NOW, type TestAcquirer, testAcquirer } from "../testing.js";
 import { MIGRATIONS } from "./migrations.js";
 import { AcquirerStore } from "./store.js";
 
@@ -52,7 +53,7 @@ describe("a batch is stored whole or not at all", () => {
   });
 
   it("leaves nothing behind when the database fails in the middle of a batch, and the retry settles", async () => {
-    acq = testAcquirer();
+    acq = testAcquirer({ clock: frozenClock(TEST_NOW).date });
     acq.store.db.exec(
       "CREATE TRIGGER fail_third BEFORE INSERT ON records WHEN NEW.position = 2 BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
     );

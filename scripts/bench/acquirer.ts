@@ -184,7 +184,7 @@ export const suite: BenchSuite = {
     }
 
     if (ctx.wants("acquirer.verify.http") || ctx.wants("upload.100k")) {
-      const acq = testAcquirer();
+      const acq = testAcquirer({ clock: () => TEST_NOW });
       await acq.app.listen({ port: 0, host: "127.0.0.1" });
       const { port } = acq.app.server.address() as AddressInfo;
       const client = new AcquirerClient({

@@ -34,6 +34,7 @@ import type { Transport } from "../../protocol/transport.js";
 import type { PcscCardEvent, PcscService } from "../../terminal/adapters/pcsc/service.js";
 import { pcscdAccepting } from "../../terminal/adapters/reader/list-readers.js";
 import { runPayment } from "../../terminal/application/run-payment.js";
+import { realClock } from "../../test-support/clock.js";
 import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
 import { type BenchContext, type BenchSuite, type Metric, percentile } from "./harness.js";
 
@@ -178,8 +179,8 @@ async function run(ctx: BenchContext): Promise<Metric[]> {
   }
   const service = opened;
   const dir = mkdtempSync(join(tmpdir(), "tapwallet-bench-pcsc-"));
-  const viaPcsc = testTerminal({ clock: () => Math.floor(Date.now() / 1000) });
-  const inProcess = testTerminal({ clock: () => Math.floor(Date.now() / 1000) });
+  const viaPcsc = testTerminal({ clock: realClock });
+  const inProcess = testTerminal({ clock: realClock });
   let link: VpcdLink | undefined;
   try {
     await service.waitForReader(VPCD_READERS[0]!.name, 3_000).catch(() => undefined);

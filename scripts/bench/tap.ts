@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { InProcessTransport } from "../../card-emulator/inprocess.js";
 import type { Transport } from "../../protocol/transport.js";
 import { runPayment } from "../../terminal/application/run-payment.js";
+import { realClock } from "../../test-support/clock.js";
 import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
 import { type BenchSuite, type Metric, percentile } from "./harness.js";
 import { benchWallet } from "./tap-pcsc.js";
@@ -80,7 +81,7 @@ export const suite: BenchSuite = {
   async run(ctx) {
     const metrics: Metric[] = [];
     const dir = mkdtempSync(join(tmpdir(), "tapwallet-bench-tap-"));
-    const t = testTerminal({ clock: () => Math.floor(Date.now() / 1000) });
+    const t = testTerminal({ clock: realClock });
     try {
       const n = Math.max(50, Math.round(1000 * ctx.scale));
       if (ctx.wants("tap.inprocess") || ctx.wants("tap.apdus") || ctx.wants("tap.bytes")) {
@@ -108,7 +109,7 @@ export const suite: BenchSuite = {
         const m = Math.max(20, Math.round(200 * ctx.scale));
         ctx.log(`tap.inprocess.noble: ${m} taps (noble card crypto)`);
         // A terminal of its own: the same fixture wallet starts its counter again.
-        const t2 = testTerminal({ clock: () => Math.floor(Date.now() / 1000) });
+        const t2 = testTerminal({ clock: realClock });
         const r = await taps(t2, cardIn(dir, "noble"), m, 5).finally(() => t2.cleanup());
         metrics.push(stats("tap.inprocess.noble", r.total), stats("tap.inprocess.noble.card", r.card));
       }

@@ -118,7 +118,7 @@ export class PaymentManager extends EventEmitter {
   constructor(options: PaymentManagerOptions) {
     super();
     this.#o = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => options.store.now());
     // A payment that was waiting or in progress when posd stopped did not finish here: waiting ones
     // are aborted; in-progress ones are torn if an intent was written (resolved on the next tap).
     const db = options.store.db;

@@ -1,9 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type TestAcquirer, testAcquirer } from "../../acquirer-stub/testing.js";
+import { TEST_NOW, type TestAcquirer, testAcquirer } from "../../acquirer-stub/testing.js";
 import { silentLogger } from "../../protocol/logger.js";
 import type { BatchUpload } from "../../protocol/wallet/batch.js";
 import { fixtureCard } from "../../test-support/card-fixture.js";
+import { frozenClock } from "../../test-support/clock.js";
 import { HostileCard } from "../../test-support/hostile-card.js";
 import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
 import { AcquirerClient, verifyHotlist } from "../adapters/http/acquirer-client.js";
@@ -15,10 +16,12 @@ import { type AcquirerPort, syncHotlist, uploadBatches } from "./upload.js";
 let t: TestTerminal;
 let acquirer: TestAcquirer;
 let client: AcquirerClient;
+/** One clock for the terminal and its acquirer, frozen. */
+const world = frozenClock(TEST_NOW);
 
 beforeEach(async () => {
-  t = testTerminal();
-  acquirer = testAcquirer();
+  t = testTerminal({ clock: world });
+  acquirer = testAcquirer({ clock: world.date });
   await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
   const { port } = acquirer.app.server.address() as AddressInfo;
   client = new AcquirerClient({
@@ -139,7 +142,7 @@ describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", 
 
   it("declines new offline payments past a risk limit until an upload succeeds", async () => {
     const limits = { currency: 978, maxOfflineRecords: 2 };
-    t.deps = { ...t.deps, riskCheck: (r) => checkRisk(t.store, limits, r, Date.now()) };
+    t.deps = { ...t.deps, riskCheck: (r) => checkRisk(t.store, limits, r, world.ms()) };
     await takePayments([100, 100]);
     const card = fixtureCard({ balance: 20_000 }, { fixture: "cards/bob" });
     expect(await runPayment(card.transport, t.deps, { amount: 100, currency: 978 })).toMatchObject({

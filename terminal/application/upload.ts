@@ -79,7 +79,7 @@ export async function uploadBatches(
     const log = ctx.logger.child({ batchId: batch.batchId, records: upload.records.length });
     if (batch.attempts > 0) log.info({ attempt: batch.attempts + 1 }, "re-sending a batch under the same id");
     const result = await acquirer.uploadBatch(upload);
-    applyResult(ctx.store, result, options.now?.() ?? Date.now());
+    applyResult(ctx.store, result, options.now?.() ?? ctx.store.now());
     accepted += result.accepted;
     rejected += result.rejected;
     results.push(result);

@@ -2,10 +2,16 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { type TestAcquirer, testAcquirer } from "../../../acquirer-stub/testing.js";
+import {
+  TEST_NOW,
+  type TestAcquirer,
+  type TestAcquirerOptions,
+  testAcquirer,
+} from "../../../acquirer-stub/testing.js";
 import { loadFixturePki } from "../../../protocol/pki-fixtures.js";
 import type { BatchUpload, HotlistWire } from "../../../protocol/wallet/batch.js";
-import { breakLink, expectedTotals, TerminalSim } from "../../../test-support/batch-builder.js";
+import { breakLink, DEFAULT_DAY, expectedTotals, TerminalSim } from "../../../test-support/batch-builder.js";
+import { frozenClock } from "../../../test-support/clock.js";
 import { TerminalError } from "../../errors.js";
 import { AcquirerClient, type AcquirerClientOptions, verifyHotlist } from "./acquirer-client.js";
 
@@ -15,11 +21,14 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
+/** The records here are built by TerminalSim, dated the day before TEST_NOW: the acquirer is frozen there too. */
+const clock = frozenClock(TEST_NOW).date;
+
 async function listening(
-  options: Parameters<typeof testAcquirer>[0] = {},
+  options: Omit<TestAcquirerOptions, "clock"> = {},
   setup?: (a: TestAcquirer) => void,
 ) {
-  const acq = testAcquirer(options);
+  const acq = testAcquirer({ clock, ...options });
   setup?.(acq);
   await acq.app.listen({ port: 0, host: "127.0.0.1" });
   cleanups.push(() => acq.close());
@@ -43,7 +52,7 @@ function client(url: string, options: Partial<AcquirerClientOptions> = {}) {
   };
 }
 
-function settlement(acq: TestAcquirer, date = "2026-11-23") {
+function settlement(acq: TestAcquirer, date = DEFAULT_DAY) {
   const lines = acq.store.settlementReport(date).settlement;
   return {
     count: lines.reduce((a, l) => a + l.count, 0),
@@ -321,7 +330,7 @@ describe("hotlist fetch and verification", () => {
     const hotlist = verifyHotlist(wire!, pki.cert("acquirer-ca"));
     expect(hotlist.revokedSerials).toEqual(["c005"]);
     expect(await c.fetchHotlist(hotlist.version)).toBeUndefined();
-    acq.store.blockWallet("W-ALICE-0001", "lost", 1_795_500_000);
+    acq.store.blockWallet("W-ALICE-0001", "lost", Math.floor(TEST_NOW.getTime() / 1000));
     const next = verifyHotlist((await c.fetchHotlist(hotlist.version))!, pki.cert("acquirer-ca"));
     expect(next.version).toBe(hotlist.version + 1);
     expect(next.blockedWallets).toEqual(["W-ALICE-0001"]);

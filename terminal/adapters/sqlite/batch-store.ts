@@ -50,7 +50,7 @@ export interface CloseOptions {
 /** Close every unbatched final record into batches of at most maxRecords. Returns the new batch ids. */
 export function closeBatches(store: RecordStore, o: CloseOptions): string[] {
   const db = store.db;
-  const now = o.now ?? Date.now;
+  const now = o.now ?? (() => store.now());
   const select = db.prepare(
     `SELECT seq, status, amount, currency, card_record, card_signature, card_certificate, chain_index,
             previous_hash, terminal_signature, chain_hash
@@ -182,7 +182,7 @@ export function countAttempt(store: RecordStore, batchId: string): void {
 }
 
 /** Record the acquirer's answer: per-record verdicts, the batch's status, the time of the upload. */
-export function applyResult(store: RecordStore, result: BatchResult, now = Date.now()): void {
+export function applyResult(store: RecordStore, result: BatchResult, now = store.now()): void {
   const db = store.db;
   const setRecord = db.prepare(
     "UPDATE transactions SET upload_status = ?, upload_reason = ? WHERE batch_id = ? AND seq = ?",
@@ -217,7 +217,7 @@ export function replaceHotlist(store: RecordStore, hotlist: Hotlist): void {
     for (const serial of hotlist.revokedSerials) s.run(serial);
     store.setMeta("hotlist_version", String(hotlist.version));
     store.setMeta("hotlist_issued_at", String(hotlist.issuedAt));
-    store.setMeta("hotlist_fetched_at", new Date().toISOString());
+    store.setMeta("hotlist_fetched_at", new Date(store.now()).toISOString());
   }).immediate();
 }
 

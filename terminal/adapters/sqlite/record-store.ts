@@ -160,6 +160,11 @@ export class RecordStore {
     this.#stmt = this.prepare();
   }
 
+  /** The terminal's clock (milliseconds): what everything stored with this terminal is dated by. */
+  now(): number {
+    return this.#now();
+  }
+
   /** Open (creating if needed) and migrate. The file is made private (0600). */
   static open(path: string, options: RecordStoreOptions = {}): RecordStore {
     const isNew = path !== ":memory:" && !existsSync(path);
