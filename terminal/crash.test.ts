@@ -11,12 +11,12 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { equalBytes } from "../protocol/bytes.js";
 import { ecdsaVerify } from "../protocol/crypto.js";
 import { packageRoot } from "../protocol/paths.js";
 import { certificateFromPem, parseCertificate } from "../protocol/pki.js";
+import Database from "../protocol/sqlite.js";
 import {
   CHAIN_STATUS,
   chainHash,

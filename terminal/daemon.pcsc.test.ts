@@ -7,8 +7,8 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import Database from "../protocol/sqlite.js";
 import {
   cardShown,
   describePcsc,

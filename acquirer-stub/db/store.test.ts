@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import Database from "../../protocol/sqlite.js";
 import { TerminalSim } from "../../test-support/batch-builder.js";
 import { frozenClock } from "../../test-support/clock.js";
 import { TEST_NOW, type TestAcquirer, testAcquirer } from "../testing.js";

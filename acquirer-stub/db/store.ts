@@ -9,8 +9,8 @@
  * from the database on every request, so a change made by the CLI takes effect at once.
  */
 import { chmodSync, existsSync } from "node:fs";
-import Database from "better-sqlite3";
 import { asBuffer } from "../../protocol/bytes.js";
+import Database from "../../protocol/sqlite.js";
 import type { BatchUpload } from "../../protocol/wallet/batch.js";
 import type { BlockReason, HotlistState } from "../domain/hotlist.js";
 import {

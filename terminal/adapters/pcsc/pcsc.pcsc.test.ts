@@ -6,12 +6,12 @@ import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { createServer, get, type Server } from "node:http";
 import { Writable } from "node:stream";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { VpcdLink } from "../../../card-emulator/adapters/vpcd.js";
 import { commandApdu } from "../../../protocol/apdu.js";
 import { hex } from "../../../protocol/bytes.js";
 import { createLogger } from "../../../protocol/logger.js";
+import Database from "../../../protocol/sqlite.js";
 import { transmit } from "../../../protocol/transmit.js";
 import {
   describePcsc,

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { equalBytes } from "../../../protocol/bytes.js";
 import { ecdsaSign, ecdsaVerify, generateP256KeyPair } from "../../../protocol/crypto.js";
+import Database from "../../../protocol/sqlite.js";
 import {
   CHAIN_STATUS,
   chainHash,

@@ -10,9 +10,9 @@
  * All methods are synchronous: better-sqlite3 transactions never span an await.
  */
 import { chmodSync, existsSync } from "node:fs";
-import Database from "better-sqlite3";
 import { hex } from "../../../protocol/bytes.js";
 import { sha256 } from "../../../protocol/crypto.js";
+import Database from "../../../protocol/sqlite.js";
 import {
   CHAIN_STATUS,
   type ChainEntry,
