@@ -4,11 +4,12 @@
  * four held, every fs call, dns.lookup and async crypto of the process waits. (better-sqlite3 is
  * synchronous and does not use the pool.) posd therefore wants a bigger pool.
  *
- * Measured on Node 20.20 (terminal/adapters/pcsc/threadpool.test.ts keeps it honest):
+ * Measured on Node 20.20 and 24.21 (terminal/adapters/pcsc/threadpool.test.ts keeps it honest):
  * - libuv reads UV_THREADPOOL_SIZE once, when the pool starts.
- * - An ESM entry point starts the pool while it is being loaded (the ESM loader reads files through
- *   fs/promises), so `process.env.UV_THREADPOOL_SIZE = "16"` anywhere in an ESM program — even its
- *   first line — changes nothing.
+ * - On Node 20 an ESM entry point starts the pool while it is being loaded (the ESM loader reads files
+ *   through fs/promises), so `process.env.UV_THREADPOOL_SIZE = "16"` anywhere in an ESM program —
+ *   even its first line — changes nothing. Node 24 starts the pool at its first use, so there it
+ *   would be in time; ensureThreadpool() does not rely on either.
  * - What works: the variable in the environment before node starts (a systemd unit's
  *   `Environment=UV_THREADPOOL_SIZE=16`, or `#!/usr/bin/env -S UV_THREADPOOL_SIZE=16 node`), or set
  *   from a CommonJS entry / a `--require` preload before the ESM program is imported — or
