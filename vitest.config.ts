@@ -6,7 +6,10 @@ const include = (pattern: string) => [
 
 export default defineConfig({
   test: {
-    reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
+    // Under CI the JSON report feeds the closing "N passed, N failed" line (.ci/run names one file per run).
+    reporters: process.env.CI
+      ? ["default", ["json", { outputFile: process.env.TAPWALLET_TEST_REPORT ?? "test-results.json" }]]
+      : ["default"],
     projects: [
       {
         test: {

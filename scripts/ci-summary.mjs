@@ -1,18 +1,41 @@
-// Prints "N passed, N failed" from vitest's JSON report; exits 1 when no test ran or any failed.
+// Prints one plain "N passed, N failed" line over every test run of .ci/run, from vitest's JSON
+// reports, after a line per run. Arguments: LABEL=FILE … (a bare FILE is labelled by its name).
+// Exits 1 when a report is missing or unreadable, any test failed, or no test ran at all.
 import { readFileSync } from "node:fs";
 
-const file = process.argv[2] ?? "test-results.json";
-let report;
-try {
-  report = JSON.parse(readFileSync(file, "utf8"));
-} catch (e) {
-  console.log("0 passed, 0 failed");
-  console.error(`no test report at ${file}: ${e.message}`);
-  process.exit(1);
+const runs = (process.argv.length > 2 ? process.argv.slice(2) : ["test-results.json"]).map((arg) => {
+  const at = arg.indexOf("=");
+  return at > 0 ? { label: arg.slice(0, at), file: arg.slice(at + 1) } : { label: arg, file: arg };
+});
+
+let passed = 0;
+let failed = 0;
+let ok = true;
+for (const { label, file } of runs) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    // A run that left no report (it crashed or never started) counts as one failure.
+    console.log(`  ${label}: no test report (${e.code ?? e.message}): counted as 1 failure`);
+    failed += 1;
+    ok = false;
+    continue;
+  }
+  const p = report.numPassedTests ?? 0;
+  let f = (report.numFailedTests ?? 0) + (report.numRuntimeErrorTestSuites ?? 0);
+  const s = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  // Errors outside any test (a crashed worker, an unhandled rejection) fail the run: count one.
+  const broken = report.success === false && f === 0;
+  if (broken) f = 1;
+  if (f > 0 || p === 0) ok = false;
+  passed += p;
+  failed += f;
+  const skipped = s > 0 ? `, ${s} skipped` : "";
+  console.log(
+    `  ${label}: ${p} tests passed, ${f} failed${skipped}${broken ? " (errors outside tests)" : ""}`,
+  );
 }
-const passed = report.numPassedTests ?? 0;
-const failed = (report.numFailedTests ?? 0) + (report.numRuntimeErrorTestSuites ?? 0);
-const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-if (skipped > 0) console.error(`${skipped} skipped`);
+if (passed === 0) ok = false;
 console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 && report.success !== false ? 0 : 1);
+process.exit(ok ? 0 : 1);
