@@ -83,7 +83,9 @@ describePcsc("posd run: 100 consecutive payments on pcscd + vpcd", () => {
     const before = usage(pid);
 
     const samples: number[] = [];
+    let mid = before;
     for (let i = WARMUP + 1; i <= WARMUP + PAYMENTS; i++) {
+      if (i === WARMUP + PAYMENTS / 2 + 1) mid = usage(pid);
       if (i % 10 === 0) {
         // The customer takes the phone away and taps again: a new presentation.
         await card.remove();
@@ -104,12 +106,16 @@ describePcsc("posd run: 100 consecutive payments on pcscd + vpcd", () => {
     const p = percentiles(samples);
     console.info(
       `posd run, ${PAYMENTS} payments over HTTP (POST ?wait): p50 ${p.p50!.toFixed(1)} ms, p99 ${p.p99!.toFixed(1)} ms; ` +
-        `RSS ${(before.rssKb / 1024).toFixed(1)} → ${(after.rssKb / 1024).toFixed(1)} MB, ` +
+        `RSS ${(before.rssKb / 1024).toFixed(1)} → ${(mid.rssKb / 1024).toFixed(1)} → ${(after.rssKb / 1024).toFixed(1)} MB, ` +
         `fds ${before.fds} → ${after.fds}, threads ${before.threads} → ${after.threads}`,
     );
     expect(after.fds).toBeLessThanOrEqual(before.fds + 2);
     expect(after.threads).toBeLessThanOrEqual(before.threads);
-    expect(after.rssKb - before.rssKb).toBeLessThan(16 * 1024);
+    // RSS also measures V8 growing its heap, by 13 MB on Node 20 and 20 MB on Node 24 over these 100
+    // payments, most of it in the first half. A leak keeps growing at the same rate: the second half
+    // may add at most 12 MB (a leak of more than ~240 kB a payment fails), the whole run 24 MB.
+    expect(after.rssKb - mid.rssKb).toBeLessThan(12 * 1024);
+    expect(after.rssKb - before.rssKb).toBeLessThan(24 * 1024);
     expect(daemon.stderr.join("\n")).not.toMatch(/MaxListenersExceeded|memory leak/i);
     expect((await daemon.stop()).code).toBe(0);
   });
