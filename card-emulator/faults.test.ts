@@ -7,9 +7,15 @@ import { SW } from "../protocol/sw.js";
 import { transmit } from "../protocol/transmit.js";
 import { encodeDebit, getCertificateCommand, selectCommand } from "../protocol/wallet/messages.js";
 import { verifyCardRecord } from "../protocol/wallet/records.js";
-import { fixtureCard } from "../test-support/card-fixture.js";
+import { fixtureCard, seededRandom } from "../test-support/card-fixture.js";
 import { TerminalCheckError, TerminalScript } from "../test-support/terminal-script.js";
+import { WalletApplet } from "./applet/applet.js";
+import { COMMANDS } from "./applet/commands.js";
+import { debitCommand } from "./applet/handlers/debit.js";
+import { MemoryCardStateStore } from "./applet/state.js";
 import { CERTIFICATE_FAULT_FIXTURES, type CertificateFault, corrupt } from "./faults.js";
+import { InProcessTransport } from "./inprocess.js";
+import { fixtureCardState } from "./personalize.js";
 
 const EUR = 978;
 const pki = loadFixturePki();
@@ -181,5 +187,39 @@ describe("faults › silentAfterInitiate", () => {
     // Back in the field: powered off in between, the card talks again (until the next INITIATE).
     transport.insert();
     expect((await t.select()).walletId).toBe("W-ALICE-0001");
+  });
+});
+
+describe("FaultyApplet", () => {
+  /** A whole tap (authenticate, debit, log) as the exchanged bytes. */
+  async function tap(transport: InProcessTransport): Promise<string[]> {
+    const lines: string[] = [];
+    const recording = {
+      exchange: async (c: Uint8Array) => {
+        const r = await transport.exchange(c);
+        lines.push(`${hex(c)} ${hex(r)}`);
+        return r;
+      },
+    };
+    const t = new TerminalScript(recording, { signer: "noble", random: seededRandom(2) });
+    await t.authenticate();
+    await t.debit({ amount: 100, currency: EUR, terminalSeq: 1 });
+    await t.logBySeq(1);
+    return lines;
+  }
+
+  it("without faults answers byte for byte what the bare applet answers", async () => {
+    const options = { crypto: "noble" as const };
+    const bare = new WalletApplet(new MemoryCardStateStore(fixtureCardState()), {
+      ...options,
+      random: seededRandom(1),
+    });
+    const { transport } = fixtureCard({}, { ...options, random: seededRandom(1) });
+    expect(await tap(transport)).toEqual(await tap(new InProcessTransport(bare)));
+  });
+
+  it("wraps its own copy of the INS table; the applet's default table is left alone", () => {
+    fixtureCard({}, { faults: { tearAfterDebitCommit: true } });
+    expect(COMMANDS.get(debitCommand.ins)).toBe(debitCommand);
   });
 });

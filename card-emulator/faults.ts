@@ -1,10 +1,12 @@
 /**
  * Fault injection: ways the software card misbehaves on purpose so the terminal's tests can check
- * that each misbehaviour is caught. Off by default; the applet, the in-process transport and
- * `card-emulator serve` (flags) read them. Each fault and who applies it:
+ * that each misbehaviour is caught. Off by default. The applet itself knows none of them: they are
+ * applied by FaultyApplet (applet/faulty.ts), the decorator that serve, the test fixtures and the
+ * demo put in front of it, and by the transports for the delay. This module holds what the
+ * transports need without loading the applet: the configuration and the two errors. Each fault:
  *
  * - tearAfterDebitCommit: a DEBIT commits, then the card leaves the field instead of answering.
- *   The applet throws TearError; the in-process transport rejects (card removed), serve drops the
+ *   FaultyApplet throws TearError; the in-process transport rejects (card removed), serve drops the
  *   vpcd connection (and the card comes back into the field).
  * - delayMs: every answer arrives N ms late (the transport: InProcessTransport, serve's link).
  * - corruptSignature: one bit of a signature the card sends is flipped. `true` or "record": the
@@ -17,7 +19,7 @@
  *   log (an old record bound to an old transcript) through the current secure channel; with no
  *   previous debit the card behaves normally.
  * - silentAfterInitiate: the card receives INITIATE AUTHENTICATE and answers neither it nor anything
- *   after it until it is reset or leaves the field (the applet throws SilentError; the transport
+ *   after it until it is reset or leaves the field (FaultyApplet throws SilentError; the transport
  *   never answers).
  */
 
@@ -43,9 +45,10 @@ export const CERTIFICATE_FAULT_FIXTURES: Readonly<Record<CertificateFault, strin
 export const CERTIFICATE_FAULTS = Object.keys(CERTIFICATE_FAULT_FIXTURES) as CertificateFault[];
 
 /**
- * Thrown out of `WalletApplet.process` right after a DEBIT committed when `tearAfterDebitCommit` is
- * set: the card is torn from the field before it answers. The in-process transport turns it into
- * "card removed" (PROTO_ERR_TRANSPORT_CLOSED); `serve` drops the vpcd connection.
+ * Thrown out of `FaultyApplet.process` instead of the answer to a DEBIT that committed when
+ * `tearAfterDebitCommit` is set: the card is torn from the field before it answers. The in-process
+ * transport turns it into "card removed" (PROTO_ERR_TRANSPORT_CLOSED); `serve` drops the vpcd
+ * connection.
  */
 export class TearError extends Error {
   constructor(message = "fault: card torn from the field after the DEBIT commit, before answering") {
@@ -55,7 +58,7 @@ export class TearError extends Error {
 }
 
 /**
- * Thrown out of `WalletApplet.process` for every command from INITIATE AUTHENTICATE on when
+ * Thrown out of `FaultyApplet.process` for every command from INITIATE AUTHENTICATE on when
  * `silentAfterInitiate` is set: the transport must not answer at all (the terminal's per-APDU timeout
  * is what ends the exchange). Cleared by powerOff() / reset().
  */
@@ -76,7 +79,10 @@ export function corruptsAuthSignature(f: Faults | undefined): boolean {
   return c === "auth" || c === "all";
 }
 
-/** Flip one bit of a signature (the last byte's low bit): still 64 bytes, never verifies. */
+/**
+ * Flip one bit of a signature (the last byte's low bit): still 64 bytes, never verifies. Every signed
+ * answer of the card ends with its signature, so FaultyApplet applies it to the whole answer data.
+ */
 export function corrupt(signature: Uint8Array): Uint8Array {
   const out = signature.slice();
   out[out.length - 1]! ^= 0x01;

@@ -1,9 +1,10 @@
 /**
- * Virtual-card mode: a card object (the WalletApplet, or any VirtualCard) as a Transport, with no
- * reader, pcscd or socket. A test can take the card out of the field and put it back.
+ * Virtual-card mode: a card object (the WalletApplet, a FaultyApplet around it, or any VirtualCard)
+ * as a Transport, with no reader, pcscd or socket. A test can take the card out of the field and put
+ * it back.
  *
  * - `exchange` calls `process`; the answer arrives `delayMs` late when set (the option, else the
- *   applet's `faults.delayMs`).
+ *   card's `faults.delayMs`, which a FaultyApplet has).
  * - A TearError out of `process` (the tear fault) takes the card out of the field: that exchange and
  *   every later one reject with PROTO_ERR_TRANSPORT_CLOSED until `insert()`.
  * - A SilentError (the silent fault) leaves the exchange pending until `remove()` rejects it; the

@@ -7,15 +7,15 @@
  * - `--control <port>`: a loopback TCP line protocol — `remove`, `insert`, `status` — each answered
  *   with one line (`ok removed`, `ok inserted`, or the status as one JSON object; `error …` otherwise).
  *
- * Faults: tear (TearError → the link drops the connection instead of answering), delay (the link
- * answers late), silence (the answer never comes until the card leaves the field); the others live
- * in the applet.
+ * Faults: the applet is served behind a FaultyApplet; its tear (TearError → the link drops the
+ * connection instead of answering) and silence (the answer never comes until the card leaves the
+ * field) become link behaviour here, and the delay is the link's (it answers late).
  */
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "../protocol/logger.js";
 import { type VirtualCard, VpcdLink } from "./adapters/vpcd.js";
-import { WalletApplet } from "./applet/applet.js";
 import type { CryptoChoice } from "./applet/card-crypto.js";
+import { FaultyApplet } from "./applet/faulty.js";
 import { FileCardStateStore } from "./applet/state.js";
 import { CardError } from "./errors.js";
 import { type Faults, SilentError, TearError } from "./faults.js";
@@ -50,14 +50,15 @@ export interface CardStatus {
 const SILENCE: Promise<Uint8Array> = new Promise(() => {});
 
 export class CardServer {
-  readonly applet: WalletApplet;
+  /** The card: the wallet applet behind its faults. */
+  readonly applet: FaultyApplet;
   readonly link: VpcdLink;
   readonly #logger: Logger;
   #present = true;
   #control: Server | undefined;
   readonly #clients = new Set<Socket>();
 
-  private constructor(applet: WalletApplet, link: VpcdLink, logger: Logger) {
+  private constructor(applet: FaultyApplet, link: VpcdLink, logger: Logger) {
     this.applet = applet;
     this.link = link;
     this.#logger = logger;
@@ -67,7 +68,7 @@ export class CardServer {
   static async start(options: ServeOptions): Promise<CardServer> {
     const logger = options.logger;
     const faults = options.faults ?? {};
-    const applet = new WalletApplet(new FileCardStateStore(options.statePath), {
+    const applet = new FaultyApplet(new FileCardStateStore(options.statePath), {
       faults,
       logger: logger.child({ component: "applet" }),
       ...(options.crypto ? { crypto: options.crypto } : {}),

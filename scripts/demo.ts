@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { AcquirerStore } from "../acquirer-stub/db/store.js";
 import { renderReport } from "../acquirer-stub/domain/settle.js";
 import { serve } from "../acquirer-stub/server.js";
-import { WalletApplet } from "../card-emulator/applet/applet.js";
+import { FaultyApplet } from "../card-emulator/applet/faulty.js";
 import { FileCardStateStore } from "../card-emulator/applet/state.js";
 import { InProcessTransport } from "../card-emulator/inprocess.js";
 import { personalize } from "../card-emulator/personalize.js";
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     const deps = { store: ctx.store, identity: ctx.identity, trust: ctx.trust, logger: ctx.logger };
     const cards = Object.fromEntries(
       Object.entries(wallets).map(([name, path]) => {
-        const applet = new WalletApplet(new FileCardStateStore(path));
+        const applet = new FaultyApplet(new FileCardStateStore(path));
         return [name, { applet, transport: new InProcessTransport(applet) }];
       }),
     );

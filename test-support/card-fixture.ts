@@ -1,26 +1,27 @@
 /**
  * Software cards for tests: a WalletApplet on the fixture card cards/alice (byte-stable keys and
- * certificate) in a memory store, with an in-process transport in front of it.
+ * certificate) in a memory store, behind a FaultyApplet (no fault unless asked; `applet.faults` may
+ * change between commands), with an in-process transport in front of it.
  */
 
-import { type AppletOptions, WalletApplet } from "../card-emulator/applet/applet.js";
+import { FaultyApplet, type FaultyAppletOptions } from "../card-emulator/applet/faulty.js";
 import { type CardState, MemoryCardStateStore } from "../card-emulator/applet/state.js";
 import { InProcessTransport } from "../card-emulator/inprocess.js";
 import { fixtureCardState } from "../card-emulator/personalize.js";
 import type { RandomSource } from "../protocol/crypto.js";
 
 export interface FixtureCard {
-  readonly applet: WalletApplet;
+  readonly applet: FaultyApplet;
   readonly store: MemoryCardStateStore;
   readonly transport: InProcessTransport;
 }
 
 export function fixtureCard(
   overrides: Partial<Omit<CardState, "privateKey" | "certificate">> = {},
-  options: AppletOptions & { fixture?: string } = {},
+  options: FaultyAppletOptions & { fixture?: string } = {},
 ): FixtureCard {
   const store = new MemoryCardStateStore(fixtureCardState(options.fixture ?? "cards/alice", overrides));
-  const applet = new WalletApplet(store, options);
+  const applet = new FaultyApplet(store, options);
   return { applet, store, transport: new InProcessTransport(applet) };
 }
 

@@ -47,12 +47,15 @@ function swOf(response: Uint8Array): number {
   return (response[response.length - 2]! << 8) | response[response.length - 1]!;
 }
 
-function raw(applet: WalletApplet, text: string): Uint8Array {
+/** The applet, or the FaultyApplet the fixtures put in front of it. */
+type Card = Pick<WalletApplet, "process" | "state">;
+
+function raw(applet: Card, text: string): Uint8Array {
   return applet.process(fromHex(text));
 }
 
 /** The state fields that carry value: they must not move on a refusal. */
-function money(applet: WalletApplet) {
+function money(applet: Card) {
   const s = applet.state;
   return { balance: s.balance, counter: s.counter, log: s.log.length, blocked: s.blocked };
 }

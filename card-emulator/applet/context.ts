@@ -11,7 +11,6 @@ import type { Logger } from "../../protocol/logger.js";
 import type { Certificate, TrustStore } from "../../protocol/pki.js";
 import { SW } from "../../protocol/sw.js";
 import type { SecureChannel } from "../../protocol/wallet/secure-channel.js";
-import type { Faults } from "../faults.js";
 import type { CardCrypto, EphemeralKey, PeerKey } from "./card-crypto.js";
 import type { CardState } from "./state.js";
 
@@ -85,7 +84,6 @@ export interface AppletContext {
   readonly identity: CardIdentity;
   readonly issuer: Certificate;
   readonly random: RandomSource;
-  readonly faults: Faults;
   readonly logger: Logger;
   /** Root + cached acquirer CAs. */
   trustStore(): TrustStore;
@@ -111,8 +109,6 @@ export interface AppletContext {
   commit(next: CardState): void;
   /** Persist a non-essential change (CA cache); a failure is logged and ignored. */
   commitQuietly(next: CardState): void;
-  /** Enter the silent fault mode (until power-off or reset). */
-  goSilent(): void;
 }
 
 export type Handler = (ctx: AppletContext, command: AppletCommand) => AppletAnswer;

@@ -8,7 +8,6 @@ import { SW } from "../../protocol/sw.js";
 import type { RecordType } from "../../protocol/wallet/constants.js";
 import { encodeSignedRecord } from "../../protocol/wallet/messages.js";
 import { cardRecordMessage, encodeRecord } from "../../protocol/wallet/records.js";
-import { corrupt, corruptsRecordSignature } from "../faults.js";
 import { type AppletContext, SwError } from "./context.js";
 import { type CardLogEntry, type CardState, MAX_COUNTER } from "./state.js";
 
@@ -63,10 +62,9 @@ export function makeRecord(ctx: AppletContext, counter: number, f: RecordFields)
   return { bytes, signature, entry };
 }
 
-/** The answer data of a fresh record: DF30 record, DF13 signature (corrupted under the fault). */
-export function recordAnswer(ctx: AppletContext, made: MadeRecord): Uint8Array {
-  const signature = corruptsRecordSignature(ctx.faults) ? corrupt(made.signature) : made.signature;
-  return encodeSignedRecord(made.bytes, signature);
+/** The answer data of a fresh record: DF30 record, DF13 signature (64, last). */
+export function recordAnswer(made: MadeRecord): Uint8Array {
+  return encodeSignedRecord(made.bytes, made.signature);
 }
 
 /** A log entry as its signed record answer (GET TRANSACTION LOG, the replay fault). */

@@ -18,8 +18,14 @@ import {
   transcriptHash,
 } from "../../../protocol/wallet/messages.js";
 import { deriveSessionKeys, SecureChannel } from "../../../protocol/wallet/secure-channel.js";
-import { corrupt, corruptsAuthSignature, SilentError } from "../../faults.js";
-import { type AppletContext, type CommandSpec, OK, parseOr6A80, SwError } from "../context.js";
+import {
+  type AppletCommand,
+  type AppletContext,
+  type CommandSpec,
+  OK,
+  parseOr6A80,
+  SwError,
+} from "../context.js";
 import { cloneState, MAX_CACHED_CAS } from "../state.js";
 
 function requireP1P2Zero(p1: number, p2: number): void {
@@ -56,21 +62,26 @@ function cacheCas(ctx: AppletContext, path: readonly Certificate[], presented: r
   ctx.commitQuietly(next);
 }
 
+/**
+ * What INITIATE AUTHENTICATE does before it reads its data: P1/P2 00 00 (6A86), the end of any
+ * session or half-done authentication, then the selection (6985); the FCI it will hash. Also the
+ * point where the silent fault (faulty.ts) stops answering.
+ */
+export function beginAuthentication(ctx: AppletContext, c: AppletCommand): Uint8Array {
+  requireP1P2Zero(c.p1, c.p2);
+  ctx.dropSession();
+  ctx.pending = undefined;
+  if (!ctx.fci) throw new SwError(SW.CONDITIONS_NOT_SATISFIED, "SELECT first");
+  return ctx.fci;
+}
+
 export const initiateAuthCommand: CommandSpec = {
   name: "INITIATE AUTHENTICATE",
   ins: INS.INITIATE_AUTH,
   classes: ["proprietary"],
   chainable: true,
   handler(ctx, c) {
-    requireP1P2Zero(c.p1, c.p2);
-    // A new authentication ends any session or half-done authentication.
-    ctx.dropSession();
-    ctx.pending = undefined;
-    if (!ctx.fci) throw new SwError(SW.CONDITIONS_NOT_SATISFIED, "SELECT first");
-    if (ctx.faults.silentAfterInitiate) {
-      ctx.goSilent();
-      throw new SilentError();
-    }
+    const fci = beginAuthentication(ctx, c);
     // DF10 terminal certificate, DF10 CA certificate (0..2), DF11 eph key, DF12 nonce, DF14 time
     const init = parseOr6A80(() => parseInitiateAuth(c.data));
     const peer = parseOr6A80(() => ctx.identity.crypto.importPeerKey(init.ephemeralKey));
@@ -91,9 +102,8 @@ export const initiateAuthCommand: CommandSpec = {
       ephemeralKey: ephemeral.publicKey,
       nonce,
     });
-    const transcript = transcriptHash(ctx.fci, c.data, cardPart);
-    let signature = ctx.identity.crypto.sign(cardAuthMessage(transcript));
-    if (corruptsAuthSignature(ctx.faults)) signature = corrupt(signature);
+    const transcript = transcriptHash(fci, c.data, cardPart);
+    const signature = ctx.identity.crypto.sign(cardAuthMessage(transcript));
     ctx.pending = { transcript, terminal, ephemeral, peer, time: init.time };
     cacheCas(ctx, path, init.certificates.slice(1));
     return { data: concat(cardPart, tlv(TAG.SIGNATURE, signature)) };

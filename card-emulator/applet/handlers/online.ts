@@ -74,7 +74,7 @@ function commitOnline(
   });
   appendLog(next, made.entry);
   ctx.commit(next);
-  return recordAnswer(ctx, made);
+  return recordAnswer(made);
 }
 
 const ONLINE_CLASSES = ["proprietary", "secure"] as const;
