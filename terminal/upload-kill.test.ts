@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serve } from "../acquirer-stub/server.js";
 import { silentLogger } from "../protocol/logger.js";
 import { fixturesDir, packageRoot } from "../protocol/paths.js";
+import Database from "../protocol/sqlite.js";
 import { fixtureCard, seededRandom } from "../test-support/card-fixture.js";
 import { runPayment } from "./application/run-payment.js";
 import { loadConfig } from "./config.js";
@@ -96,9 +97,16 @@ describe("posd upload under SIGKILL", () => {
       }
     };
     await pay(20);
-    const t0 = performance.now();
-    expect((await upload()).code).toBe(0);
-    const normalMs = performance.now() - t0;
+    // How long an upload of ten records takes here, start to exit: the median of three, so that one
+    // slow start (a busy machine) does not aim most kills after the uploads have ended.
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      expect((await upload()).code).toBe(0);
+      times.push(performance.now() - t0);
+      await pay(10);
+    }
+    const normalMs = times.sort((a, b) => a - b)[1]!;
 
     let killed = 0;
     for (let k = 0; k < KILLS; k++) {
@@ -110,10 +118,12 @@ describe("posd upload under SIGKILL", () => {
     expect(killed).toBeGreaterThanOrEqual(KILLS * 0.5);
     expect((await upload()).code).toBe(0);
 
-    const terminal = ctx.store.db
+    // The terminal's file as an auditor reads it: a second, read-only connection.
+    const records = new Database(ctx.config.database, { readonly: true });
+    const terminal = records
       .prepare("SELECT COUNT(*) AS count, SUM(amount) AS amount FROM transactions WHERE status = 'complete'")
       .get() as { count: number; amount: number };
-    const unanswered = ctx.store.db
+    const unanswered = records
       .prepare("SELECT COUNT(*) AS n FROM transactions WHERE status = 'complete' AND upload_status IS NULL")
       .get() as { n: number };
     const { AcquirerStore } = await import("../acquirer-stub/db/store.js");
@@ -127,9 +137,10 @@ describe("posd upload under SIGKILL", () => {
       .prepare("SELECT COUNT(*) AS n FROM records WHERE status = 'rejected'")
       .get() as { n: number };
     store.close();
-    const resent = ctx.store.db.prepare("SELECT COUNT(*) AS n FROM batches WHERE attempts > 1").get() as {
+    const resent = records.prepare("SELECT COUNT(*) AS n FROM batches WHERE attempts > 1").get() as {
       n: number;
     };
+    records.close();
     console.log(
       `upload kill test: ${KILLS} runs, ${killed} killed, ${resent.n} batches re-sent under their id, ${terminal.count} records`,
     );
