@@ -10,22 +10,14 @@ import { isTapwalletError } from "../protocol/errors.js";
 import { createLogger, type Logger } from "../protocol/logger.js";
 import type { Transport } from "../protocol/transport.js";
 import { RecordingTransport } from "../protocol/transport-wrappers.js";
-import { checkRisk, limitsFromConfig, riskState } from "./application/risk.js";
+import { money, outcomeJson, transactionJson } from "./application/outcome-json.js";
+import { riskState } from "./application/risk.js";
 import { type PaymentOutcome, recoverPending, runPayment } from "./application/run-payment.js";
 import { loadConfig, resolveDataDir } from "./config.js";
-import { openTerminal, type TerminalContext } from "./context.js";
+import { openTerminal, paymentDeps, type TerminalContext } from "./context.js";
 import { TerminalError } from "./errors.js";
 import { initTerminal } from "./init.js";
-import {
-  EXIT,
-  exitCodeFor,
-  money,
-  outcomeJson,
-  printJson,
-  printOutcome,
-  printRecords,
-  transactionJson,
-} from "./output.js";
+import { EXIT, exitCodeFor, printJson, printOutcome, printRecords } from "./output.js";
 
 interface GlobalOptions {
   dataDir?: string;
@@ -172,14 +164,7 @@ program
       const currency = currencyByCode(o.currency ?? ctx.config.currency);
       const amount = parseAmount(o.amount, currency);
       if (amount === 0) throw new TerminalError("TERM_ERR_USAGE", "the amount must be greater than zero");
-      const limits = limitsFromConfig(ctx.config, ctx.currency);
-      const deps = {
-        store: ctx.store,
-        identity: ctx.identity,
-        trust: ctx.trust,
-        logger: ctx.logger,
-        riskCheck: (r: Parameters<typeof checkRisk>[2]) => checkRisk(ctx.store, limits, r, ctx.store.now()),
-      };
+      const deps = paymentDeps(ctx);
       const request = {
         amount,
         currency: currency.numeric,
@@ -380,7 +365,7 @@ program
     await withTerminal(g, logger(g), (ctx) => {
       const now = Date.now();
       const cert = ctx.identity.certificate;
-      const limits = limitsFromConfig(ctx.config, ctx.currency);
+      const limits = ctx.riskLimits;
       const risk = riskState(ctx.store, limits, now);
       const counts = ctx.store.counts();
       const unbatched = ctx.store.unbatchedTotals();

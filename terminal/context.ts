@@ -1,6 +1,7 @@
 /**
- * The composition root of posd: reads the configuration's files (key, certificates, CRLs), opens
- * the record store, and assembles what the use cases need. Nothing else reads key files.
+ * The composition root of posd: reads the configuration's files (key, certificates, CRLs) and its
+ * risk limits, opens the terminal's SQLite file, and assembles the ports the use cases take
+ * (terminal/application/ports.ts). Nothing else reads key files.
  */
 import { readFileSync } from "node:fs";
 import { currencyByCode } from "../protocol/amount.js";
@@ -8,8 +9,14 @@ import { decryptPrivateKeyPem } from "../protocol/crypto.js";
 import { isTapwalletError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/logger.js";
 import { type Certificate, type Crl, certificateFromPem, parseCrl, TrustStore } from "../protocol/pki.js";
-import { hotlistChecker } from "./adapters/sqlite/batch-store.js";
-import { RecordStore } from "./adapters/sqlite/record-store.js";
+import type { BatchStore } from "./adapters/sqlite/batch-store.js";
+import type { EcrPaymentStore } from "./adapters/sqlite/ecr-payment-store.js";
+import type { SqliteHotlist } from "./adapters/sqlite/hotlist-store.js";
+import type { RecordStore } from "./adapters/sqlite/record-store.js";
+import { SqliteTerminalStore } from "./adapters/sqlite/terminal-store.js";
+import type { Clock } from "./application/ports.js";
+import { checkRisk, type RiskLimits } from "./application/risk.js";
+import type { PaymentDeps } from "./application/run-payment.js";
 import type { CardTrust, TerminalIdentity } from "./card/card-session.js";
 import type { Config } from "./config.js";
 import { TerminalError } from "./errors.js";
@@ -18,12 +25,20 @@ export interface TerminalContext {
   readonly config: Config;
   readonly identity: TerminalIdentity;
   readonly trust: CardTrust;
+  /** Intents and records (RecordLedger, RiskView) and what `posd status` reads. */
   readonly store: RecordStore;
+  readonly batches: BatchStore;
+  readonly hotlist: SqliteHotlist;
+  readonly ecrPayments: EcrPaymentStore;
+  /** The clock everything stored is dated by. */
+  readonly clock: Clock;
   readonly logger: Logger;
   readonly terminalId: string;
   readonly merchantId: string;
   /** ISO 4217 numeric of the configured currency. */
   readonly currency: number;
+  /** The offline risk limits of the configuration, the amount limit in `currency`. */
+  readonly riskLimits: RiskLimits;
   close(): void;
 }
 
@@ -145,6 +160,19 @@ export function loadTrust(config: Config): CardTrust {
   return { store, crls };
 }
 
+export function limitsFromConfig(config: Config, currency: number): RiskLimits {
+  return {
+    currency,
+    ...(config.maxOfflineAmountMinor === undefined ? {} : { maxOfflineAmount: config.maxOfflineAmountMinor }),
+    ...(config.limits.maxOfflineRecords === undefined
+      ? {}
+      : { maxOfflineRecords: config.limits.maxOfflineRecords }),
+    ...(config.limits.maxOfflineHours === undefined
+      ? {}
+      : { maxOfflineHours: config.limits.maxOfflineHours }),
+  };
+}
+
 export function openTerminal(
   config: Config,
   logger: Logger,
@@ -158,17 +186,34 @@ export function openTerminal(
   } catch (cause) {
     throw new TerminalError("TERM_ERR_CONFIG", `unknown currency ${config.currency}`, { cause });
   }
-  const store = RecordStore.open(config.database);
+  const stores = SqliteTerminalStore.open(config.database);
+  const { hotlist } = stores;
   const attrs = identity.certificate.attributes;
   return {
     config,
     identity,
-    trust: { ...trust, isHotlisted: hotlistChecker(store) },
-    store,
+    trust: { ...trust, isHotlisted: (walletId, serial) => hotlist.isHotlisted(walletId, serial) },
+    store: stores.records,
+    batches: stores.batches,
+    hotlist,
+    ecrPayments: stores.ecrPayments,
+    clock: stores.clock,
     logger: logger.child({ terminal: attrs.terminalId }),
     terminalId: attrs.terminalId!,
     merchantId: attrs.merchantId!,
     currency,
-    close: () => store.close(),
+    riskLimits: limitsFromConfig(config, currency),
+    close: () => stores.close(),
+  };
+}
+
+/** What runPayment takes in posd: the context's record store, keys and trust, with the risk check. */
+export function paymentDeps(ctx: TerminalContext): PaymentDeps {
+  return {
+    store: ctx.store,
+    identity: ctx.identity,
+    trust: ctx.trust,
+    logger: ctx.logger,
+    riskCheck: (request) => checkRisk(ctx.store, ctx.riskLimits, request, ctx.clock.now()),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * `posd run`: the daemon. The composition root of the long-running process:
  *
- *   config → openTerminal (key, certificates, record store)
+ *   config → openTerminal (key, certificates, the SQLite stores)
  *          → card source: PcscService + PcscCardSource (a reader), or VirtualCardSource (--virtual)
  *          → PaymentManager (pay = runPayment with the offline risk check)
  *          → buildEcrApp().listen(ecr.host, ecr.port)            the cash register's API
@@ -24,12 +24,12 @@ import { buildEcrApp } from "./adapters/ecr/ecr-server.js";
 import type { AcquirerClient } from "./adapters/http/acquirer-client.js";
 import type { PcscService, PcscServiceOptions } from "./adapters/pcsc/service.js";
 import type { PcscCardSource } from "./adapters/reader/pcsc-card-source.js";
-import { type CardSource, type EcrState, PaymentManager } from "./application/payment-manager.js";
-import { checkRisk, limitsFromConfig } from "./application/risk.js";
-import { type PaymentDeps, runPayment } from "./application/run-payment.js";
+import { type CardSource, PaymentManager } from "./application/payment-manager.js";
+import { runPayment } from "./application/run-payment.js";
 import type { UploadSummary } from "./application/upload.js";
 import type { Config } from "./config.js";
-import { openTerminal, type TerminalContext } from "./context.js";
+import { openTerminal, paymentDeps, type TerminalContext } from "./context.js";
+import { type EcrState, FINAL_ECR_STATES } from "./domain/ecr-payment.js";
 import { TerminalError } from "./errors.js";
 
 export interface DaemonOptions {
@@ -61,15 +61,6 @@ export interface DaemonEvents {
   /** A payment reached a final state. */
   payment: [serviceId: string, state: EcrState];
 }
-
-const FINAL_STATES: ReadonlySet<EcrState> = new Set<EcrState>([
-  "approved",
-  "declined",
-  "torn",
-  "aborted",
-  "timed_out",
-  "error",
-]);
 
 type EcrApp = ReturnType<typeof buildEcrApp>;
 
@@ -165,16 +156,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#log = log;
     this.#pcsc = pcsc;
     this.#jobGraceMs = jobGraceMs;
-    const limits = limitsFromConfig(ctx.config, ctx.currency);
-    const deps: PaymentDeps = {
-      store: ctx.store,
-      identity: ctx.identity,
-      trust: ctx.trust,
-      logger: ctx.logger,
-      riskCheck: (request) => checkRisk(ctx.store, limits, request, ctx.store.now()),
-    };
+    const deps = paymentDeps(ctx);
     this.#manager = new PaymentManager({
-      store: ctx.store,
+      payments: ctx.ecrPayments,
+      records: ctx.store,
       cardSource: source,
       pay: (transport, request) => runPayment(transport, deps, request),
       cardWaitMs: ctx.config.reader.cardWaitMs,
@@ -207,7 +192,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   #buildApp(): EcrApp {
     return buildEcrApp({
       manager: this.#manager,
-      store: this.#ctx.store,
+      stores: this.#ctx,
       // Fastify logs every request at info: that belongs at debug for a daemon.
       logger: this.#log.isLevelEnabled("debug") ? this.#log : this.#log.child({}, { level: "warn" }),
       status: () => this.#status(),
@@ -270,7 +255,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   }
 
   #onChange(serviceId: string, state: EcrState): void {
-    if (!FINAL_STATES.has(state)) return;
+    if (!FINAL_ECR_STATES.has(state)) return;
     const p = this.#manager.get(serviceId);
     const outcome = p?.outcome ?? null;
     const code = outcome && typeof outcome.code === "string" ? outcome.code : undefined;

@@ -3,58 +3,14 @@
  * 0 approved / ok, 1 error, 2 usage, 3 declined by the card or policy, 4 torn (payment pending
  * until the same wallet is presented again).
  */
-import { currencyByNumeric, formatMoney } from "../protocol/amount.js";
-import { hex } from "../protocol/bytes.js";
-import type { StoredTransaction } from "./adapters/sqlite/record-store.js";
+import { money } from "./application/outcome-json.js";
 import type { PaymentOutcome } from "./application/run-payment.js";
+import type { StoredTransaction } from "./domain/records.js";
 
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, DECLINED: 3, TORN: 4 } as const;
 
-export function money(minor: number, currency: number): string {
-  try {
-    return formatMoney(minor, currencyByNumeric(currency));
-  } catch {
-    return `${minor} (currency ${currency})`;
-  }
-}
-
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-export function transactionJson(t: StoredTransaction): Record<string, unknown> {
-  return {
-    seq: t.seq,
-    status: t.status,
-    walletId: t.walletId,
-    amount: t.amount,
-    currency: t.currency,
-    amountText: money(t.amount, t.currency),
-    terminalTime: new Date(t.terminalTime * 1000).toISOString(),
-    reference: t.reference ?? null,
-    resolution: t.resolution ?? null,
-    cardCounter: t.cardCounter ?? null,
-    balanceAfter: t.balanceAfter ?? null,
-    chainIndex: t.chainIndex ?? null,
-    cardRecord: t.cardRecord ? hex(t.cardRecord) : null,
-    cardSignature: t.cardSignature ? hex(t.cardSignature) : null,
-    terminalSignature: t.terminalSignature ? hex(t.terminalSignature) : null,
-    chainHash: t.chainHash ? hex(t.chainHash) : null,
-    batchId: t.batchId ?? null,
-    upload: t.uploadStatus ? { status: t.uploadStatus, reason: t.uploadReason ?? null } : null,
-  };
-}
-
-export function outcomeJson(o: PaymentOutcome): Record<string, unknown> {
-  const base = { status: o.status, recovered: o.recovered, stats: o.stats };
-  if (o.status === "approved") return { ...base, walletId: o.walletId, record: transactionJson(o.record) };
-  return {
-    ...base,
-    code: o.code,
-    message: o.message,
-    walletId: o.walletId ?? null,
-    seq: "seq" in o ? (o.seq ?? null) : null,
-  };
 }
 
 export function exitCodeFor(o: PaymentOutcome): number {

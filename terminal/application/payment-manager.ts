@@ -8,35 +8,18 @@
  * waiting_for_card → aborted | timed_out. A torn payment follows its intent: when the wallet is
  * presented again and the intent resolves, the status query answers approved or declined.
  *
- * Every state change is written to SQLite (ecr_payments) so the status survives a restart.
+ * Every state change is written through the EcrPayments port (the `ecr_payments` table in posd) so
+ * the status survives a restart.
  */
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "../../protocol/logger.js";
 import type { Transport } from "../../protocol/transport.js";
-import type { RecordStore } from "../adapters/sqlite/record-store.js";
+import { type EcrState, FINAL_ECR_STATES as FINAL, type StoredEcrPayment } from "../domain/ecr-payment.js";
 import { TerminalError } from "../errors.js";
-import { outcomeJson } from "../output.js";
+import { outcomeJson } from "./outcome-json.js";
+import type { EcrPayments, RecordLedger } from "./ports.js";
 import type { PaymentOutcome, PaymentRequest } from "./run-payment.js";
-
-export type EcrState =
-  | "waiting_for_card"
-  | "in_progress"
-  | "approved"
-  | "declined"
-  | "torn"
-  | "aborted"
-  | "timed_out"
-  | "error";
-
-const FINAL: ReadonlySet<EcrState> = new Set([
-  "approved",
-  "declined",
-  "torn",
-  "aborted",
-  "timed_out",
-  "error",
-]);
 
 export interface EcrRequest {
   readonly serviceId: string;
@@ -81,26 +64,15 @@ export class EcrConflict extends Error {
   }
 }
 
-interface Row {
-  service_id: string;
-  request_hash: string;
-  amount: number;
-  currency: number;
-  reference: string | null;
-  state: EcrState;
-  seq: number | null;
-  outcome: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
 export interface PaymentManagerOptions {
-  readonly store: RecordStore;
+  /** Where the register's payments are kept. */
+  readonly payments: EcrPayments;
+  /** The records, to follow a torn payment's intent. */
+  readonly records: Pick<RecordLedger, "get">;
   readonly cardSource: CardSource;
   readonly pay: (transport: Transport, request: PaymentRequest) => Promise<PaymentOutcome>;
   readonly cardWaitMs: number;
   readonly logger: Logger;
-  readonly now?: () => number;
 }
 
 function requestHash(r: EcrRequest): string {
@@ -111,23 +83,15 @@ function requestHash(r: EcrRequest): string {
 
 export class PaymentManager extends EventEmitter {
   readonly #o: PaymentManagerOptions;
-  readonly #now: () => number;
   #active: { serviceId: string; abort: AbortController; done: Promise<void> } | undefined;
   #closed = false;
 
   constructor(options: PaymentManagerOptions) {
     super();
     this.#o = options;
-    this.#now = options.now ?? (() => options.store.now());
     // A payment that was waiting or in progress when posd stopped did not finish here: waiting ones
-    // are aborted; in-progress ones are torn if an intent was written (resolved on the next tap).
-    const db = options.store.db;
-    db.prepare(
-      "UPDATE ecr_payments SET state = 'aborted', updated_at = ? WHERE state = 'waiting_for_card'",
-    ).run(this.#now());
-    db.prepare("UPDATE ecr_payments SET state = 'error', updated_at = ? WHERE state = 'in_progress'").run(
-      this.#now(),
-    );
+    // are aborted; in-progress ones end in error (an intent written is resolved on the next tap).
+    options.payments.endInterrupted();
   }
 
   get busy(): boolean {
@@ -138,7 +102,7 @@ export class PaymentManager extends EventEmitter {
   start(request: EcrRequest): { payment: EcrPayment; created: boolean } {
     const existing = this.#row(request.serviceId);
     if (existing) {
-      if (existing.request_hash !== requestHash(request)) {
+      if (existing.requestHash !== requestHash(request)) {
         throw new EcrConflict(
           "mismatch",
           `serviceId ${request.serviceId} was already used for a different payment`,
@@ -150,21 +114,13 @@ export class PaymentManager extends EventEmitter {
       throw new EcrConflict("busy", `the terminal is busy with payment ${this.#active.serviceId}`);
     }
     if (this.#closed) throw new EcrConflict("busy", "the terminal is shutting down");
-    const now = this.#now();
-    this.#o.store.db
-      .prepare(
-        `INSERT INTO ecr_payments (service_id, request_hash, amount, currency, reference, state, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'waiting_for_card', ?, ?)`,
-      )
-      .run(
-        request.serviceId,
-        requestHash(request),
-        request.amount,
-        request.currency,
-        request.reference ?? null,
-        now,
-        now,
-      );
+    this.#o.payments.create({
+      serviceId: request.serviceId,
+      requestHash: requestHash(request),
+      amount: request.amount,
+      currency: request.currency,
+      ...(request.reference === undefined ? {} : { reference: request.reference }),
+    });
     const abort = new AbortController();
     const done = this.#run(request, abort.signal).finally(() => {
       this.#active = undefined;
@@ -184,22 +140,20 @@ export class PaymentManager extends EventEmitter {
       clearTimeout(timer);
       if (signal.aborted) {
         const state: EcrState = signal.reason === "timeout" ? "timed_out" : "aborted";
-        this.#update(request.serviceId, state, null, null);
+        this.#update(request.serviceId, state);
         log.info(`payment ${state === "timed_out" ? "timed out waiting for a card" : "aborted"}`);
         return;
       }
       const err =
         e instanceof TerminalError ? e : new TerminalError("TERM_ERR_READER", String(e), { cause: e });
-      this.#update(request.serviceId, "error", null, {
-        status: "error",
-        code: err.code,
-        message: err.message,
+      this.#update(request.serviceId, "error", {
+        outcome: { status: "error", code: err.code, message: err.message },
       });
       log.warn({ code: err.code }, `payment failed: ${err.message}`);
       return;
     }
     clearTimeout(timer);
-    this.#update(request.serviceId, "in_progress", null, null);
+    this.#update(request.serviceId, "in_progress");
     let outcome: PaymentOutcome;
     try {
       outcome = await this.#o.pay(presentation.transport, {
@@ -217,8 +171,11 @@ export class PaymentManager extends EventEmitter {
       };
     }
     const seq =
-      outcome.status === "approved" ? outcome.record.seq : "seq" in outcome ? (outcome.seq ?? null) : null;
-    this.#update(request.serviceId, outcome.status, seq, outcomeJson(outcome));
+      outcome.status === "approved" ? outcome.record.seq : "seq" in outcome ? outcome.seq : undefined;
+    this.#update(request.serviceId, outcome.status, {
+      ...(seq === undefined ? {} : { seq }),
+      outcome: outcomeJson(outcome),
+    });
     await presentation.finish(outcome).catch((e) => log.debug({ err: e }, "card feedback failed"));
   }
 
@@ -278,32 +235,25 @@ export class PaymentManager extends EventEmitter {
     await active.done;
   }
 
-  #row(serviceId: string): Row | undefined {
-    return this.#o.store.db.prepare("SELECT * FROM ecr_payments WHERE service_id = ?").get(serviceId) as
-      | Row
-      | undefined;
+  #row(serviceId: string): StoredEcrPayment | undefined {
+    return this.#o.payments.get(serviceId);
   }
 
   #update(
     serviceId: string,
     state: EcrState,
-    seq: number | null,
-    outcome: Record<string, unknown> | null,
+    change?: { seq?: number; outcome?: Record<string, unknown> },
   ): void {
-    this.#o.store.db
-      .prepare(
-        "UPDATE ecr_payments SET state = ?, seq = COALESCE(?, seq), outcome = COALESCE(?, outcome), updated_at = ? WHERE service_id = ?",
-      )
-      .run(state, seq, outcome === null ? null : JSON.stringify(outcome), this.#now(), serviceId);
+    this.#o.payments.update(serviceId, state, change);
     this.emit("change", serviceId, state);
   }
 
-  #view(row: Row): EcrPayment {
+  #view(row: StoredEcrPayment): EcrPayment {
     let state = row.state;
-    let outcome = row.outcome === null ? null : (JSON.parse(row.outcome) as Record<string, unknown>);
-    if (state === "torn" && row.seq !== null) {
+    let outcome = row.outcome ?? null;
+    if (state === "torn" && row.seq !== undefined) {
       // Follow the intent: resolved on a later tap of the same wallet.
-      const t = this.#o.store.get(row.seq);
+      const t = this.#o.records.get(row.seq);
       if (t?.status === "complete") {
         state = "approved";
         outcome = { ...outcome, status: "approved", resolution: t.resolution, cardCounter: t.cardCounter };
@@ -313,15 +263,15 @@ export class PaymentManager extends EventEmitter {
       }
     }
     return {
-      serviceId: row.service_id,
+      serviceId: row.serviceId,
       state,
       amount: row.amount,
       currency: row.currency,
-      reference: row.reference,
-      seq: row.seq,
+      reference: row.reference ?? null,
+      seq: row.seq ?? null,
       outcome,
-      createdAt: new Date(row.created_at).toISOString(),
-      updatedAt: new Date(row.updated_at).toISOString(),
+      createdAt: new Date(row.createdAt).toISOString(),
+      updatedAt: new Date(row.updatedAt).toISOString(),
     };
   }
 }

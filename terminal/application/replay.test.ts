@@ -23,7 +23,7 @@ const UPDATE = process.env.UPDATE_TRANSCRIPTS === "1";
 
 let t: TestTerminal;
 beforeEach(() => {
-  t = testTerminal();
+  t = testTerminal({ store: "memory" });
   t.deps = {
     ...t.deps,
     random: seededRandom(7),

@@ -1,10 +1,10 @@
 /**
  * Offline risk limits (what field terminals cap: stored value, stored count, time offline). Past a
- * limit the terminal declines new offline payments until an upload succeeds.
+ * limit the terminal declines new offline payments until an upload succeeds. The limits come from
+ * the configuration (terminal/context.ts reads them); the exposure from the RiskView port.
  */
-import type { RecordStore } from "../adapters/sqlite/record-store.js";
-import type { Config } from "../config.js";
 import { TerminalError } from "../errors.js";
+import type { RiskView } from "./ports.js";
 import type { PaymentRequest } from "./run-payment.js";
 
 export interface RiskLimits {
@@ -15,19 +15,6 @@ export interface RiskLimits {
   readonly maxOfflineHours?: number;
 }
 
-export function limitsFromConfig(config: Config, currency: number): RiskLimits {
-  return {
-    currency,
-    ...(config.maxOfflineAmountMinor === undefined ? {} : { maxOfflineAmount: config.maxOfflineAmountMinor }),
-    ...(config.limits.maxOfflineRecords === undefined
-      ? {}
-      : { maxOfflineRecords: config.limits.maxOfflineRecords }),
-    ...(config.limits.maxOfflineHours === undefined
-      ? {}
-      : { maxOfflineHours: config.limits.maxOfflineHours }),
-  };
-}
-
 export interface RiskState {
   readonly records: number;
   readonly amount: number;
@@ -35,8 +22,8 @@ export interface RiskState {
   readonly hoursOffline: number;
 }
 
-export function riskState(store: RecordStore, limits: RiskLimits, now: number): RiskState {
-  const exposure = store.offlineExposure();
+export function riskState(view: RiskView, limits: RiskLimits, now: number): RiskState {
+  const exposure = view.offlineExposure();
   const amount = exposure.byCurrency.find((c) => c.currency === limits.currency)?.amount ?? 0;
   return {
     records: exposure.count,
@@ -48,12 +35,12 @@ export function riskState(store: RecordStore, limits: RiskLimits, now: number): 
 
 /** A decline (TERM_ERR_RISK_LIMIT) when this payment would pass a limit, else undefined. */
 export function checkRisk(
-  store: RecordStore,
+  view: RiskView,
   limits: RiskLimits,
   request: PaymentRequest,
   now: number,
 ): TerminalError | undefined {
-  const s = riskState(store, limits, now);
+  const s = riskState(view, limits, now);
   const upload = "upload to the acquirer (posd upload) before taking more offline payments";
   if (limits.maxOfflineRecords !== undefined && s.records + 1 > limits.maxOfflineRecords) {
     return new TerminalError(

@@ -8,7 +8,7 @@ import { runPayment } from "./run-payment.js";
 
 let t: TestTerminal;
 beforeEach(() => {
-  t = testTerminal();
+  t = testTerminal({ store: "memory" });
 });
 afterEach(() => t.cleanup());
 
@@ -18,7 +18,7 @@ describe("runPayment against a hostile card", () => {
   it("approves the scripted card when it tells the truth (the baseline the other cases bend)", async () => {
     const outcome = await pay(new HostileCard());
     expect(outcome.status).toBe("approved");
-    expect(t.store.counts().complete).toBe(1);
+    expect(t.store.list().filter((r) => r.status === "complete")).toHaveLength(1);
   });
 
   const cases: [string, HostileOptions, string, "declined" | "error" | "torn"][] = [
@@ -145,7 +145,7 @@ describe("runPayment against a hostile card", () => {
   });
 
   it("declines a hotlisted wallet before any intent is written", async () => {
-    const h = testTerminal({ hotlist: { wallets: ["W-ALICE-0001"] } });
+    const h = testTerminal({ store: "memory", hotlist: { wallets: ["W-ALICE-0001"] } });
     try {
       const outcome = await runPayment(new HostileCard(), h.deps, { amount: 100, currency: 978 });
       expect(outcome).toMatchObject({ status: "declined", code: "TERM_ERR_HOTLISTED" });

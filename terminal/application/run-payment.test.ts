@@ -13,13 +13,10 @@ import {
   verifyCardRecord,
 } from "../../protocol/wallet/records.js";
 import { type FixtureCard, fixtureCard } from "../../test-support/card-fixture.js";
-import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
+import { STORE_KINDS, type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
 import { runPayment } from "./run-payment.js";
 
 let t: TestTerminal;
-beforeEach(() => {
-  t = testTerminal();
-});
 afterEach(() => t.cleanup());
 
 const EUR = 978;
@@ -57,7 +54,13 @@ function expectChainVerifies(): void {
   }
 }
 
-describe("runPayment with the software wallet in-process", () => {
+// The whole specification runs on both stores, the in-memory one use-case tests take and the
+// SQLite file posd runs on: they must agree.
+describe.each(STORE_KINDS)("runPayment with the software wallet in-process (%s store)", (kind) => {
+  beforeEach(() => {
+    t = testTerminal({ store: kind });
+  });
+
   it("approves, stores a record signed by the card and the terminal, and moves the card by one debit", async () => {
     const card = fixtureCard();
     const outcome = await pay(card.transport, 450);
@@ -195,7 +198,7 @@ describe("runPayment with the software wallet in-process", () => {
     t.cleanup();
     for (let k = 1; k <= apdus; k++) {
       for (const when of ["before", "after"] as const) {
-        t = testTerminal();
+        t = testTerminal({ store: kind });
         const card = fixtureCard();
         const initial = card.store.load();
         let n = 0;
@@ -219,6 +222,6 @@ describe("runPayment with the software wallet in-process", () => {
         t.cleanup();
       }
     }
-    t = testTerminal();
+    t = testTerminal({ store: kind });
   });
 });

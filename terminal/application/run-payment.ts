@@ -14,12 +14,6 @@ import { ecdsaSign, type RandomSource } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
 import type { Transport } from "../../protocol/transport.js";
 import type { SignedRecord } from "../../protocol/wallet/messages.js";
-import type {
-  CompletedDebit,
-  Intent,
-  RecordStore,
-  StoredTransaction,
-} from "../adapters/sqlite/record-store.js";
 import {
   type AuthenticatedCard,
   CardSession,
@@ -27,10 +21,13 @@ import {
   isBlocked,
   type TerminalIdentity,
 } from "../card/card-session.js";
+import type { CompletedDebit, Intent, StoredTransaction } from "../domain/records.js";
 import { TerminalError, type TerminalErrorCode } from "../errors.js";
+import type { RecordLedger } from "./ports.js";
 
 export interface PaymentDeps {
-  readonly store: RecordStore;
+  /** Where intents and records are kept (the SQLite file in posd). */
+  readonly store: RecordLedger;
   readonly identity: TerminalIdentity;
   readonly trust: CardTrust;
   readonly logger: Logger;

@@ -8,10 +8,10 @@ import { frozenClock } from "../../test-support/clock.js";
 import { HostileCard } from "../../test-support/hostile-card.js";
 import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
 import { AcquirerClient, verifyHotlist } from "../adapters/http/acquirer-client.js";
-import { pendingBatches } from "../adapters/sqlite/batch-store.js";
+import type { AcquirerPort } from "./ports.js";
 import { checkRisk } from "./risk.js";
 import { runPayment } from "./run-payment.js";
-import { type AcquirerPort, syncHotlist, uploadBatches } from "./upload.js";
+import { syncHotlist, uploadBatches } from "./upload.js";
 
 let t: TestTerminal;
 let acquirer: TestAcquirer;
@@ -20,7 +20,7 @@ let client: AcquirerClient;
 const world = frozenClock(TEST_NOW);
 
 beforeEach(async () => {
-  t = testTerminal({ clock: world });
+  t = testTerminal({ clock: world, store: "memory" });
   acquirer = testAcquirer({ clock: world.date });
   await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
   const { port } = acquirer.app.server.address() as AddressInfo;
@@ -38,7 +38,8 @@ afterEach(async () => {
 });
 
 const ctx = () => ({
-  store: t.store,
+  batches: t.batches,
+  hotlist: t.hotlist,
   identity: t.identity,
   terminalId: "T-0001",
   merchantId: "M-0001",
@@ -70,7 +71,7 @@ describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", 
       [1, "accepted"],
     ]);
     expect(settledTotal()).toEqual({ count: 2, amount: 550 });
-    expect(t.store.getMeta("last_upload_at")).toBeDefined();
+    expect(t.batches.lastUploadAt()).toBe(world.ms());
     expect(await uploadBatches(ctx(), client, { maxRecords: 2 })).toMatchObject({ batches: 0, records: 0 });
   });
 
@@ -87,23 +88,19 @@ describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", 
       fetchHotlist: (v) => client.fetchHotlist(v),
     };
     await expect(uploadBatches(ctx(), lossy, { maxRecords: 10 })).rejects.toThrow("connection reset");
-    expect(pendingBatches(t.store).map((b) => b.batchId)).toEqual(seen);
+    expect(t.batches.pending().map((b) => b.batchId)).toEqual(seen);
     const again = await uploadBatches(ctx(), client, { maxRecords: 10 });
     expect(again).toMatchObject({ batches: 1, accepted: 3 });
-    expect(pendingBatches(t.store)).toEqual([]);
+    expect(t.batches.pending()).toEqual([]);
     expect(settledTotal()).toEqual({ count: 3, amount: 600 });
   });
 
   it("rejects a record whose amount the merchant edited in the database, and keeps it visible with the reason", async () => {
     await takePayments([100, 200, 300]);
-    t.store.db.prepare("UPDATE transactions SET card_record = ? WHERE seq = 2").run(
-      (() => {
-        const r = Buffer.from(t.store.get(2)!.cardRecord!);
-        // layout: version, type, wallet id length, wallet id, counter (4), amount (6 BCD) …
-        r[3 + r[2]! + 4 + 5] = 0x99; // 2.00 EUR becomes 2.99 EUR
-        return r;
-      })(),
-    );
+    const r = t.store.get(2)!.cardRecord!;
+    // layout: version, type, wallet id length, wallet id, counter (4), amount (6 BCD) …
+    r[3 + r[2]! + 4 + 5] = 0x99; // 2.00 EUR becomes 2.99 EUR
+    t.editCardRecord(2, r);
     const summary = await uploadBatches(ctx(), client, { maxRecords: 10 });
     expect(summary.rejected).toBe(1);
     const edited = t.store.get(2)!;
@@ -125,10 +122,7 @@ describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", 
     expect(sync).toMatchObject({ changed: true, wallets: 1 });
     t.deps = {
       ...t.deps,
-      trust: {
-        ...t.trust,
-        isHotlisted: (await import("../adapters/sqlite/batch-store.js")).hotlistChecker(t.store),
-      },
+      trust: { ...t.trust, isHotlisted: (walletId, serial) => t.hotlist.isHotlisted(walletId, serial) },
     };
     const outcome = await runPayment(new HostileCard(), t.deps, { amount: 100, currency: 978 });
     expect(outcome).toMatchObject({ status: "declined", code: "TERM_ERR_HOTLISTED" });
@@ -142,7 +136,7 @@ describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", 
 
   it("declines new offline payments past a risk limit until an upload succeeds", async () => {
     const limits = { currency: 978, maxOfflineRecords: 2 };
-    t.deps = { ...t.deps, riskCheck: (r) => checkRisk(t.store, limits, r, world.ms()) };
+    t.deps = { ...t.deps, riskCheck: (r) => checkRisk(t.stores.risk, limits, r, world.ms()) };
     await takePayments([100, 100]);
     const card = fixtureCard({ balance: 20_000 }, { fixture: "cards/bob" });
     expect(await runPayment(card.transport, t.deps, { amount: 100, currency: 978 })).toMatchObject({

@@ -9,28 +9,13 @@
 
 import { ecdsaSign } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
-import type { BatchResult, BatchUpload, Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
-import {
-  applyResult,
-  batchRecordCount,
-  buildUpload,
-  closeBatches,
-  countAttempt,
-  hotlistVersion,
-  pendingBatches,
-  replaceHotlist,
-} from "../adapters/sqlite/batch-store.js";
-import type { RecordStore } from "../adapters/sqlite/record-store.js";
+import type { BatchResult, Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
 import type { TerminalIdentity } from "../card/card-session.js";
-
-/** The acquirer as the terminal sees it (terminal/adapters/http/acquirer-client.ts). */
-export interface AcquirerPort {
-  uploadBatch(upload: BatchUpload): Promise<BatchResult>;
-  fetchHotlist(sinceVersion?: number): Promise<HotlistWire | undefined>;
-}
+import { batchUpload } from "../domain/batch.js";
+import type { AcquirerPort, Batches, HotlistStore } from "./ports.js";
 
 export interface UploadContext {
-  readonly store: RecordStore;
+  readonly batches: Batches;
   readonly identity: TerminalIdentity;
   readonly terminalId: string;
   readonly merchantId: string;
@@ -54,32 +39,32 @@ export interface UploadSummary {
 export async function uploadBatches(
   ctx: UploadContext,
   acquirer: AcquirerPort,
-  options: { maxRecords: number; progress?: UploadProgress; now?: () => number },
+  options: { maxRecords: number; progress?: UploadProgress },
 ): Promise<UploadSummary> {
-  const sign = (m: Uint8Array) => ecdsaSign(ctx.identity.privateKey, m);
-  const closed = closeBatches(ctx.store, {
+  const store = ctx.batches;
+  const closed = store.close({
     terminalId: ctx.terminalId,
     merchantId: ctx.merchantId,
     maxRecords: options.maxRecords,
-    sign,
-    ...(options.now ? { now: options.now } : {}),
+    sign: (m) => ecdsaSign(ctx.identity.privateKey, m),
   });
-  const batches = pendingBatches(ctx.store);
+  const batches = store.pending();
   if (closed.length > 0) ctx.logger.info({ batches: closed.length }, "closed batches");
-  const sizes = new Map(batches.map((b) => [b.batchId, batchRecordCount(ctx.store, b.batchId)]));
+  const sizes = new Map(batches.map((b) => [b.batchId, store.recordCount(b.batchId)]));
   const total = [...sizes.values()].reduce((a, b) => a + b, 0);
   options.progress?.start?.(total, batches.length);
   const certificates = [ctx.identity.certificate.der, ...ctx.identity.chain.map((c) => c.der)];
+  const certificate = (fingerprint: string) => store.certificate(fingerprint);
   const results: BatchResult[] = [];
   let accepted = 0;
   let rejected = 0;
   for (const batch of batches) {
-    const upload = buildUpload(ctx.store, batch, certificates);
-    countAttempt(ctx.store, batch.batchId);
+    const upload = batchUpload(batch, store.entries(batch.batchId), certificate, certificates);
+    store.countAttempt(batch.batchId);
     const log = ctx.logger.child({ batchId: batch.batchId, records: upload.records.length });
     if (batch.attempts > 0) log.info({ attempt: batch.attempts + 1 }, "re-sending a batch under the same id");
     const result = await acquirer.uploadBatch(upload);
-    applyResult(ctx.store, result, options.now?.() ?? ctx.store.now());
+    store.applyResult(result);
     accepted += result.accepted;
     rejected += result.rejected;
     results.push(result);
@@ -94,24 +79,15 @@ export async function uploadBatches(
 
 /** Fetch the hotlist if it changed; `verify` checks its signature (and throws when it is bad). */
 export async function syncHotlist(
-  ctx: Pick<UploadContext, "store" | "logger">,
+  ctx: { readonly hotlist: HotlistStore; readonly logger: Logger },
   acquirer: AcquirerPort,
   verify: (wire: HotlistWire) => Hotlist,
 ): Promise<{ changed: boolean; version: number | undefined; wallets: number; serials: number }> {
-  const current = hotlistVersion(ctx.store);
+  const current = ctx.hotlist.version();
   const wire = await acquirer.fetchHotlist(current);
-  if (!wire) {
-    const count = (table: string) =>
-      (ctx.store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return {
-      changed: false,
-      version: current,
-      wallets: count("hotlist_wallets"),
-      serials: count("hotlist_serials"),
-    };
-  }
+  if (!wire) return { changed: false, version: current, ...ctx.hotlist.size() };
   const hotlist = verify(wire);
-  replaceHotlist(ctx.store, hotlist);
+  ctx.hotlist.replace(hotlist);
   ctx.logger.info({ version: hotlist.version, wallets: hotlist.blockedWallets.length }, "hotlist updated");
   return {
     changed: true,

@@ -15,7 +15,8 @@ let app: ReturnType<typeof buildEcrApp>;
 function build(cardWaitMs = 5_000) {
   source = new VirtualCardSource(undefined, { alwaysPresent: false });
   manager = new PaymentManager({
-    store: t.store,
+    payments: t.ecrPayments,
+    records: t.store,
     cardSource: source,
     pay: (transport, request) => runPayment(transport, t.deps, request),
     cardWaitMs,
@@ -23,7 +24,7 @@ function build(cardWaitMs = 5_000) {
   });
   app = buildEcrApp({
     manager,
-    store: t.store,
+    stores: t,
     logger: silentLogger(),
     status: () => ({ terminalId: "T-0001" }),
   });
@@ -59,7 +60,7 @@ describe("ECR API", () => {
     await done;
     const status = await get("S-1");
     expect(status.json()).toMatchObject({ state: "approved", seq: 1, outcome: { status: "approved" } });
-    expect(t.store.counts().complete).toBe(1);
+    expect(t.store.list().filter((r) => r.status === "complete")).toHaveLength(1);
   });
 
   it("answers a long-poll as soon as the payment is final", async () => {
@@ -166,7 +167,7 @@ describe("ECR API", () => {
       expect(r.statusCode).toBe(code);
       expect(r.json().code).toBe("TERM_ERR_ECR_BAD_REQUEST");
       expect(manager.busy).toBe(false);
-      expect(t.store.db.prepare("SELECT COUNT(*) AS n FROM ecr_payments").get()).toEqual({ n: 0 });
+      expect(t.ecrPayments.tallySince(0)).toEqual([]);
     });
   }
 

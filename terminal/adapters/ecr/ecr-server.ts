@@ -12,13 +12,19 @@
 import Fastify, { type FastifyError } from "fastify";
 import { currencyByCode, MAX_AMOUNT_MINOR } from "../../../protocol/amount.js";
 import type { Logger } from "../../../protocol/logger.js";
+import { money } from "../../application/outcome-json.js";
 import { EcrConflict, type PaymentManager } from "../../application/payment-manager.js";
-import { money } from "../../output.js";
-import type { RecordStore } from "../sqlite/record-store.js";
+import type { Batches, EcrPayments } from "../../application/ports.js";
+
+/** What GET /v1/totals reads. */
+export interface TotalsSources {
+  readonly batches: Pick<Batches, "unbatched" | "lastUploadAt">;
+  readonly ecrPayments: Pick<EcrPayments, "tallySince">;
+}
 
 export interface EcrAppOptions {
   readonly manager: PaymentManager;
-  readonly store: RecordStore;
+  readonly stores: TotalsSources;
   readonly logger: Logger;
   /** Extra fields for GET /v1/status (terminal id, reader, certificate…). */
   readonly status: () => Record<string, unknown>;
@@ -166,25 +172,15 @@ export function buildEcrApp(o: EcrAppOptions) {
     current: o.manager.current() ?? null,
   }));
 
-  app.get("/v1/totals", async () => totals(o.store));
+  app.get("/v1/totals", async () => totals(o.stores));
   return app;
 }
 
 /** Reconciliation totals since the last upload: by outcome and currency. */
-export function totals(store: RecordStore): Record<string, unknown> {
-  const since = Number(store.getMeta("last_upload_ms") ?? 0);
-  const rows = store.db
-    .prepare(
-      `SELECT status, currency, COUNT(*) AS count, SUM(amount) AS amount FROM transactions
-       WHERE batch_id IS NULL GROUP BY status, currency ORDER BY status, currency`,
-    )
-    .all() as { status: string; currency: number; count: number; amount: number }[];
-  const ecr = store.db
-    .prepare(
-      `SELECT state, currency, COUNT(*) AS count, SUM(amount) AS amount FROM ecr_payments
-       WHERE created_at >= ? GROUP BY state, currency ORDER BY state, currency`,
-    )
-    .all(since) as { state: string; currency: number; count: number; amount: number }[];
+export function totals(stores: TotalsSources): Record<string, unknown> {
+  const since = stores.batches.lastUploadAt() ?? 0;
+  const rows = stores.batches.unbatched();
+  const ecr = stores.ecrPayments.tallySince(since);
   return {
     since: since === 0 ? null : new Date(since).toISOString(),
     records: rows.map((r) => ({ ...r, amountText: money(r.amount, r.currency) })),

@@ -1,0 +1,63 @@
+/**
+ * The acquirer's hotlist in the terminal's SQLite file (`hotlist_wallets`, `hotlist_serials` and
+ * its version in `meta`): the HotlistStore port. The membership check runs on every tap, so its
+ * statements are prepared once.
+ */
+import type Database from "../../../protocol/sqlite.js";
+import type { Hotlist } from "../../../protocol/wallet/batch.js";
+import type { HotlistStore } from "../../application/ports.js";
+import type { Connection } from "./database.js";
+
+export class SqliteHotlist implements HotlistStore {
+  readonly #c: Connection;
+  readonly #stmt: ReturnType<typeof prepare>;
+
+  constructor(c: Connection) {
+    this.#c = c;
+    this.#stmt = prepare(c.db);
+  }
+
+  replace(hotlist: Hotlist): void {
+    const s = this.#stmt;
+    this.#c.db
+      .transaction(() => {
+        s.clearWallets.run();
+        s.clearSerials.run();
+        for (const id of hotlist.blockedWallets) s.addWallet.run(id);
+        for (const serial of hotlist.revokedSerials) s.addSerial.run(serial);
+        this.#c.meta.set("hotlist_version", String(hotlist.version));
+        this.#c.meta.set("hotlist_issued_at", String(hotlist.issuedAt));
+        this.#c.meta.set("hotlist_fetched_at", new Date(this.#c.clock.now()).toISOString());
+      })
+      .immediate();
+  }
+
+  version(): number | undefined {
+    const v = this.#c.meta.get("hotlist_version");
+    return v === undefined ? undefined : Number(v);
+  }
+
+  size(): { wallets: number; serials: number } {
+    return {
+      wallets: (this.#stmt.countWallets.get() as { n: number }).n,
+      serials: (this.#stmt.countSerials.get() as { n: number }).n,
+    };
+  }
+
+  isHotlisted(walletId: string, serial: string): boolean {
+    return this.#stmt.hasWallet.get(walletId) !== undefined || this.#stmt.hasSerial.get(serial) !== undefined;
+  }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    clearWallets: db.prepare("DELETE FROM hotlist_wallets"),
+    clearSerials: db.prepare("DELETE FROM hotlist_serials"),
+    addWallet: db.prepare("INSERT OR IGNORE INTO hotlist_wallets (wallet_id) VALUES (?)"),
+    addSerial: db.prepare("INSERT OR IGNORE INTO hotlist_serials (serial) VALUES (?)"),
+    countWallets: db.prepare("SELECT COUNT(*) AS n FROM hotlist_wallets"),
+    countSerials: db.prepare("SELECT COUNT(*) AS n FROM hotlist_serials"),
+    hasWallet: db.prepare("SELECT 1 FROM hotlist_wallets WHERE wallet_id = ?"),
+    hasSerial: db.prepare("SELECT 1 FROM hotlist_serials WHERE serial = ?"),
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * What the terminal's use cases need from the world, in domain terms. posd's SQLite stores
+ * (SqliteTerminalStore and its parts) implement these; test-support/memory-terminal-store.ts
+ * implements them in memory for use-case tests, and terminal/application/store-contract.test.ts
+ * holds both to the same behaviour.
+ *
+ * Every method is synchronous: a SQLite transaction never spans an await, so whatever a method
+ * promises ("in one transaction") holds when it returns. Stores date what they write with the
+ * Clock they were built with, the same clock the rest of the terminal reads.
+ */
+import type { BatchResult, BatchUpload, Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
+import type { BatchEntry, StoredBatch } from "../domain/batch.js";
+import type { ChainHead } from "../domain/chain.js";
+import type { EcrState, NewEcrPayment, StateTally, StoredEcrPayment } from "../domain/ecr-payment.js";
+import type {
+  CompletedDebit,
+  Intent,
+  NewIntent,
+  OfflineExposure,
+  RecordSigner,
+  StatusTally,
+  StoredTransaction,
+} from "../domain/records.js";
+
+/** The terminal's clock. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/**
+ * Intents and records, one per terminal seq. A seq is never handed out twice (not even after a
+ * crash or a restore), and a (wallet id, card counter) pair is stored at most once.
+ */
+export interface RecordLedger {
+  /**
+   * Allocate the next terminal seq and store the pending intent, durably, in one transaction.
+   * Called before DEBIT is sent: if the process dies after this, the intent is found again.
+   */
+  createIntent(intent: NewIntent): Intent;
+  /**
+   * Make a pending intent complete with its verified card record, counter-signed and appended to
+   * the hash chain in the same transaction. A torn intent resolved from the card's log completes
+   * the same way, with resolution "recovered". Throws TERM_ERR_DUPLICATE_RECORD for a (wallet,
+   * counter) already stored and TERM_ERR_STORE when `seq` is not pending; either changes nothing.
+   */
+  complete(seq: number, debit: CompletedDebit, sign: RecordSigner): StoredTransaction;
+  /** Void a pending intent (the card proved it did not commit), chained like a complete record. */
+  void(seq: number, resolution: string, sign: RecordSigner): StoredTransaction;
+  /** Pending intents, oldest first; only the wallet's when `walletId` is given. */
+  pendingIntents(walletId?: string): Intent[];
+  /** Highest card counter stored for a wallet (a later answer must be higher). */
+  lastCardCounter(walletId: string): number | undefined;
+  get(seq: number): StoredTransaction | undefined;
+  /** Newest first: seqs above `sinceSeq` (default 0), at most `limit` (default 1000). */
+  list(options?: { sinceSeq?: number; limit?: number }): StoredTransaction[];
+  /** The last final record's chain hash and index. */
+  chainHead(): ChainHead;
+}
+
+/** What the offline risk limits are checked against. */
+export interface RiskView {
+  /** Complete records the acquirer has not answered yet, per currency, and the oldest one's date. */
+  offlineExposure(): OfflineExposure;
+}
+
+/** Payments the cash register asked for, by service id, kept across restarts. */
+export interface EcrPayments {
+  /** Store a new payment, waiting for a card. Throws if the service id is already stored. */
+  create(payment: NewEcrPayment): void;
+  get(serviceId: string): StoredEcrPayment | undefined;
+  /** Move to `state`; a seq or outcome given replaces the stored one, one not given keeps it. */
+  update(
+    serviceId: string,
+    state: EcrState,
+    change?: { readonly seq?: number; readonly outcome?: Record<string, unknown> },
+  ): void;
+  /**
+   * After a restart, nothing is running: a payment still waiting for a card is aborted, one in
+   * progress ends in error (its intent, if one was written, is resolved on the wallet's next tap).
+   */
+  endInterrupted(): void;
+  /** Payments created at or after `sinceMs`, by state and currency. */
+  tallySince(sinceMs: number): StateTally[];
+}
+
+export interface CloseBatchOptions {
+  readonly terminalId: string;
+  readonly merchantId: string;
+  readonly maxRecords: number;
+  /** Signs the manifest with the terminal key. */
+  readonly sign: RecordSigner;
+}
+
+/**
+ * Upload batches. A batch is closed once over the oldest final records not yet batched (chain
+ * order) and re-sent under the same id until the acquirer answers.
+ */
+export interface Batches {
+  /** Close every unbatched final record into batches of at most maxRecords, one transaction each. */
+  close(options: CloseBatchOptions): string[];
+  /** Batches closed but not yet answered, oldest first. */
+  pending(): StoredBatch[];
+  recordCount(batchId: string): number;
+  /** The batch's records in chain order. */
+  entries(batchId: string): BatchEntry[];
+  /** A card certificate (DER) by fingerprint. */
+  certificate(fingerprint: string): Uint8Array | undefined;
+  countAttempt(batchId: string): void;
+  /** Store the acquirer's answer (per-record verdicts, the batch status) and the upload time. */
+  applyResult(result: BatchResult): void;
+  /** When an upload was last answered (ms). */
+  lastUploadAt(): number | undefined;
+  /** Records not yet in a batch (pending ones included), by status and currency. */
+  unbatched(): StatusTally[];
+}
+
+/** The acquirer's hotlist as the terminal enforces it offline. */
+export interface HotlistStore {
+  /** Replace the stored hotlist by `hotlist`, in one transaction. */
+  replace(hotlist: Hotlist): void;
+  version(): number | undefined;
+  size(): { wallets: number; serials: number };
+  /** On the tap path: a blocked wallet id or a revoked card certificate serial. */
+  isHotlisted(walletId: string, serial: string): boolean;
+}
+
+/** Everything a terminal stores, as the use cases see it. */
+export interface TerminalStores {
+  readonly records: RecordLedger;
+  readonly risk: RiskView;
+  readonly ecrPayments: EcrPayments;
+  readonly batches: Batches;
+  readonly hotlist: HotlistStore;
+  readonly clock: Clock;
+}
+
+/** The acquirer as the terminal sees it (posd talks to it with its HTTP acquirer client). */
+export interface AcquirerPort {
+  uploadBatch(upload: BatchUpload): Promise<BatchResult>;
+  fetchHotlist(sinceVersion?: number): Promise<HotlistWire | undefined>;
+}

@@ -1,0 +1,474 @@
+/**
+ * The terminal's stores in memory: every port of terminal/application/ports.ts, with the
+ * semantics of the SQLite adapters (terminal/adapters/sqlite/) that posd runs on, so use-case
+ * tests need no database file. terminal/application/store-contract.test.ts runs the same
+ * specification against both.
+ *
+ * What the SQLite schema enforces is enforced here too: a seq is never handed out twice, a
+ * (wallet id, card counter) pair is stored once (TERM_ERR_DUPLICATE_RECORD), only a pending intent
+ * is finalised (TERM_ERR_STORE), final records are chained by the same domain rule
+ * (terminal/domain/chain.ts), and a failed call changes nothing. Values go in and come out as
+ * copies, the way rows do, and outcomes are kept as JSON text.
+ */
+import { randomUUID } from "node:crypto";
+import { hex } from "../protocol/bytes.js";
+import { sha256 } from "../protocol/crypto.js";
+import type { BatchResult, Hotlist } from "../protocol/wallet/batch.js";
+import type {
+  Batches,
+  Clock,
+  CloseBatchOptions,
+  EcrPayments,
+  HotlistStore,
+  RecordLedger,
+  RiskView,
+  TerminalStores,
+} from "../terminal/application/ports.js";
+import { type BatchEntry, closeBatch, type StoredBatch } from "../terminal/domain/batch.js";
+import {
+  type ChainHead,
+  type FinalRecord,
+  GENESIS_HEAD,
+  headOf,
+  linkRecord,
+} from "../terminal/domain/chain.js";
+import type {
+  EcrState,
+  NewEcrPayment,
+  StateTally,
+  StoredEcrPayment,
+} from "../terminal/domain/ecr-payment.js";
+import type {
+  CompletedDebit,
+  Intent,
+  NewIntent,
+  OfflineExposure,
+  RecordSigner,
+  StatusTally,
+  StoredTransaction,
+} from "../terminal/domain/records.js";
+import { TerminalError } from "../terminal/errors.js";
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Row = Mutable<StoredTransaction>;
+type EcrRow = Omit<Mutable<StoredEcrPayment>, "outcome"> & { outcome: string | undefined };
+type BatchRow = Mutable<StoredBatch> & { firstChainIndex: number };
+
+const copy = (b: Uint8Array): Uint8Array => new Uint8Array(b);
+const maybe = (b: Uint8Array | undefined) => (b === undefined ? undefined : copy(b));
+
+/** What the four stores share: the contents of one terminal database. */
+interface State {
+  readonly clock: Clock;
+  readonly rows: Map<number, Row>;
+  lastSeq: number;
+  head: ChainHead;
+  readonly certificates: Map<string, Uint8Array>;
+  readonly batches: Map<string, BatchRow>;
+  lastUploadAt: number | undefined;
+  readonly ecr: Map<string, EcrRow>;
+}
+
+/** Group `items` by `key` and sum count and amount; sorted by the key's fields, like SQL's ORDER BY. */
+function tally<T extends { amount: number }, K extends Record<string, string | number>>(
+  items: Iterable<T>,
+  key: (item: T) => K,
+): (K & { count: number; amount: number })[] {
+  const groups = new Map<string, K & { count: number; amount: number }>();
+  for (const item of items) {
+    const k = key(item);
+    const id = JSON.stringify(Object.values(k));
+    const g = groups.get(id) ?? { ...k, count: 0, amount: 0 };
+    groups.set(id, { ...g, count: g.count + 1, amount: g.amount + item.amount });
+  }
+  const order = (a: K, b: K) => {
+    for (const f of Object.keys(a)) {
+      const x = a[f]!;
+      const y = b[f]!;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
+  };
+  return [...groups.values()].sort(order);
+}
+
+function snapshot(r: Row): StoredTransaction {
+  return {
+    ...r,
+    transcriptHash: copy(r.transcriptHash),
+    cardRecord: maybe(r.cardRecord),
+    cardSignature: maybe(r.cardSignature),
+    previousHash: maybe(r.previousHash),
+    terminalSignature: maybe(r.terminalSignature),
+    chainHash: maybe(r.chainHash),
+  };
+}
+
+class MemoryRecords implements RecordLedger, RiskView {
+  constructor(private readonly s: State) {}
+
+  createIntent(intent: NewIntent): Intent {
+    if (!(intent.amount > 0)) throw new Error("CHECK constraint failed: amount > 0");
+    const seq = ++this.s.lastSeq;
+    const createdAt = this.s.clock.now();
+    this.s.rows.set(seq, {
+      seq,
+      status: "pending",
+      walletId: intent.walletId,
+      amount: intent.amount,
+      currency: intent.currency,
+      terminalTime: intent.terminalTime,
+      transcriptHash: copy(intent.transcriptHash),
+      reference: intent.reference,
+      createdAt,
+      resolvedAt: undefined,
+      resolution: undefined,
+      cardCounter: undefined,
+      balanceAfter: undefined,
+      cardRecord: undefined,
+      cardSignature: undefined,
+      cardCertificate: undefined,
+      chainIndex: undefined,
+      previousHash: undefined,
+      terminalSignature: undefined,
+      chainHash: undefined,
+      batchId: undefined,
+      uploadStatus: undefined,
+      uploadReason: undefined,
+    });
+    return { ...intent, seq, createdAt };
+  }
+
+  get(seq: number): StoredTransaction | undefined {
+    const row = this.s.rows.get(seq);
+    return row && snapshot(row);
+  }
+
+  pendingIntents(walletId?: string): Intent[] {
+    return [...this.s.rows.values()]
+      .filter((r) => r.status === "pending" && (walletId === undefined || r.walletId === walletId))
+      .map((r) => ({
+        seq: r.seq,
+        walletId: r.walletId,
+        amount: r.amount,
+        currency: r.currency,
+        terminalTime: r.terminalTime,
+        transcriptHash: copy(r.transcriptHash),
+        createdAt: r.createdAt,
+        ...(r.reference === undefined ? {} : { reference: r.reference }),
+      }));
+  }
+
+  lastCardCounter(walletId: string): number | undefined {
+    let max: number | undefined;
+    for (const r of this.s.rows.values()) {
+      if (
+        r.walletId === walletId &&
+        r.cardCounter !== undefined &&
+        (max === undefined || r.cardCounter > max)
+      )
+        max = r.cardCounter;
+    }
+    return max;
+  }
+
+  complete(seq: number, debit: CompletedDebit, sign: RecordSigner): StoredTransaction {
+    const row = this.#pending(seq);
+    for (const other of this.s.rows.values()) {
+      if (other.walletId === row.walletId && other.cardCounter === debit.cardCounter) {
+        throw new TerminalError(
+          "TERM_ERR_DUPLICATE_RECORD",
+          "a record with this wallet id and card counter is already stored",
+          { details: { seq, cardCounter: debit.cardCounter } },
+        );
+      }
+    }
+    const fingerprint = hex(sha256(debit.cardCertificate));
+    const final = {
+      seq,
+      status: "complete" as const,
+      cardRecord: debit.cardRecord,
+      cardSignature: debit.cardSignature,
+    };
+    this.#finalize(row, final, debit.resolution, sign);
+    if (!this.s.certificates.has(fingerprint))
+      this.s.certificates.set(fingerprint, copy(debit.cardCertificate));
+    Object.assign(row, {
+      cardCounter: debit.cardCounter,
+      balanceAfter: debit.balanceAfter,
+      cardRecord: copy(debit.cardRecord),
+      cardSignature: copy(debit.cardSignature),
+      cardCertificate: fingerprint,
+    });
+    return snapshot(row);
+  }
+
+  void(seq: number, resolution: string, sign: RecordSigner): StoredTransaction {
+    const row = this.#pending(seq);
+    this.#finalize(row, { seq, status: "voided" }, resolution, sign);
+    return snapshot(row);
+  }
+
+  #pending(seq: number): Row {
+    const row = this.s.rows.get(seq);
+    if (row?.status !== "pending")
+      throw new TerminalError("TERM_ERR_STORE", `seq ${seq} is not a pending intent`);
+    return row;
+  }
+
+  /** Link and mark final; the caller has checked everything that can fail except signing. */
+  #finalize(row: Row, final: FinalRecord, resolution: string, sign: RecordSigner): void {
+    const link = linkRecord(this.s.head, final, sign);
+    Object.assign(row, {
+      status: final.status,
+      resolvedAt: this.s.clock.now(),
+      resolution,
+      chainIndex: link.chainIndex,
+      previousHash: copy(link.previousHash),
+      terminalSignature: copy(link.terminalSignature),
+      chainHash: copy(link.chainHash),
+    });
+    this.s.head = headOf(link);
+  }
+
+  list(options: { sinceSeq?: number; limit?: number } = {}): StoredTransaction[] {
+    const since = options.sinceSeq ?? 0;
+    const limit = options.limit ?? 1000;
+    const rows = [...this.s.rows.values()].filter((r) => r.seq > since).reverse();
+    return (limit < 0 ? rows : rows.slice(0, limit)).map(snapshot);
+  }
+
+  chainHead(): ChainHead {
+    return { hash: copy(this.s.head.hash), index: this.s.head.index };
+  }
+
+  offlineExposure(): OfflineExposure {
+    const open = [...this.s.rows.values()].filter(
+      (r) => r.status === "complete" && r.uploadStatus === undefined,
+    );
+    const byCurrency = tally(open, (r) => ({ currency: r.currency }));
+    return {
+      count: open.length,
+      byCurrency,
+      ...(open.length === 0 ? {} : { oldestAt: Math.min(...open.map((r) => r.createdAt)) }),
+    };
+  }
+}
+
+function toEntry(r: Row): BatchEntry {
+  return {
+    seq: r.seq,
+    status: r.status as "complete" | "voided",
+    amount: r.amount,
+    currency: r.currency,
+    cardRecord: maybe(r.cardRecord),
+    cardSignature: maybe(r.cardSignature),
+    cardCertificate: r.cardCertificate,
+    chainIndex: r.chainIndex!,
+    previousHash: copy(r.previousHash!),
+    terminalSignature: copy(r.terminalSignature!),
+    chainHash: copy(r.chainHash!),
+  };
+}
+
+class MemoryBatches implements Batches {
+  constructor(private readonly s: State) {}
+
+  #chained(batchId: string | undefined): Row[] {
+    return [...this.s.rows.values()]
+      .filter((r) => r.chainIndex !== undefined && r.batchId === batchId)
+      .sort((a, b) => a.chainIndex! - b.chainIndex!);
+  }
+
+  close(o: CloseBatchOptions): string[] {
+    const ids: string[] = [];
+    for (;;) {
+      const unbatched = this.#chained(undefined);
+      const rows = o.maxRecords < 0 ? unbatched : unbatched.slice(0, o.maxRecords);
+      if (rows.length === 0) return ids;
+      const closedAt = this.s.clock.now();
+      const header = { batchId: randomUUID(), terminalId: o.terminalId, merchantId: o.merchantId, closedAt };
+      const { manifest, manifestSignature } = closeBatch(rows.map(toEntry), header, o.sign);
+      const firstChainIndex = rows[0]!.chainIndex!;
+      this.s.batches.set(manifest.batchId, {
+        batchId: manifest.batchId,
+        status: "closed",
+        manifest,
+        manifestSignature,
+        attempts: 0,
+        firstChainIndex,
+      });
+      for (const r of rows) r.batchId = manifest.batchId;
+      ids.push(manifest.batchId);
+    }
+  }
+
+  pending(): StoredBatch[] {
+    return [...this.s.batches.values()]
+      .filter((b) => b.status === "closed")
+      .sort((a, b) => a.firstChainIndex - b.firstChainIndex)
+      .map(({ firstChainIndex: _, ...b }) => structuredClone(b));
+  }
+
+  recordCount(batchId: string): number {
+    return [...this.s.rows.values()].filter((r) => r.batchId === batchId).length;
+  }
+
+  entries(batchId: string): BatchEntry[] {
+    return this.#chained(batchId).map(toEntry);
+  }
+
+  certificate(fingerprint: string): Uint8Array | undefined {
+    return maybe(this.s.certificates.get(fingerprint));
+  }
+
+  countAttempt(batchId: string): void {
+    const b = this.s.batches.get(batchId);
+    if (b) b.attempts++;
+  }
+
+  applyResult(result: BatchResult): void {
+    const rows = [...this.s.rows.values()].filter((r) => r.batchId === result.batchId);
+    for (const v of result.records) {
+      for (const r of rows.filter((x) => x.seq === v.seq)) {
+        r.uploadStatus = v.status;
+        r.uploadReason = v.reason;
+      }
+    }
+    if (result.status === "rejected") {
+      for (const r of rows.filter((x) => x.uploadStatus === undefined)) {
+        r.uploadStatus = "rejected";
+        r.uploadReason = result.reason ?? "batch rejected";
+      }
+    }
+    const batch = this.s.batches.get(result.batchId);
+    if (batch) batch.status = result.status;
+    this.s.lastUploadAt = this.s.clock.now();
+  }
+
+  lastUploadAt(): number | undefined {
+    return this.s.lastUploadAt;
+  }
+
+  unbatched(): StatusTally[] {
+    const rows = [...this.s.rows.values()].filter((r) => r.batchId === undefined);
+    return tally(rows, (r) => ({ status: r.status, currency: r.currency }));
+  }
+}
+
+class MemoryHotlist implements HotlistStore {
+  #wallets = new Set<string>();
+  #serials = new Set<string>();
+  #version: number | undefined;
+
+  replace(hotlist: Hotlist): void {
+    this.#wallets = new Set(hotlist.blockedWallets);
+    this.#serials = new Set(hotlist.revokedSerials);
+    this.#version = hotlist.version;
+  }
+
+  version(): number | undefined {
+    return this.#version;
+  }
+
+  size(): { wallets: number; serials: number } {
+    return { wallets: this.#wallets.size, serials: this.#serials.size };
+  }
+
+  isHotlisted(walletId: string, serial: string): boolean {
+    return this.#wallets.has(walletId) || this.#serials.has(serial);
+  }
+}
+
+class MemoryEcrPayments implements EcrPayments {
+  constructor(private readonly s: State) {}
+
+  create(p: NewEcrPayment): void {
+    if (this.s.ecr.has(p.serviceId)) throw new Error("UNIQUE constraint failed: ecr_payments.service_id");
+    const now = this.s.clock.now();
+    this.s.ecr.set(p.serviceId, {
+      serviceId: p.serviceId,
+      requestHash: p.requestHash,
+      amount: p.amount,
+      currency: p.currency,
+      reference: p.reference,
+      state: "waiting_for_card",
+      seq: undefined,
+      outcome: undefined,
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+
+  get(serviceId: string): StoredEcrPayment | undefined {
+    const row = this.s.ecr.get(serviceId);
+    if (!row) return undefined;
+    const outcome =
+      row.outcome === undefined ? undefined : (JSON.parse(row.outcome) as Record<string, unknown>);
+    return { ...row, outcome };
+  }
+
+  update(
+    serviceId: string,
+    state: EcrState,
+    change: { readonly seq?: number; readonly outcome?: Record<string, unknown> } = {},
+  ): void {
+    const row = this.s.ecr.get(serviceId);
+    if (!row) return;
+    if (change.seq !== undefined && !this.s.rows.has(change.seq))
+      throw new Error("FOREIGN KEY constraint failed");
+    row.state = state;
+    if (change.seq !== undefined) row.seq = change.seq;
+    if (change.outcome !== undefined) row.outcome = JSON.stringify(change.outcome);
+    row.updatedAt = this.s.clock.now();
+  }
+
+  endInterrupted(): void {
+    const now = this.s.clock.now();
+    for (const row of this.s.ecr.values()) {
+      if (row.state === "waiting_for_card") Object.assign(row, { state: "aborted", updatedAt: now });
+      else if (row.state === "in_progress") Object.assign(row, { state: "error", updatedAt: now });
+    }
+  }
+
+  tallySince(sinceMs: number): StateTally[] {
+    const rows = [...this.s.ecr.values()].filter((r) => r.createdAt >= sinceMs);
+    return tally(rows, (r) => ({ state: r.state, currency: r.currency }));
+  }
+}
+
+export class MemoryTerminalStore implements TerminalStores {
+  readonly records: MemoryRecords;
+  readonly risk: MemoryRecords;
+  readonly ecrPayments: EcrPayments;
+  readonly batches: Batches;
+  readonly hotlist: HotlistStore;
+  readonly clock: Clock;
+  readonly #state: State;
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+    this.#state = {
+      clock,
+      rows: new Map(),
+      lastSeq: 0,
+      head: GENESIS_HEAD,
+      certificates: new Map(),
+      batches: new Map(),
+      lastUploadAt: undefined,
+      ecr: new Map(),
+    };
+    this.records = new MemoryRecords(this.#state);
+    this.risk = this.records;
+    this.ecrPayments = new MemoryEcrPayments(this.#state);
+    this.batches = new MemoryBatches(this.#state);
+    this.hotlist = new MemoryHotlist();
+  }
+
+  /** What a merchant editing the database does: overwrite a stored record's card record. */
+  editCardRecord(seq: number, cardRecord: Uint8Array): void {
+    const row = this.#state.rows.get(seq);
+    if (!row) throw new Error(`no record with seq ${seq}`);
+    row.cardRecord = copy(cardRecord);
+  }
+}
