@@ -24,7 +24,8 @@
  * from the database on every request, so a change made by the CLI takes effect at once.
  */
 import { chmodSync, existsSync } from "node:fs";
-import Database from "../../protocol/sqlite.js";
+import type Database from "../../protocol/sqlite.js";
+import { openDurable } from "../../protocol/sqlite.js";
 import type { BlockReason, HotlistState } from "../domain/hotlist.js";
 import type { SettlementReport } from "../domain/settle.js";
 import type { LedgerView } from "../domain/verify.js";
@@ -38,18 +39,6 @@ import { Terminals } from "./terminals.js";
 
 export type { ApplyContext, StoredBatch } from "./batches.js";
 export type { LedgerEntry, WalletLedger } from "./ledger.js";
-
-function migrate(db: Database.Database): void {
-  const current = db.pragma("user_version", { simple: true }) as number;
-  if (current > MIGRATIONS.length)
-    throw new Error(`database schema version ${current} is newer than this program (${MIGRATIONS.length})`);
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
-}
 
 export class AcquirerStore {
   readonly path: string;
@@ -86,14 +75,8 @@ export class AcquirerStore {
     const isNew = path !== ":memory:" && !existsSync(path);
     let db: Database.Database | undefined;
     try {
-      db = new Database(path);
-      db.pragma("journal_mode = WAL");
-      // better-sqlite3 leaves a WAL database at NORMAL, which can lose the last commits on power
-      // loss; a settled batch was answered to a terminal, so it must survive: FULL, on every open.
-      db.pragma("synchronous = FULL");
-      db.pragma("foreign_keys = ON");
-      db.pragma("busy_timeout = 5000");
-      migrate(db);
+      // A settled batch was answered to a terminal, so it must survive power loss: WAL + FULL.
+      db = openDurable(path, MIGRATIONS, "program");
     } catch (cause) {
       db?.close();
       throw new AcquirerError(

@@ -3,7 +3,8 @@
  * on every open), migrated to the current schema, checked, and private to the terminal's user.
  */
 import { chmodSync, existsSync } from "node:fs";
-import Database from "../../../protocol/sqlite.js";
+import type Database from "../../../protocol/sqlite.js";
+import { openDurable } from "../../../protocol/sqlite.js";
 import type { Clock } from "../../application/ports.js";
 import { TerminalError } from "../../errors.js";
 import type { MetaTable } from "./meta.js";
@@ -21,16 +22,13 @@ export function openTerminalDatabase(path: string): Database.Database {
   const isNew = path !== ":memory:" && !existsSync(path);
   let db: Database.Database;
   try {
-    db = new Database(path);
-    db.pragma("journal_mode = WAL");
-    // better-sqlite3 defaults a WAL database to NORMAL, which loses the last commits on power
-    // loss: a record the customer heard a beep for must survive, so FULL on every open.
-    db.pragma("synchronous = FULL");
-    db.pragma("foreign_keys = ON");
-    db.pragma("busy_timeout = 5000");
-    migrate(db);
+    // A record the customer heard a beep for must survive power loss: WAL + synchronous=FULL.
+    db = openDurable(path, MIGRATIONS, "posd");
     const check = db.pragma("quick_check", { simple: true });
-    if (check !== "ok") throw new Error(`quick_check: ${String(check)}`);
+    if (check !== "ok") {
+      db.close();
+      throw new Error(`quick_check: ${String(check)}`);
+    }
   } catch (cause) {
     throw new TerminalError(
       "TERM_ERR_STORE",
@@ -42,17 +40,4 @@ export function openTerminalDatabase(path: string): Database.Database {
   }
   if (isNew) chmodSync(path, 0o600);
   return db;
-}
-
-function migrate(db: Database.Database): void {
-  const current = Number(db.pragma("user_version", { simple: true }));
-  if (current > MIGRATIONS.length) {
-    throw new Error(`database schema version ${current} is newer than this posd (${MIGRATIONS.length})`);
-  }
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
-  }
 }
