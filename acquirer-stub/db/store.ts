@@ -73,12 +73,12 @@ export class AcquirerStore {
   /** Open (creating if needed) and migrate. A new file is made private (0600). */
   static open(path: string): AcquirerStore {
     const isNew = path !== ":memory:" && !existsSync(path);
-    let db: Database.Database | undefined;
+    let db: Database.Database;
     try {
       // A settled batch was answered to a terminal, so it must survive power loss: WAL + FULL.
+      // openDurable closes the connection itself when it fails.
       db = openDurable(path, MIGRATIONS, "program");
     } catch (cause) {
-      db?.close();
       throw new AcquirerError(
         "ACQ_ERR_STORE",
         `cannot open the acquirer database ${path}: ${(cause as Error).message}`,
