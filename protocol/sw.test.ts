@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { responseApdu } from "./apdu.js";
 import { ProtocolError } from "./errors.js";
-import { describeSw, expectSw, formatSw, registerSwMeanings, StatusWordError, SW } from "./sw.js";
+import { describeSw, expectSw, formatSw, StatusWordError, SW } from "./sw.js";
 
 describe("SW table", () => {
   it("holds the ISO 7816-4 words under their usual names", () => {
@@ -83,19 +83,19 @@ describe("StatusWordError and expectSw", () => {
   });
 });
 
-describe("registerSwMeanings", () => {
-  it("lets an application name its proprietary words in descriptions and errors", () => {
+describe("an application's own status words", () => {
+  const meanings = new Map([
+    [0x9301, "insufficient funds"],
+    [0x9302, "wallet blocked"],
+  ]);
+
+  it("are named when their table is given, and unknown without it", () => {
     expect(describeSw(0x9301)).toBe("unknown status word 9301");
-    registerSwMeanings({ 37633: "insufficient funds", 37634: "wallet blocked" });
-    expect(describeSw(0x9301)).toBe("9301 insufficient funds");
-    expect(new StatusWordError(0x9302, "DEBIT").message).toBe("DEBIT: 9302 wallet blocked");
-    registerSwMeanings({ 37633: "balance too low" });
-    expect(describeSw(0x9301)).toBe("9301 balance too low");
+    expect(describeSw(0x9301, meanings)).toBe("9301 insufficient funds");
+    expect(new StatusWordError(0x9302, "DEBIT", { meanings }).message).toBe("DEBIT: 9302 wallet blocked");
   });
 
-  it("refuses words outside 0000..FFFF and empty meanings, registering nothing", () => {
-    expect(() => registerSwMeanings({ 37648: "ok", 65536: "too big" })).toThrow(ProtocolError);
-    expect(() => registerSwMeanings({ 37649: "" })).toThrow(ProtocolError);
-    expect(describeSw(0x9310)).toBe("unknown status word 9310");
+  it("win over the ISO meaning of the same word", () => {
+    expect(describeSw(0x6985, new Map([[0x6985, "card says no"]]))).toBe("6985 card says no");
   });
 });

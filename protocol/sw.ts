@@ -1,6 +1,8 @@
 /**
- * ISO 7816-4 status words: one table, one error class, one `expectSw` helper. The card session
- * maps the words whose meaning it knows to domain errors; use cases never see 0x6985.
+ * ISO 7816-4 status words: one table, one formatter (`formatSw`, four upper-case hex digits), one
+ * describer. An application's proprietary words (protocol/wallet/status-words.ts) are passed in as
+ * a table, never registered globally. The card session maps the words whose meaning it knows to
+ * domain errors; use cases never see 0x6985.
  */
 import type { ResponseApdu } from "./apdu.js";
 import { type ErrorOptions, ProtocolError } from "./errors.js";
@@ -100,22 +102,22 @@ const ISO_MEANINGS: ReadonlyMap<number, string> = new Map<number, string>([
   [SW.UNKNOWN, "no precise diagnosis"],
 ]);
 
-/** Meanings added by applications (protocol/wallet's proprietary 93xx words); they win over ISO ones. */
-const registered = new Map<number, string>();
-
 /** "6985": a status word as four upper-case hex digits. */
 export function formatSw(sw: number): string {
   return (sw & 0xffff).toString(16).toUpperCase().padStart(4, "0");
 }
 
+/** An application's own words and their meaning (they win over ISO ones). */
+export type SwMeanings = ReadonlyMap<number, string>;
+
 /**
  * A status word for people: "6985 conditions of use not satisfied", "6110 16 more bytes available",
  * "6C10 wrong Le, exact length 16", "63C2 verification failed, 2 tries left",
- * "unknown status word 9123".
+ * "unknown status word 9123". `meanings` names an application's proprietary words.
  */
-export function describeSw(sw: number): string {
+export function describeSw(sw: number, meanings?: SwMeanings): string {
   const code = formatSw(sw);
-  const meaning = registered.get(sw) ?? ISO_MEANINGS.get(sw);
+  const meaning = meanings?.get(sw) ?? ISO_MEANINGS.get(sw);
   if (meaning !== undefined) return `${code} ${meaning}`;
   const sw1 = (sw >> 8) & 0xff;
   const sw2 = sw & 0xff;
@@ -128,29 +130,13 @@ export function describeSw(sw: number): string {
   return `unknown status word ${code}`;
 }
 
-/**
- * Let an application name its proprietary words (e.g. protocol/wallet's 93xx) in describeSw and
- * hence in every StatusWordError message. A later registration of the same word replaces it.
- */
-export function registerSwMeanings(table: Record<number, string>): void {
-  const entries = Object.entries(table).map(([key, meaning]) => [Number(key), meaning] as const);
-  for (const [sw, meaning] of entries) {
-    if (!(Number.isInteger(sw) && sw >= 0 && sw <= 0xffff) || typeof meaning !== "string" || meaning === "") {
-      throw new ProtocolError("PROTO_ERR_APDU_FIELD", `cannot register status word meaning ${String(sw)}`, {
-        details: { sw },
-      });
-    }
-  }
-  for (const [sw, meaning] of entries) registered.set(sw, meaning);
-}
-
 /** The card answered a status word the caller did not accept. */
 export class StatusWordError extends ProtocolError {
   readonly sw: number;
   readonly context: string;
 
-  constructor(sw: number, context: string, options: ErrorOptions = {}) {
-    super("PROTO_ERR_STATUS_WORD", `${context}: ${describeSw(sw)}`, {
+  constructor(sw: number, context: string, options: ErrorOptions & { meanings?: SwMeanings } = {}) {
+    super("PROTO_ERR_STATUS_WORD", `${context}: ${describeSw(sw, options.meanings)}`, {
       ...options,
       details: { sw: formatSw(sw), context, ...options.details },
     });
@@ -172,7 +158,9 @@ export function expectSw(
   response: ResponseApdu,
   context: string,
   accepted: readonly number[] = [SW.OK],
+  meanings?: SwMeanings,
 ): ResponseApdu {
-  if (!accepted.includes(response.sw)) throw new StatusWordError(response.sw, context);
+  if (!accepted.includes(response.sw))
+    throw new StatusWordError(response.sw, context, meanings ? { meanings } : {});
   return response;
 }

@@ -58,6 +58,7 @@ import {
 } from "../protocol/wallet/messages.js";
 import { verifyCardRecord } from "../protocol/wallet/records.js";
 import { deriveSessionKeys, SecureChannel } from "../protocol/wallet/secure-channel.js";
+import { WALLET_SW_MEANINGS } from "../protocol/wallet/status-words.js";
 
 /** A check the terminal makes on the card failed. `check` names it; `code` is the PKI code when there is one. */
 export class TerminalCheckError extends Error {
@@ -148,7 +149,7 @@ export class TerminalScript {
   async select(): Promise<Fci> {
     this.close();
     const r = await this.send(selectCommand());
-    if (r.sw !== SW.OK) throw new StatusWordError(r.sw, "SELECT");
+    if (r.sw !== SW.OK) throw new StatusWordError(r.sw, "SELECT", { meanings: WALLET_SW_MEANINGS });
     this.fciBytes = r.data.slice();
     this.fci = parseFci(this.fciBytes);
     return this.fci;
@@ -239,9 +240,11 @@ export class TerminalScript {
   async authenticate(): Promise<void> {
     await this.select();
     const init = await this.initiate();
-    if (init.sw !== SW.OK) throw new StatusWordError(init.sw, "INITIATE AUTHENTICATE");
+    if (init.sw !== SW.OK)
+      throw new StatusWordError(init.sw, "INITIATE AUTHENTICATE", { meanings: WALLET_SW_MEANINGS });
     const ext = await this.externalAuthenticate();
-    if (ext.sw !== SW.OK) throw new StatusWordError(ext.sw, "EXTERNAL AUTHENTICATE");
+    if (ext.sw !== SW.OK)
+      throw new StatusWordError(ext.sw, "EXTERNAL AUTHENTICATE", { meanings: WALLET_SW_MEANINGS });
   }
 
   /** The sealed form of a secure command (for tests that tamper with it before sending). */
@@ -338,7 +341,7 @@ export class TerminalScript {
 
   async readBalance(): Promise<BalanceInfo> {
     const a = await this.secure(INS.READ_BALANCE, 0, 0, new Uint8Array(0));
-    if (a.sw !== SW.OK) throw new StatusWordError(a.sw, "READ BALANCE");
+    if (a.sw !== SW.OK) throw new StatusWordError(a.sw, "READ BALANCE", { meanings: WALLET_SW_MEANINGS });
     return parseBalance(a.data);
   }
 

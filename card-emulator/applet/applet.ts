@@ -31,8 +31,8 @@ import {
 import { ProtocolError } from "../../protocol/errors.js";
 import { type Logger, silentLogger } from "../../protocol/logger.js";
 import { type Certificate, parseCertificate } from "../../protocol/pki.js";
-import { registerSwMeanings, SW } from "../../protocol/sw.js";
-import { INS, WALLET_SW_MEANINGS } from "../../protocol/wallet/constants.js";
+import { formatSw, SW } from "../../protocol/sw.js";
+import { INS } from "../../protocol/wallet/constants.js";
 import type { VirtualCard } from "../adapters/vpcd.js";
 import { CardError } from "../errors.js";
 import { type CryptoChoice, createCardCrypto, DEFAULT_CRYPTO } from "./card-crypto.js";
@@ -52,8 +52,6 @@ import {
 import { isGetResponse, ResponseBuffer, sw } from "./response.js";
 import { isSecure, unwrapCommand, wrapResponse } from "./secure-messaging.js";
 import type { CardState, CardStateStore } from "./state.js";
-
-registerSwMeanings(WALLET_SW_MEANINGS);
 
 export const DEFAULT_CARD_PASSPHRASE = "tapwallet-test-only";
 
@@ -237,7 +235,7 @@ export class WalletApplet implements VirtualCard {
       return spec.handler(this.#context(), command);
     } catch (e) {
       if (e instanceof SwError) {
-        this.#logger.debug({ command: spec.name, sw: e.sw.toString(16) }, e.message);
+        this.#logger.debug({ command: spec.name, sw: formatSw(e.sw) }, e.message);
         return { data: new Uint8Array(0), sw: e.sw };
       }
       this.#logger.error({ err: e, command: spec.name }, "handler failed; answered 6F00");

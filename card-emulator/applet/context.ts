@@ -11,6 +11,7 @@ import type { Logger } from "../../protocol/logger.js";
 import type { Certificate, TrustStore } from "../../protocol/pki.js";
 import { SW } from "../../protocol/sw.js";
 import type { SecureChannel } from "../../protocol/wallet/secure-channel.js";
+import { describeWalletSw } from "../../protocol/wallet/status-words.js";
 import type { CardCrypto, EphemeralKey, PeerKey } from "./card-crypto.js";
 import type { CardState } from "./state.js";
 
@@ -18,7 +19,7 @@ import type { CardState } from "./state.js";
 export class SwError extends Error {
   readonly sw: number;
   constructor(sw: number, message?: string) {
-    super(message ?? `status word ${sw.toString(16).padStart(4, "0")}`);
+    super(message ?? describeWalletSw(sw));
     this.name = "SwError";
     this.sw = sw;
   }
