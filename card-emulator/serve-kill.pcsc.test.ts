@@ -6,6 +6,7 @@
  * ones, plus at most the one in flight at the kill — which then must be the newest log entry (the
  * card committed it but its answer was lost: exactly what GET TRANSACTION LOG recovers).
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { packageRoot } from "../protocol/paths.js";
+import { withTimeout } from "../protocol/transport-wrappers.js";
 import { type PcscCardEvent, PcscService } from "../terminal/adapters/pcsc/service.js";
 import { seededRandom } from "../test-support/card-fixture.js";
 import {
@@ -68,7 +70,7 @@ describePcsc("card-emulator serve › kill -9 during a stream of debits", () => 
     });
     FileCardStateStore.create(statePath, initial);
     const rnd = seededRandom(0x6b111);
-    const service = await PcscService.open({ transport: { timeoutMs: 1_000 } });
+    const service = await PcscService.open({});
     let child: ChildProcess | undefined;
     let seq = 0;
     let previousCounter = 0;
@@ -124,7 +126,7 @@ describePcsc("card-emulator serve › kill -9 during a stream of debits", () => 
         const answeredNow: { seq: number; amount: number; counter: number }[] = [];
         let inFlight: { seq: number; amount: number } | undefined;
         try {
-          const t = new TerminalScript(transport);
+          const t = new TerminalScript(withTimeout(transport, 1_000));
           await t.authenticate();
           for (;;) {
             const amount = 1 + Math.floor(rnd.next() * 500);

@@ -144,7 +144,7 @@ describePcsc("card-emulator serve on real pcscd + vpcd", () => {
   });
 
   it("a whole tap through nfc-pcsc (PcscService/PcscTransport), and the APDU round trip", async () => {
-    const service = await PcscService.open({ transport: { timeoutMs: 2_000 } });
+    const service = await PcscService.open({});
     try {
       await service.waitForReader(READER);
       // Re-present the card so that the service sees a fresh card event.

@@ -7,6 +7,8 @@ import { createLogger } from "./logger.js";
 import { transmit } from "./transmit.js";
 import type { ClosableTransport, Transport } from "./transport.js";
 import {
+  counting,
+  isCounted,
   RecordingTransport,
   ReplayTransport,
   serialized,
@@ -83,6 +85,17 @@ describe("serialized", () => {
   });
 });
 
+describe("counting", () => {
+  it("counts APDUs and bytes both ways, the command when it is sent", async () => {
+    const t = counting(echoCard());
+    await t.exchange(CMD);
+    await t.exchange(CMD);
+    expect(t.counts).toEqual({ apdus: 2, bytesOut: 2 * CMD.length, bytesIn: 6 });
+    expect(isCounted(t)).toBe(true);
+    expect(isCounted(echoCard())).toBe(false);
+  });
+});
+
 describe("withTimeout", () => {
   it("rejects with PROTO_ERR_TRANSPORT_TIMEOUT when the card takes longer, and drops the late answer", async () => {
     vi.useFakeTimers();
@@ -125,6 +138,26 @@ describe("withTimeout", () => {
     const pending = errorOf(withTimeout(card, 1_000).exchange(CMD));
     card.fail(new ProtocolError("PROTO_ERR_TRANSPORT_CLOSED", "gone"));
     expect((await pending).code).toBe("PROTO_ERR_TRANSPORT_CLOSED");
+  });
+
+  it("is poisoned after a timeout: later exchanges fail at once and never reach the card", async () => {
+    vi.useFakeTimers();
+    const card = manualCard();
+    let reached = 0;
+    const counted: Transport = {
+      exchange(c) {
+        reached++;
+        return card.exchange(c);
+      },
+    };
+    const t = withTimeout(counted, 100);
+    const first = errorOf(t.exchange(CMD));
+    await vi.advanceTimersByTimeAsync(100);
+    expect((await first).code).toBe("PROTO_ERR_TRANSPORT_TIMEOUT");
+    card.release("9000"); // the late answer does not cure it
+    const second = await errorOf(t.exchange(CMD));
+    expect(second).toMatchObject({ code: "PROTO_ERR_TRANSPORT_TIMEOUT", details: { poisoned: true } });
+    expect(reached).toBe(1);
   });
 
   it("refuses a timeout that is not a positive number", () => {

@@ -53,27 +53,39 @@ export function serialized(t: Transport): Transport {
 /**
  * Reject with PROTO_ERR_TRANSPORT_TIMEOUT when the inner exchange takes longer than `ms`. The late
  * answer (or late failure) of the inner exchange is dropped.
+ *
+ * After a timeout the transport is poisoned: the card (or a PC/SC transmit that never returns) may
+ * still be busy with the abandoned command, so every later exchange rejects at once with
+ * PROTO_ERR_TRANSPORT_TIMEOUT (`details.poisoned`) and never reaches the inner transport. The
+ * customer presents the card again, which makes a new connection and a new stack.
  */
 export function withTimeout(t: ClosableTransport, ms: number): ClosableTransport;
 export function withTimeout(t: Transport, ms: number): Transport;
 export function withTimeout(t: Transport, ms: number): Transport {
   if (!(Number.isFinite(ms) && ms > 0))
     throw new RangeError(`timeout must be a positive number of ms, got ${ms}`);
+  let poisoned = false;
   return keepClose(t, {
     async exchange(command: Uint8Array): Promise<Uint8Array> {
+      if (poisoned) {
+        throw new ProtocolError(
+          "PROTO_ERR_TRANSPORT_TIMEOUT",
+          "an earlier APDU timed out; present the card again",
+          { details: { ms, ins: command[1], poisoned: true } },
+        );
+      }
       // Promise.race subscribes to the inner exchange, so its late rejection is handled (and ignored).
       const inner = t.exchange(command);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new ProtocolError("PROTO_ERR_TRANSPORT_TIMEOUT", `card did not answer within ${ms} ms`, {
-                details: { ms, ins: command[1] },
-              }),
-            ),
-          ms,
-        );
+        timer = setTimeout(() => {
+          poisoned = true;
+          reject(
+            new ProtocolError("PROTO_ERR_TRANSPORT_TIMEOUT", `the card did not answer within ${ms} ms`, {
+              details: { ms, ins: command[1] },
+            }),
+          );
+        }, ms);
       });
       try {
         return await Promise.race([inner, timeout]);
@@ -82,6 +94,41 @@ export function withTimeout(t: Transport, ms: number): Transport {
       }
     },
   });
+}
+
+/** APDUs and bytes that went through a transport. */
+export interface TransportCounts {
+  apdus: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+/** A transport that counts what goes through it (the bench, the tap statistics, the logs). */
+export interface CountedTransport extends Transport {
+  /** Live counters since the wrapper was made. */
+  readonly counts: Readonly<TransportCounts>;
+}
+
+export function isCounted(t: Transport): t is CountedTransport {
+  return typeof (t as Partial<CountedTransport>).counts === "object";
+}
+
+/**
+ * Count every exchange: the command (APDU and bytes out) when it is sent, the response's bytes when
+ * it arrives. Keeps close() like the other wrappers.
+ */
+export function counting(t: Transport): CountedTransport & Partial<ClosableTransport> {
+  const counts: TransportCounts = { apdus: 0, bytesOut: 0, bytesIn: 0 };
+  const wrapper = keepClose(t, {
+    async exchange(command: Uint8Array): Promise<Uint8Array> {
+      counts.apdus++;
+      counts.bytesOut += command.length;
+      const response = await t.exchange(command);
+      counts.bytesIn += response.length;
+      return response;
+    },
+  });
+  return Object.assign(wrapper, { counts });
 }
 
 function millis(start: number): number {

@@ -9,7 +9,7 @@ import { ACQUIRER_ERROR_CODES } from "../acquirer-stub/errors.js";
 import { CARD_ERROR_CODES } from "../card-emulator/errors.js";
 import { PROTOCOL_ERROR_CODES } from "../protocol/errors.js";
 import { packageRoot } from "../protocol/paths.js";
-import { TERMINAL_ERROR_CODES } from "../terminal/errors.js";
+import { EXIT_CODES, TERMINAL_ERROR_CODES, TERMINAL_ERRORS } from "../terminal/errors.js";
 
 export const REGISTRIES: Record<string, Record<string, string>> = {
   "protocol/": PROTOCOL_ERROR_CODES,
@@ -37,11 +37,40 @@ export function renderErrorsDoc(): string {
     "",
   ];
   for (const [area, codes] of Object.entries(REGISTRIES)) {
+    if (area === "terminal/") {
+      lines.push(...terminalSection());
+      continue;
+    }
     lines.push(`## ${area}`, "", "| code | meaning |", "| --- | --- |");
     for (const [code, meaning] of Object.entries(codes)) lines.push(`| \`${code}\` | ${meaning} |`);
     lines.push("");
   }
   return lines.join("\n");
+}
+
+/**
+ * The terminal's codes carry their class, the CLI exit code and the cash-register API's HTTP status
+ * (terminal/errors.ts TERMINAL_ERRORS).
+ */
+function terminalSection(): string[] {
+  const exits = Object.entries(EXIT_CODES)
+    .map(([name, code]) => `${code} ${name}`)
+    .join(", ");
+  const lines = [
+    "## terminal/",
+    "",
+    `Class: **decline** (the card or the terminal's policy said no; nothing charged), **error**, **usage**. A tap that fails after DEBIT went out, other than by the card's refusal, is *torn* whatever its code (exit 4). posd's exit codes: ${exits}. HTTP is the cash-register API's status when the error ends a request; payment outcomes are returned inside the payment (200).`,
+    "",
+    "| code | class | exit | HTTP | meaning |",
+    "| --- | --- | --- | --- | --- |",
+  ];
+  for (const [code, spec] of Object.entries(TERMINAL_ERRORS)) {
+    lines.push(
+      `| \`${code}\` | ${spec.class} | ${EXIT_CODES[spec.class]} | ${spec.http} | ${spec.meaning} |`,
+    );
+  }
+  lines.push("");
+  return lines;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -14,8 +14,8 @@ import { money, outcomeJson, transactionJson } from "./application/outcome-json.
 import { riskState } from "./application/risk.js";
 import { type PaymentOutcome, recoverPending, runPayment } from "./application/run-payment.js";
 import { loadConfig, resolveDataDir } from "./config.js";
-import { openTerminal, paymentDeps, type TerminalContext } from "./context.js";
-import { TerminalError } from "./errors.js";
+import { cardLink, openTerminal, paymentDeps, type TerminalContext } from "./context.js";
+import { asTerminalError, exitCodeForError, TerminalError } from "./errors.js";
 import { initTerminal } from "./init.js";
 import { EXIT, exitCodeFor, printJson, printOutcome, printRecords } from "./output.js";
 
@@ -47,16 +47,10 @@ function logger(opts: GlobalOptions, defaultLevel = "warn"): Logger {
 }
 
 function fail(e: unknown): never {
-  const code = isTapwalletError(e) ? e.code : "TERM_ERR_INTERNAL";
-  const message = isTapwalletError(e) ? e.message : e instanceof Error ? e.message : String(e);
-  if (jsonOutput) printJson({ status: "error", code, message });
-  else process.stderr.write(`posd: ${message} [${code}]\n`);
-  const usage =
-    code === "TERM_ERR_USAGE" ||
-    code === "PROTO_ERR_AMOUNT" ||
-    code === "PROTO_ERR_AMOUNT_RANGE" ||
-    code === "PROTO_ERR_CURRENCY";
-  exit(usage ? EXIT.USAGE : EXIT.ERROR);
+  const err = isTapwalletError(e) ? e : asTerminalError(e);
+  if (jsonOutput) printJson({ status: "error", code: err.code, message: err.message });
+  else process.stderr.write(`posd: ${err.message} [${err.code}]\n`);
+  exit(exitCodeForError(err));
 }
 
 function globals(cmd: Command): GlobalOptions {
@@ -173,7 +167,7 @@ program
       if (o.virtual) {
         const { openVirtualCard } = await import("./adapters/virtual/virtual-card.js");
         return withRecording(await openVirtualCard({ statePath: o.card }), o.record, (t) =>
-          runPayment(t, deps, request),
+          runPayment(cardLink(ctx, t), deps, request),
         );
       }
       const { payOnReader } = await import("./adapters/reader/pay-on-reader.js");
@@ -186,7 +180,7 @@ program
             if (!g.json) process.stderr.write(`present a card to "${reader}"…\n`);
           },
         },
-        (t) => withRecording(t, o.record, (tr) => runPayment(tr, deps, request)),
+        (t) => withRecording(t, o.record, (tr) => runPayment(cardLink(ctx, tr), deps, request)),
       );
     });
     if (g.json) printJson(outcomeJson(outcome));
@@ -224,11 +218,11 @@ program
       const deps = { store: ctx.store, identity: ctx.identity, trust: ctx.trust, logger: ctx.logger };
       if (o.virtual) {
         const { openVirtualCard } = await import("./adapters/virtual/virtual-card.js");
-        return recoverPending(await openVirtualCard({ statePath: o.card }), deps);
+        return recoverPending(cardLink(ctx, await openVirtualCard({ statePath: o.card })), deps);
       }
       const { withReaderCard } = await import("./adapters/reader/pay-on-reader.js");
       return withReaderCard(ctx, { reader: o.reader ?? ctx.config.reader.name, log }, (t) =>
-        recoverPending(t, deps),
+        recoverPending(cardLink(ctx, t), deps),
       );
     });
     if (g.json) printJson({ ...result, error: result.error?.toJSON() ?? null });

@@ -9,6 +9,8 @@ import { decryptPrivateKeyPem } from "../protocol/crypto.js";
 import { isTapwalletError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/logger.js";
 import { type Certificate, type Crl, certificateFromPem, parseCrl, TrustStore } from "../protocol/pki.js";
+import type { Transport } from "../protocol/transport.js";
+import type { CountedTransport } from "../protocol/transport-wrappers.js";
 import type { BatchStore } from "./adapters/sqlite/batch-store.js";
 import type { EcrPaymentStore } from "./adapters/sqlite/ecr-payment-store.js";
 import type { SqliteHotlist } from "./adapters/sqlite/hotlist-store.js";
@@ -17,7 +19,8 @@ import { SqliteTerminalStore } from "./adapters/sqlite/terminal-store.js";
 import type { Clock } from "./application/ports.js";
 import { checkRisk, type RiskLimits } from "./application/risk.js";
 import type { PaymentDeps } from "./application/run-payment.js";
-import type { CardTrust, TerminalIdentity } from "./card/card-session.js";
+import type { CardTrust, TerminalIdentity } from "./card-session/session.js";
+import { type CardTransportOptions, cardTransport } from "./composition/card-transport.js";
 import type { Config } from "./config.js";
 import { TerminalError } from "./errors.js";
 
@@ -39,6 +42,8 @@ export interface TerminalContext {
   readonly currency: number;
   /** The offline risk limits of the configuration, the amount limit in `currency`. */
   readonly riskLimits: RiskLimits;
+  /** The stack's settings for every card connection: the configured per-APDU timeout, the log. */
+  readonly cardTransport: CardTransportOptions;
   close(): void;
 }
 
@@ -203,6 +208,7 @@ export function openTerminal(
     merchantId: attrs.merchantId!,
     currency,
     riskLimits: limitsFromConfig(config, currency),
+    cardTransport: { timeoutMs: config.reader.apduTimeoutMs, logger },
     close: () => stores.close(),
   };
 }
@@ -216,4 +222,9 @@ export function paymentDeps(ctx: TerminalContext): PaymentDeps {
     logger: ctx.logger,
     riskCheck: (request) => checkRisk(ctx.store, ctx.riskLimits, request, ctx.clock.now()),
   };
+}
+
+/** A card connection (PC/SC, the virtual card, a recorder around either) inside the one stack. */
+export function cardLink(ctx: TerminalContext, connection: Transport): CountedTransport {
+  return cardTransport(connection, ctx.cardTransport);
 }

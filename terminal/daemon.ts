@@ -27,6 +27,7 @@ import type { PcscCardSource } from "./adapters/reader/pcsc-card-source.js";
 import { type CardSource, PaymentManager } from "./application/payment-manager.js";
 import { runPayment } from "./application/run-payment.js";
 import type { UploadSummary } from "./application/upload.js";
+import { withCardTransport } from "./composition/card-transport.js";
 import type { Config } from "./config.js";
 import { openTerminal, paymentDeps, type TerminalContext } from "./context.js";
 import { type EcrState, FINAL_ECR_STATES } from "./domain/ecr-payment.js";
@@ -120,11 +121,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         }
         const { PcscService } = await import("./adapters/pcsc/service.js");
         const { PcscCardSource } = await import("./adapters/reader/pcsc-card-source.js");
-        service = await PcscService.open({
-          ...options.pcsc,
-          logger: log,
-          transport: { timeoutMs: config.reader.apduTimeoutMs },
-        });
+        service = await PcscService.open({ ...options.pcsc, logger: log });
         const reader = new PcscCardSource(service, query, log, {
           newTapPerPayment: config.reader.newTapPerPayment,
         });
@@ -160,7 +157,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#manager = new PaymentManager({
       payments: ctx.ecrPayments,
       records: ctx.store,
-      cardSource: source,
+      cardSource: withCardTransport(source, ctx.cardTransport),
       pay: (transport, request) => runPayment(transport, deps, request),
       cardWaitMs: ctx.config.reader.cardWaitMs,
       logger: ctx.logger,

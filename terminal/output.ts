@@ -1,13 +1,20 @@
 /**
- * The CLI's output layer: human lines on a terminal, one JSON document with --json. Exit codes:
- * 0 approved / ok, 1 error, 2 usage, 3 declined by the card or policy, 4 torn (payment pending
- * until the same wallet is presented again).
+ * The CLI's output layer: human lines on a terminal, one JSON document with --json. Exit codes
+ * are the catalog's (terminal/errors.ts EXIT_CODES): 0 approved / ok, 1 error, 2 usage, 3 declined
+ * by the card or policy, 4 torn (payment pending until the same wallet is presented again).
  */
 import { money } from "./application/outcome-json.js";
 import type { PaymentOutcome } from "./application/run-payment.js";
 import type { StoredTransaction } from "./domain/records.js";
+import { EXIT_CODES } from "./errors.js";
 
-export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, DECLINED: 3, TORN: 4 } as const;
+export const EXIT = {
+  OK: EXIT_CODES.ok,
+  ERROR: EXIT_CODES.error,
+  USAGE: EXIT_CODES.usage,
+  DECLINED: EXIT_CODES.decline,
+  TORN: EXIT_CODES.torn,
+} as const;
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

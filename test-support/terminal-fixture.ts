@@ -25,7 +25,7 @@ import type {
   TerminalStores,
 } from "../terminal/application/ports.js";
 import type { PaymentDeps } from "../terminal/application/run-payment.js";
-import type { CardTrust, TerminalIdentity } from "../terminal/card/card-session.js";
+import type { CardTrust, TerminalIdentity } from "../terminal/card-session/session.js";
 import { frozenClock, type WorldClock } from "./clock.js";
 import { MemoryTerminalStore } from "./memory-terminal-store.js";
 

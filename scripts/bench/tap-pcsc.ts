@@ -30,10 +30,12 @@ import { WalletApplet } from "../../card-emulator/applet/applet.js";
 import { FileCardStateStore } from "../../card-emulator/applet/state.js";
 import { InProcessTransport } from "../../card-emulator/inprocess.js";
 import { fixtureCardState } from "../../card-emulator/personalize.js";
+import { silentLogger } from "../../protocol/logger.js";
 import type { Transport } from "../../protocol/transport.js";
 import type { PcscCardEvent, PcscService } from "../../terminal/adapters/pcsc/service.js";
 import { pcscdAccepting } from "../../terminal/adapters/reader/list-readers.js";
 import { runPayment } from "../../terminal/application/run-payment.js";
+import { cardTransport } from "../../terminal/composition/card-transport.js";
 import { realClock } from "../../test-support/clock.js";
 import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
 import { type BenchContext, type BenchSuite, type Metric, percentile } from "./harness.js";
@@ -110,9 +112,11 @@ interface TapSamples {
 
 async function taps(t: TestTerminal, card: Timed, n: number, warmup: number): Promise<TapSamples> {
   const out: TapSamples = { total: [], card: [], apdus: 0, bytesOut: 0, bytesIn: 0 };
+  // The production stack (serialized, per-APDU timeout, tracing, counting) around the connection.
+  const link = cardTransport(card.transport, { timeoutMs: 2_000, logger: silentLogger() });
   for (let i = 0; i < warmup + n; i++) {
     card.cardMs();
-    const o = await runPayment(card.transport, t.deps, { amount: 100, currency: 978 });
+    const o = await runPayment(link, t.deps, { amount: 100, currency: 978 });
     if (o.status !== "approved")
       throw new Error(
         `bench tap ${i} not approved: ${o.status} ${"code" in o ? `${o.code} ${o.message}` : ""}`,
@@ -148,7 +152,7 @@ async function openPcsc(): Promise<PcscService | string> {
   }
   try {
     const { PcscService } = await import("../../terminal/adapters/pcsc/service.js");
-    return await PcscService.open({ transport: { timeoutMs: 2_000 } });
+    return await PcscService.open({});
   } catch (e) {
     return (e as Error).message;
   }

@@ -13,8 +13,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InProcessTransport } from "../../card-emulator/inprocess.js";
+import { silentLogger } from "../../protocol/logger.js";
 import type { Transport } from "../../protocol/transport.js";
 import { runPayment } from "../../terminal/application/run-payment.js";
+import { cardTransport } from "../../terminal/composition/card-transport.js";
 import { realClock } from "../../test-support/clock.js";
 import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
 import { type BenchSuite, type Metric, percentile } from "./harness.js";
@@ -58,9 +60,11 @@ async function taps(
     apdus: [] as number[],
     bytes: [] as number[],
   };
+  // The production stack (serialized, per-APDU timeout, tracing, counting) around the connection.
+  const link = cardTransport(card.transport, { timeoutMs: 2_000, logger: silentLogger() });
   for (let i = 0; i < warmup + n; i++) {
     card.cardMs();
-    const o = await runPayment(card.transport, t.deps, { amount: 100, currency: 978 });
+    const o = await runPayment(link, t.deps, { amount: 100, currency: 978 });
     if (o.status !== "approved")
       throw new Error(`bench tap ${i} not approved: ${o.status} ${"code" in o ? o.code : ""}`);
     const cardMs = card.cardMs();

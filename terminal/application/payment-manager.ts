@@ -16,7 +16,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "../../protocol/logger.js";
 import type { Transport } from "../../protocol/transport.js";
 import { type EcrState, FINAL_ECR_STATES as FINAL, type StoredEcrPayment } from "../domain/ecr-payment.js";
-import { TerminalError } from "../errors.js";
+import { asTerminalError, TerminalError } from "../errors.js";
 import { outcomeJson } from "./outcome-json.js";
 import type { EcrPayments, RecordLedger } from "./ports.js";
 import type { PaymentOutcome, PaymentRequest } from "./run-payment.js";
@@ -53,15 +53,6 @@ export interface CardPresentation {
 export interface CardSource {
   /** Resolves when a wallet is in the field; rejects with an AbortError when `signal` aborts. */
   waitForCard(signal: AbortSignal): Promise<CardPresentation>;
-}
-
-export class EcrConflict extends Error {
-  constructor(
-    readonly reason: "busy" | "mismatch" | "not_abortable",
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface PaymentManagerOptions {
@@ -103,17 +94,20 @@ export class PaymentManager extends EventEmitter {
     const existing = this.#row(request.serviceId);
     if (existing) {
       if (existing.requestHash !== requestHash(request)) {
-        throw new EcrConflict(
-          "mismatch",
+        throw new TerminalError(
+          "TERM_ERR_ECR_CONFLICT",
           `serviceId ${request.serviceId} was already used for a different payment`,
         );
       }
       return { payment: this.#view(existing), created: false };
     }
     if (this.#active) {
-      throw new EcrConflict("busy", `the terminal is busy with payment ${this.#active.serviceId}`);
+      throw new TerminalError(
+        "TERM_ERR_ECR_BUSY",
+        `the terminal is busy with payment ${this.#active.serviceId}`,
+      );
     }
-    if (this.#closed) throw new EcrConflict("busy", "the terminal is shutting down");
+    if (this.#closed) throw new TerminalError("TERM_ERR_ECR_BUSY", "the terminal is shutting down");
     this.#o.payments.create({
       serviceId: request.serviceId,
       requestHash: requestHash(request),
@@ -144,8 +138,7 @@ export class PaymentManager extends EventEmitter {
         log.info(`payment ${state === "timed_out" ? "timed out waiting for a card" : "aborted"}`);
         return;
       }
-      const err =
-        e instanceof TerminalError ? e : new TerminalError("TERM_ERR_READER", String(e), { cause: e });
+      const err = asTerminalError(e);
       this.#update(request.serviceId, "error", {
         outcome: { status: "error", code: err.code, message: err.message },
       });
@@ -162,10 +155,12 @@ export class PaymentManager extends EventEmitter {
         reference: request.serviceId,
       });
     } catch (e) {
+      const err = asTerminalError(e);
+      log.error({ err: e }, `payment failed: ${err.message}`);
       outcome = {
         status: "error",
-        code: "TERM_ERR_INTERNAL",
-        message: (e as Error).message ?? String(e),
+        code: err.code,
+        message: err.message,
         recovered: [],
         stats: { apdus: 0, bytesIn: 0, bytesOut: 0, totalMs: 0, storeMs: 0 },
       };
@@ -188,7 +183,10 @@ export class PaymentManager extends EventEmitter {
       return this.#view(row);
     }
     if (FINAL.has(row.state)) return this.#view(row);
-    throw new EcrConflict("not_abortable", "the card is being read: the payment cannot be aborted any more");
+    throw new TerminalError(
+      "TERM_ERR_ECR_NOT_ABORTABLE",
+      "the card is being read: the payment cannot be aborted any more",
+    );
   }
 
   /** The payment, with a torn one following its intent to its final outcome. */

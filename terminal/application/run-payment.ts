@@ -13,6 +13,7 @@ import { currencyByNumeric, formatMoney } from "../../protocol/amount.js";
 import { ecdsaSign, type RandomSource } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
 import type { Transport } from "../../protocol/transport.js";
+import { counting, isCounted } from "../../protocol/transport-wrappers.js";
 import type { SignedRecord } from "../../protocol/wallet/messages.js";
 import {
   type AuthenticatedCard,
@@ -20,9 +21,15 @@ import {
   type CardTrust,
   isBlocked,
   type TerminalIdentity,
-} from "../card/card-session.js";
+} from "../card-session/session.js";
 import type { CompletedDebit, Intent, StoredTransaction } from "../domain/records.js";
-import { TerminalError, type TerminalErrorCode } from "../errors.js";
+import {
+  asTerminalError,
+  CardRefusal,
+  errorClass,
+  TerminalError,
+  type TerminalErrorCode,
+} from "../errors.js";
 import type { RecordLedger } from "./ports.js";
 
 export interface PaymentDeps {
@@ -103,29 +110,6 @@ export type PaymentOutcome =
       readonly stats: TapStats;
     };
 
-/** Codes that mean "the card or the policy said no", as opposed to "something broke". */
-const DECLINE_CODES: ReadonlySet<TerminalErrorCode> = new Set<TerminalErrorCode>([
-  "TERM_ERR_NOT_TAPWALLET",
-  "TERM_ERR_UNKNOWN_ISSUER",
-  "TERM_ERR_CARD_EXPIRED",
-  "TERM_ERR_CARD_REVOKED",
-  "TERM_ERR_CARD_CERT",
-  "TERM_ERR_HOTLISTED",
-  "TERM_ERR_BAD_SIGNATURE",
-  "TERM_ERR_TERMINAL_REFUSED",
-  "TERM_ERR_CARD_BLOCKED",
-  "TERM_ERR_CURRENCY_MISMATCH",
-  "TERM_ERR_AMOUNT",
-  "TERM_ERR_OVER_SINGLE_LIMIT",
-  "TERM_ERR_INSUFFICIENT_FUNDS",
-  "TERM_ERR_POLICY",
-  "TERM_ERR_RISK_LIMIT",
-]);
-
-export function isDeclineCode(code: string): boolean {
-  return DECLINE_CODES.has(code as TerminalErrorCode);
-}
-
 function sessionFor(transport: Transport, deps: PaymentDeps): CardSession {
   return new CardSession(transport, {
     identity: deps.identity,
@@ -151,8 +135,17 @@ export async function runPayment(
       storeMs += performance.now() - t0;
     }
   };
-  const session = sessionFor(transport, deps);
-  const stats = (): TapStats => ({ ...session.stats, totalMs: performance.now() - started, storeMs });
+  // The stack counts (terminal/composition/card-transport.ts); a bare transport is counted here.
+  const link = isCounted(transport) ? transport : counting(transport);
+  const before = { ...link.counts };
+  const session = sessionFor(link, deps);
+  const stats = (): TapStats => ({
+    apdus: link.counts.apdus - before.apdus,
+    bytesOut: link.counts.bytesOut - before.bytesOut,
+    bytesIn: link.counts.bytesIn - before.bytesIn,
+    totalMs: performance.now() - started,
+    storeMs,
+  });
   const sign = (message: Uint8Array) => ecdsaSign(deps.identity.privateKey, message);
   const recovered: RecoveredIntent[] = [];
   const log = deps.logger.child({
@@ -161,9 +154,8 @@ export async function runPayment(
   });
 
   const fail = (e: unknown, walletId?: string): PaymentOutcome => {
-    const err =
-      e instanceof TerminalError ? e : new TerminalError("TERM_ERR_PROTOCOL", String(e), { cause: e });
-    const status = isDeclineCode(err.code) ? "declined" : "error";
+    const err = asTerminalError(e);
+    const status = errorClass(err.code) === "decline" ? "declined" : "error";
     log.info({ code: err.code, walletId }, `${status}: ${err.message}`);
     return {
       status,
@@ -236,9 +228,8 @@ export async function runPayment(
     log.info({ walletId, seq: intent.seq, counter: signed.record.cardCounter }, "approved");
     return { status: "approved", record, walletId, recovered, stats: stats() };
   } catch (e) {
-    const err =
-      e instanceof TerminalError ? e : new TerminalError("TERM_ERR_PROTOCOL", String(e), { cause: e });
-    if (err.details?.cardRefused === true) {
+    const err = asTerminalError(e);
+    if (err instanceof CardRefusal) {
       timed(() => deps.store.void(intent.seq, `declined by card: ${err.code}`, sign));
       log.info({ walletId, seq: intent.seq, code: err.code }, `declined: ${err.message}`);
       return {
@@ -290,8 +281,7 @@ export async function recoverPending(
     }
     return { walletId, recovered };
   } catch (e) {
-    const error =
-      e instanceof TerminalError ? e : new TerminalError("TERM_ERR_PROTOCOL", String(e), { cause: e });
+    const error = asTerminalError(e);
     return { ...(walletId ? { walletId } : {}), recovered, error };
   } finally {
     session.close();

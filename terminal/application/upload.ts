@@ -10,7 +10,7 @@
 import { ecdsaSign } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
 import type { BatchResult, Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
-import type { TerminalIdentity } from "../card/card-session.js";
+import type { TerminalIdentity } from "../card-session/session.js";
 import { batchUpload } from "../domain/batch.js";
 import type { AcquirerPort, Batches, HotlistStore } from "./ports.js";
 

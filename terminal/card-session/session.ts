@@ -1,7 +1,9 @@
 /**
- * The card session: the middle layer of the terminal (transport → card session → use case). It
- * speaks the tapwallet protocol over any Transport and turns bytes and status words into domain
- * values and typed TerminalErrors. Use cases never see a status word or a TLV.
+ * The card session: the middle layer of the terminal (transport stack → card session → use case).
+ * It speaks the tapwallet protocol over any Transport and turns bytes and status words into domain
+ * values and typed TerminalErrors (status words: status-words.ts; transport, codec and certificate
+ * failures: failures.ts). Use cases never see a status word or a TLV. It counts nothing: the
+ * transport stack does (terminal/composition/card-transport.ts).
  *
  * One instance per tap. Its secure channel dies with it (or on the first failure).
  */
@@ -16,7 +18,6 @@ import {
   type RandomSource,
   systemRandom,
 } from "../../protocol/crypto.js";
-import { isTapwalletError, ProtocolError } from "../../protocol/errors.js";
 import { type Certificate, type Crl, parseCertificate, type TrustStore } from "../../protocol/pki.js";
 import { SW } from "../../protocol/sw.js";
 import { transmit } from "../../protocol/transmit.js";
@@ -28,7 +29,6 @@ import {
   NONCE_LENGTH,
   RECORD_TYPE,
   WALLET_STATE,
-  WALLET_SW,
 } from "../../protocol/wallet/constants.js";
 import {
   type BalanceInfo,
@@ -51,7 +51,18 @@ import {
 } from "../../protocol/wallet/messages.js";
 import { verifyCardRecord } from "../../protocol/wallet/records.js";
 import { deriveSessionKeys, SecureChannel } from "../../protocol/wallet/secure-channel.js";
-import { TerminalError, type TerminalErrorCode } from "../errors.js";
+import { TerminalError } from "../errors.js";
+import { cardCertificateError, toTerminalError } from "./failures.js";
+import {
+  DEBIT_SW,
+  EXTERNAL_AUTH_SW,
+  INITIATE_AUTH_SW,
+  READ_BALANCE_SW,
+  SECURE_OUTER_SW,
+  SELECT_SW,
+  statusWordError,
+  TRANSACTION_LOG_SW,
+} from "./status-words.js";
 
 /** What the terminal is: its key and the certificate chain it presents to cards. */
 export interface TerminalIdentity {
@@ -95,100 +106,6 @@ export interface AuthenticatedCard {
   readonly terminalTime: number;
 }
 
-/** Inner status words of DEBIT and their domain meaning. */
-const DEBIT_REFUSALS: ReadonlyMap<number, { code: TerminalErrorCode; message: string }> = new Map([
-  [WALLET_SW.BLOCKED, { code: "TERM_ERR_CARD_BLOCKED", message: "the wallet is blocked" }],
-  [
-    WALLET_SW.CURRENCY_MISMATCH,
-    { code: "TERM_ERR_CURRENCY_MISMATCH", message: "the wallet holds another currency" },
-  ],
-  [WALLET_SW.AMOUNT_INVALID, { code: "TERM_ERR_AMOUNT", message: "the card refused the amount" }],
-  [
-    WALLET_SW.OVER_SINGLE_LIMIT,
-    { code: "TERM_ERR_OVER_SINGLE_LIMIT", message: "amount exceeds the wallet's single-spend limit" },
-  ],
-  [
-    WALLET_SW.INSUFFICIENT_FUNDS,
-    { code: "TERM_ERR_INSUFFICIENT_FUNDS", message: "insufficient balance on the wallet" },
-  ],
-  [
-    WALLET_SW.POLICY_VALIDITY,
-    { code: "TERM_ERR_POLICY", message: "the wallet is outside its validity window" },
-  ],
-  [
-    WALLET_SW.POLICY_CATEGORY,
-    { code: "TERM_ERR_POLICY", message: "the wallet does not allow this merchant category" },
-  ],
-  [WALLET_SW.POLICY_REGION, { code: "TERM_ERR_POLICY", message: "the wallet does not allow this region" }],
-  [
-    WALLET_SW.DUPLICATE_TERMINAL_SEQ,
-    { code: "TERM_ERR_PROTOCOL", message: "the card already debited this terminal seq" },
-  ],
-]);
-
-/** PROTO_ERR_CERT_* (card chain) → what the cashier is told. */
-function cardCertificateError(e: unknown): TerminalError {
-  const code = isTapwalletError(e) ? e.code : "";
-  const map: Record<string, [TerminalErrorCode, string]> = {
-    PROTO_ERR_CERT_ISSUER: [
-      "TERM_ERR_UNKNOWN_ISSUER",
-      "the wallet's certificate is not from an accepted issuer",
-    ],
-    PROTO_ERR_CERT_EXPIRED: ["TERM_ERR_CARD_EXPIRED", "the wallet's certificate has expired"],
-    PROTO_ERR_CERT_NOT_YET_VALID: ["TERM_ERR_CARD_EXPIRED", "the wallet's certificate is not valid yet"],
-    PROTO_ERR_CERT_REVOKED: ["TERM_ERR_CARD_REVOKED", "the wallet's certificate is revoked"],
-    PROTO_ERR_CERT_SIGNATURE: [
-      "TERM_ERR_BAD_SIGNATURE",
-      "the wallet's certificate signature does not verify",
-    ],
-  };
-  const [termCode, message] = map[code] ?? [
-    "TERM_ERR_CARD_CERT",
-    "the wallet's certificate is not acceptable",
-  ];
-  return new TerminalError(termCode, message, { cause: e, details: { reason: code || String(e) } });
-}
-
-/** Transport and codec failures → the typed outcome of a tap. TerminalErrors pass through. */
-export function toTerminalError(e: unknown, context: string): TerminalError {
-  if (e instanceof TerminalError) return e;
-  if (e instanceof ProtocolError) {
-    switch (e.code) {
-      case "PROTO_ERR_TRANSPORT_CLOSED":
-      case "PROTO_ERR_RESPONSE_TOO_SHORT":
-        return new TerminalError("TERM_ERR_CARD_REMOVED", `the card left the field (${context})`, {
-          cause: e,
-        });
-      case "PROTO_ERR_TRANSPORT_TIMEOUT":
-        return new TerminalError("TERM_ERR_TIMEOUT", `the card did not answer in time (${context})`, {
-          cause: e,
-        });
-      case "PROTO_ERR_TRANSPORT_BUSY":
-        return new TerminalError("TERM_ERR_READER", `the reader is busy (${context})`, { cause: e });
-      case "PROTO_ERR_SM_MAC":
-        return new TerminalError(
-          "TERM_ERR_PROTOCOL",
-          `secure messaging failed (${context}): answer tampered or replayed`,
-          {
-            cause: e,
-          },
-        );
-      default:
-        return new TerminalError(
-          "TERM_ERR_PROTOCOL",
-          `the card's answer is malformed (${context}): ${e.message}`,
-          {
-            cause: e,
-            details: { reason: e.code },
-          },
-        );
-    }
-  }
-  return new TerminalError("TERM_ERR_READER", `${context}: ${(e as Error)?.message ?? String(e)}`, {
-    cause: e,
-  });
-}
-
 export class CardSession {
   readonly #transport: Transport;
   readonly #identity: TerminalIdentity;
@@ -201,20 +118,9 @@ export class CardSession {
   #fci: Fci | undefined;
   #card: AuthenticatedCard | undefined;
   #channel: SecureChannel | undefined;
-  /** APDUs and bytes of this session, for the bench and the logs. */
-  readonly stats = { apdus: 0, bytesOut: 0, bytesIn: 0 };
 
   constructor(transport: Transport, options: CardSessionOptions) {
-    const stats = this.stats;
-    this.#transport = {
-      async exchange(command) {
-        stats.apdus++;
-        stats.bytesOut += command.length;
-        const response = await transport.exchange(command);
-        stats.bytesIn += response.length;
-        return response;
-      },
-    };
+    this.#transport = transport;
     this.#identity = options.identity;
     this.#trust = options.trust;
     this.#random = options.random ?? systemRandom;
@@ -239,15 +145,7 @@ export class CardSession {
   /** SELECT the tapwallet application. A foreign card (6A82, or no FCI) → TERM_ERR_NOT_TAPWALLET. */
   async select(): Promise<Fci> {
     const r = await this.#send("SELECT", selectCommand());
-    if (r.sw !== SW.OK) {
-      throw new TerminalError(
-        "TERM_ERR_NOT_TAPWALLET",
-        "not a tapwallet card (the application is not on it)",
-        {
-          details: { sw: r.sw.toString(16).padStart(4, "0") },
-        },
-      );
-    }
+    if (r.sw !== SW.OK) throw statusWordError(SELECT_SW, r.sw);
     try {
       this.#fci = parseFci(r.data);
     } catch (cause) {
@@ -291,13 +189,7 @@ export class CardSession {
       time: terminalTime,
     });
     const r = await this.#send("INITIATE AUTHENTICATE", initiateAuthCommand(initData));
-    if (r.sw === WALLET_SW.TERMINAL_REFUSED || r.sw === WALLET_SW.TERMINAL_CLOCK) {
-      throw new TerminalError("TERM_ERR_TERMINAL_REFUSED", "the wallet refused this terminal's certificate", {
-        details: { sw: r.sw.toString(16) },
-      });
-    }
-    if (r.sw === WALLET_SW.BLOCKED) throw new TerminalError("TERM_ERR_CARD_BLOCKED", "the wallet is blocked");
-    if (r.sw !== SW.OK) throw this.#unexpected("INITIATE AUTHENTICATE", r.sw);
+    if (r.sw !== SW.OK) throw statusWordError(INITIATE_AUTH_SW, r.sw);
 
     let answer: ReturnType<typeof parseCardAuth>;
     let certificate: Certificate;
@@ -353,15 +245,7 @@ export class CardSession {
       "EXTERNAL AUTHENTICATE",
       externalAuthCommand(this.#sign(this.#identity.privateKey, terminalAuthMessage(h))),
     );
-    if (ext.sw !== SW.OK) {
-      throw new TerminalError(
-        "TERM_ERR_TERMINAL_REFUSED",
-        "the wallet refused the terminal's authentication",
-        {
-          details: { sw: ext.sw.toString(16) },
-        },
-      );
-    }
+    if (ext.sw !== SW.OK) throw statusWordError(EXTERNAL_AUTH_SW, ext.sw);
     this.#channel = new SecureChannel(deriveSessionKeys(shared, h));
     shared.fill(0);
     this.#card = { fci, walletId, certificate, transcriptHash: h, terminalTime };
@@ -377,9 +261,7 @@ export class CardSession {
     const outer = await this.#send(context, commandApdu({ ...header, data: sealed, ne: 256 }));
     if (outer.sw !== SW.OK) {
       this.close();
-      throw new TerminalError("TERM_ERR_PROTOCOL", `${context}: the card dropped the secure session`, {
-        details: { sw: outer.sw.toString(16) },
-      });
+      throw statusWordError({ ...SECURE_OUTER_SW, command: context }, outer.sw);
     }
     try {
       return channel.openResponse(ins, outer.data);
@@ -398,17 +280,8 @@ export class CardSession {
   async debit(request: { amount: number; currency: number; terminalSeq: number }): Promise<SignedRecord> {
     const card = this.#requireCard();
     const inner = await this.#secure("DEBIT", INS.DEBIT, 0, 0, encodeDebit(request));
-    if (inner.sw !== SW.OK) {
-      // The card answers a refusal only before it commits (docs/protocol.md): the caller may void.
-      // 930C means it already holds a debit for this seq: never void that one.
-      const refusal = DEBIT_REFUSALS.get(inner.sw);
-      const cardRefused = inner.sw !== WALLET_SW.DUPLICATE_TERMINAL_SEQ;
-      const sw = inner.sw.toString(16).padStart(4, "0");
-      if (refusal) throw new TerminalError(refusal.code, refusal.message, { details: { sw, cardRefused } });
-      throw new TerminalError("TERM_ERR_PROTOCOL", `DEBIT: unexpected status word ${sw}`, {
-        details: { sw, cardRefused },
-      });
-    }
+    // A refusal (CardRefusal) comes before any commit: the caller may void. See DEBIT_SW.
+    if (inner.sw !== SW.OK) throw statusWordError(DEBIT_SW, inner.sw);
     const signed = this.#parseRecord(inner.data, "DEBIT");
     this.#checkRecord(signed, card, {
       amount: request.amount,
@@ -440,7 +313,7 @@ export class CardSession {
       logBySeqData(intent.terminalSeq),
     );
     if (inner.sw === SW.RECORD_NOT_FOUND) return undefined;
-    if (inner.sw !== SW.OK) throw this.#unexpected("GET TRANSACTION LOG", inner.sw);
+    if (inner.sw !== SW.OK) throw statusWordError(TRANSACTION_LOG_SW, inner.sw);
     const signed = this.#parseRecord(inner.data, "GET TRANSACTION LOG");
     this.#checkRecord(signed, card, {
       amount: intent.amount,
@@ -455,7 +328,7 @@ export class CardSession {
   async readBalance(): Promise<BalanceInfo> {
     this.#requireCard();
     const inner = await this.#secure("READ BALANCE", INS.READ_BALANCE, 0, 0, new Uint8Array(0));
-    if (inner.sw !== SW.OK) throw this.#unexpected("READ BALANCE", inner.sw);
+    if (inner.sw !== SW.OK) throw statusWordError(READ_BALANCE_SW, inner.sw);
     try {
       return parseBalance(inner.data);
     } catch (e) {
@@ -512,16 +385,6 @@ export class CardSession {
         { details: { fields: mismatches } },
       );
     }
-  }
-
-  #unexpected(context: string, sw: number): TerminalError {
-    return new TerminalError(
-      "TERM_ERR_PROTOCOL",
-      `${context}: unexpected status word ${sw.toString(16).padStart(4, "0")}`,
-      {
-        details: { sw: sw.toString(16).padStart(4, "0") },
-      },
-    );
   }
 }
 

@@ -9,12 +9,13 @@
  *   GET  /v1/status
  *   GET  /v1/totals                                  since the last upload, by outcome and currency
  */
-import Fastify, { type FastifyError } from "fastify";
+import Fastify, { type FastifyError, type FastifyReply } from "fastify";
 import { currencyByCode, MAX_AMOUNT_MINOR } from "../../../protocol/amount.js";
 import type { Logger } from "../../../protocol/logger.js";
 import { money } from "../../application/outcome-json.js";
-import { EcrConflict, type PaymentManager } from "../../application/payment-manager.js";
+import type { PaymentManager } from "../../application/payment-manager.js";
 import type { Batches, EcrPayments } from "../../application/ports.js";
+import { httpStatus, TerminalError } from "../../errors.js";
 
 /** What GET /v1/totals reads. */
 export interface TotalsSources {
@@ -95,14 +96,9 @@ export function buildEcrApp(o: EcrAppOptions) {
     reply.code(404).send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no such route" }),
   );
 
-  const conflict = (e: EcrConflict) => ({
-    code: {
-      busy: "TERM_ERR_ECR_BUSY",
-      mismatch: "TERM_ERR_ECR_CONFLICT",
-      not_abortable: "TERM_ERR_ECR_NOT_ABORTABLE",
-    }[e.reason],
-    message: e.message,
-  });
+  /** A request the terminal refuses (busy, conflicting serviceId...): the catalog's HTTP status. */
+  const refused = (reply: FastifyReply, e: TerminalError) =>
+    reply.code(httpStatus(e.code)).send({ code: e.code, message: e.message });
 
   app.post<{ Body: PaymentBody; Querystring: { wait?: string } }>(
     "/v1/payments",
@@ -125,7 +121,7 @@ export function buildEcrApp(o: EcrAppOptions) {
         const view = wait > 0 ? await o.manager.waitFinal(payment.serviceId, wait * 1000) : payment;
         return reply.code(created ? 201 : 200).send(view);
       } catch (e) {
-        if (e instanceof EcrConflict) return reply.code(409).send(conflict(e));
+        if (e instanceof TerminalError) return refused(reply, e);
         throw e;
       }
     },
@@ -160,7 +156,7 @@ export function buildEcrApp(o: EcrAppOptions) {
             .send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no payment with this serviceId" });
         return (await o.manager.waitFinal(req.params.serviceId, 5_000)) ?? payment;
       } catch (e) {
-        if (e instanceof EcrConflict) return reply.code(409).send(conflict(e));
+        if (e instanceof TerminalError) return refused(reply, e);
         throw e;
       }
     },

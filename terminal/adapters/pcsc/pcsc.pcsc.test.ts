@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { VpcdLink } from "../../../card-emulator/adapters/vpcd.js";
 import { commandApdu } from "../../../protocol/apdu.js";
 import { hex } from "../../../protocol/bytes.js";
-import { createLogger } from "../../../protocol/logger.js";
+import { createLogger, silentLogger } from "../../../protocol/logger.js";
 import Database from "../../../protocol/sqlite.js";
 import { transmit } from "../../../protocol/transmit.js";
 import {
@@ -32,6 +32,7 @@ import {
   StandInCard,
   TEST_FCI,
 } from "../../../test-support/stand-in-card.js";
+import { cardTransport } from "../../composition/card-transport.js";
 import { type PcscCardEvent, PcscService } from "./service.js";
 
 const APDU_TIMEOUT_MS = 500;
@@ -95,7 +96,6 @@ describePcsc("PC/SC adapters through pcscd + vpcd", () => {
     });
     service = await PcscService.open({
       logger: createLogger({ name: "pcsc-test", level: "debug", pretty: false, destination }),
-      transport: { timeoutMs: APDU_TIMEOUT_MS },
     });
     service.on("error", () => {}); // pcscd restarts below report errors by design
     await service.waitForReader(VPCD_READER_0, 5000);
@@ -188,45 +188,46 @@ describePcsc("PC/SC adapters through pcscd + vpcd", () => {
     expect(hex(await current.transport.exchange(ECHO_AA))).toBe("aa9000");
   });
 
-  it("a card that leaves mid-exchange → TERM_ERR_CARD_REMOVED, card.off, then a new card event", async () => {
+  it("a card that leaves mid-exchange → closed (card removed), card.off, then a new card event", async () => {
     link.faults = { dropBeforeAnswer: (apdu) => apdu[1] === INS_ECHO };
     const off = nextCardOff(service, VPCD_READER_0);
     const back = nextCard(service, VPCD_READER_0, 8000);
     await expect(current.transport.exchange(ECHO_AA)).rejects.toMatchObject({
-      code: "TERM_ERR_CARD_REMOVED",
+      code: "PROTO_ERR_TRANSPORT_CLOSED",
     });
     link.faults = {};
     await off;
     await expect(current.transport.exchange(ECHO_AA)).rejects.toMatchObject({
-      code: "TERM_ERR_CARD_REMOVED",
+      code: "PROTO_ERR_TRANSPORT_CLOSED",
     });
     current = await back; // VpcdLink reconnects: the customer taps again
     expect(hex(await current.transport.exchange(SELECT_TEST_AID))).toBe(`${hex(TEST_FCI)}9000`);
   });
 
-  it("a card that left between two APDUs (pcscd has not noticed yet) → TERM_ERR_CARD_REMOVED", async () => {
+  it("a card that left between two APDUs (pcscd has not noticed yet) → closed (card removed)", async () => {
     const back = nextCard(service, VPCD_READER_0, 8000);
     await link.remove();
     await expect(current.transport.exchange(ECHO_AA)).rejects.toMatchObject({
-      code: "TERM_ERR_CARD_REMOVED",
+      code: "PROTO_ERR_TRANSPORT_CLOSED",
     });
     link.insert();
     current = await back;
     expect(hex(await current.transport.exchange(ECHO_AA))).toBe("aa9000");
   });
 
-  it("a silent card → TERM_ERR_TIMEOUT in time; meanwhile file I/O, SQLite and HTTP stay prompt", async () => {
+  it("a silent card → the stack's timeout in time; meanwhile file I/O, SQLite and HTTP stay prompt", async () => {
     link.faults = { silent: (apdu) => apdu[1] === INS_SLOW };
+    const stack = cardTransport(current.transport, { timeoutMs: APDU_TIMEOUT_MS, logger: silentLogger() });
     const { value: error, ms } = await timed(
-      current.transport.exchange(Uint8Array.of(0x00, INS_SLOW, 0x00, 0x00)).then(
+      stack.exchange(Uint8Array.of(0x00, INS_SLOW, 0x00, 0x00)).then(
         () => undefined,
         (e: unknown) => e,
       ),
     );
-    expect(error).toMatchObject({ code: "TERM_ERR_TIMEOUT" });
+    expect(error).toMatchObject({ code: "PROTO_ERR_TRANSPORT_TIMEOUT" });
     expect(ms).toBeGreaterThanOrEqual(APDU_TIMEOUT_MS - 5);
     expect(ms).toBeLessThan(APDU_TIMEOUT_MS + 300);
-    expect(current.transport.state).toBe("poisoned");
+    expect(current.transport.hung).toBe(true);
     expect(service.hungTransmits()).toBe(1); // the native transmit still waits for the card
 
     // The process is still responsive while the transmit hangs.
@@ -253,7 +254,10 @@ describePcsc("PC/SC adapters through pcscd + vpcd", () => {
     for (const m of [file.ms, sql.ms, pong.ms]) expect(m).toBeLessThan(250);
 
     // Poisoned until the card is presented again; never a second transmit behind the hung one.
-    await expect(current.transport.exchange(ECHO_AA)).rejects.toMatchObject({ code: "TERM_ERR_TIMEOUT" });
+    await expect(stack.exchange(ECHO_AA)).rejects.toMatchObject({
+      code: "PROTO_ERR_TRANSPORT_TIMEOUT",
+      details: { poisoned: true },
+    });
 
     // The card leaves: the hung transmit ends, the pool thread is free, a new presentation works.
     const off = nextCardOff(service, VPCD_READER_0);

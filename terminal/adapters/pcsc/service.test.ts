@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hex } from "../../../protocol/bytes.js";
-import { createLogger } from "../../../protocol/logger.js";
+import { createLogger, silentLogger } from "../../../protocol/logger.js";
 import { type FakeNfcContext, type FakeNfcModule, fakeNfcModule } from "../../../test-support/fake-nfc.js";
 import { SELECT_TEST_AID } from "../../../test-support/stand-in-card.js";
+import { cardTransport } from "../../composition/card-transport.js";
 import { type PcscCardEvent, PcscService } from "./service.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -133,7 +134,7 @@ describe("PcscService (fake nfc-pcsc)", () => {
     expect(cards[0]!.transport.state).toBe("removed");
     expect(service.currentTransport("Virtual PCD 00 00")).toBeUndefined();
     await expect(cards[0]!.transport.exchange(SELECT_TEST_AID)).rejects.toMatchObject({
-      code: "TERM_ERR_CARD_REMOVED",
+      code: "PROTO_ERR_TRANSPORT_CLOSED",
     });
   });
 
@@ -148,7 +149,7 @@ describe("PcscService (fake nfc-pcsc)", () => {
     const [event] = (await card) as [PcscCardEvent];
     reader.onTransmit = () => Buffer.alloc(0);
     await expect(event.transport.exchange(SELECT_TEST_AID)).rejects.toMatchObject({
-      code: "TERM_ERR_CARD_REMOVED",
+      code: "PROTO_ERR_TRANSPORT_CLOSED",
     });
     const offs: string[] = [];
     service.on("card.off", (n) => offs.push(n));
@@ -173,7 +174,7 @@ describe("PcscService (fake nfc-pcsc)", () => {
     reader.insert();
     reader.onTransmit = () => Buffer.alloc(0); // the card left mid-APDU…
     await expect(cards[0]!.transport.exchange(SELECT_TEST_AID)).rejects.toMatchObject({
-      code: "TERM_ERR_CARD_REMOVED",
+      code: "PROTO_ERR_TRANSPORT_CLOSED",
     });
     reader.onTransmit = () => Buffer.of(0x90, 0x00); // …and is back; nfc-pcsc reports nothing
     await until(() => cards.length === 2);
@@ -196,7 +197,7 @@ describe("PcscService (fake nfc-pcsc)", () => {
     await expect(
       service.currentTransport("Virtual PCD 00 00")!.exchange(SELECT_TEST_AID),
     ).rejects.toMatchObject({
-      code: "TERM_ERR_CARD_REMOVED",
+      code: "PROTO_ERR_TRANSPORT_CLOSED",
     });
     reader.takeCard();
     await sleep(150);
@@ -330,7 +331,6 @@ describe("PcscService (fake nfc-pcsc)", () => {
     const service = await PcscService.open({
       load: async () => module,
       socketPath: pcscd.path,
-      transport: { timeoutMs: 20 },
     });
     await until(() => service.readers().length === 2);
     const [hungReader, idle] = module.contexts[0]!.readers as [
@@ -341,8 +341,9 @@ describe("PcscService (fake nfc-pcsc)", () => {
     const card = once(service, "card");
     hungReader.insert();
     const [event] = (await card) as [PcscCardEvent];
-    await expect(event.transport.exchange(SELECT_TEST_AID)).rejects.toMatchObject({
-      code: "TERM_ERR_TIMEOUT",
+    const stack = cardTransport(event.transport, { timeoutMs: 20, logger: silentLogger() });
+    await expect(stack.exchange(SELECT_TEST_AID)).rejects.toMatchObject({
+      code: "PROTO_ERR_TRANSPORT_TIMEOUT",
     });
     expect(service.hungTransmits()).toBe(1);
 

@@ -33,8 +33,8 @@ export interface PcscServiceOptions {
   logger?: Logger;
   /** pcscd's socket; default /run/pcscd/pcscd.comm (fixed in pcsc-lite builds). */
   socketPath?: string;
-  /** Options of every card transport (per-APDU timeout, response buffer). */
-  transport?: Pick<PcscTransportOptions, "timeoutMs" | "responseMaxLength">;
+  /** Options of every card connection (the response buffer; the timeout is the stack's). */
+  transport?: Pick<PcscTransportOptions, "responseMaxLength">;
   /** How often the socket file is checked for disappearance or a new inode; default 500 ms. */
   watchIntervalMs?: number;
   /** How often to look for pcscd while it is down; default 100 ms. */

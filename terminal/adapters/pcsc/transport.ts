@@ -1,22 +1,26 @@
 /**
- * The Transport over one nfc-pcsc reader with a card in its field: one object per card presentation
- * (PcscService creates it at the `card` event and retires it at `card.off`).
+ * The connection to one nfc-pcsc reader with a card in its field: one object per card presentation
+ * (PcscService creates it at the `card` event and retires it at `card.off`). It is thin: the
+ * composition root wraps it in the one transport stack (terminal/composition/card-transport.ts)
+ * for serialization, the per-APDU timeout, tracing and counting. Its only errors are the protocol's
+ * PROTO_ERR_TRANSPORT_CLOSED (`details.reason` "card-removed" or "reader-failed", with the PC/SC
+ * code) and PROTO_ERR_APDU_LENGTH for a command no short APDU can carry.
  *
  * What it guards against (each measured on pcscd + vpcd, see shared/notes/pcsc-hil.md):
  * - a too-small response buffer makes SCardTransmit fail *after* the card executed the command:
  *   the buffer is always at least 258 bytes (256 data + SW1 SW2);
  * - `transmit` throws synchronously when nfc-pcsc has no card connection;
  * - a card that leaves mid-APDU makes transmit resolve with an empty buffer;
- * - a mute card makes transmit hang forever (PC/SC has no timeout). The hung call also holds one
- *   libuv threadpool thread and the reader's native mutex until the card leaves the field, so after
- *   a timeout this transport is poisoned: it never transmits again (nor sends LED commands).
+ * - a mute card makes transmit hang forever (PC/SC has no timeout). The stack's timeout gives up on
+ *   it, but the hung call holds one libuv threadpool thread and the reader's native mutex until the
+ *   card leaves the field: while a transmit is pending natively, LED commands are skipped, the
+ *   presentation is not offered for another payment, and the process-wide count tells
+ *   adapters/reader/exit.ts that a normal exit would hang.
  */
-import { performance } from "node:perf_hooks";
 import { hex } from "../../../protocol/bytes.js";
 import { ProtocolError } from "../../../protocol/errors.js";
 import { type Logger, silentLogger } from "../../../protocol/logger.js";
-import type { ClosableTransport } from "../../../protocol/transport.js";
-import { TerminalError } from "../../errors.js";
+import type { ClosableTransport, TransportClosedReason } from "../../../protocol/transport.js";
 import { acr122FeedbackCommand, type FeedbackOutcome } from "./acr122.js";
 import { isServiceGone, mapPcscError } from "./pcsc-errors.js";
 import type { NfcReader } from "./types.js";
@@ -28,21 +32,19 @@ export const MIN_RESPONSE_BUFFER = 258;
 const MAX_SHORT_COMMAND = 261;
 const FEEDBACK_TIMEOUT_MS = 1000;
 
-/** Timed-out transmits still pending in the native layer, over every transport of the process. */
-let hungInProcess = 0;
+/** Transmits still pending in the native layer, over every connection of the process. */
+let pendingInProcess = 0;
 
 /**
- * How many transmits of this process timed out and still hold a threadpool thread. While > 0 the
- * process cannot exit normally (process.exit() waits for the pool forever): see
- * terminal/adapters/reader/exit.ts.
+ * How many transmits of this process are still pending in the native layer (each holds a
+ * threadpool thread). While > 0 the process cannot exit normally (process.exit() waits for the pool
+ * forever): see terminal/adapters/reader/exit.ts.
  */
 export function hungTransmitCount(): number {
-  return hungInProcess;
+  return pendingInProcess;
 }
 
 export interface PcscTransportOptions {
-  /** Per-APDU timeout; default 2000 ms. */
-  timeoutMs?: number;
   /** Response buffer given to SCardTransmit; raised to at least 258. */
   responseMaxLength?: number;
   /** nfc-pcsc put this reader in its ACR122 class (LED / buzzer pseudo-APDUs work). */
@@ -55,36 +57,40 @@ export interface PcscTransportOptions {
 }
 
 /**
- * open: usable. removed: the card left (or was lost); every exchange rejects TERM_ERR_CARD_REMOVED.
- * poisoned: an APDU timed out; every exchange rejects TERM_ERR_TIMEOUT until a new presentation.
- * closed: released by its owner.
+ * open: usable. removed: the card left (or was lost); every exchange rejects
+ * PROTO_ERR_TRANSPORT_CLOSED. closed: released by its owner.
  */
-export type PcscTransportState = "open" | "removed" | "poisoned" | "closed";
+export type PcscTransportState = "open" | "removed" | "closed";
+
+function closed(
+  message: string,
+  reason: TransportClosedReason,
+  details: Record<string, unknown>,
+  cause?: unknown,
+) {
+  return new ProtocolError("PROTO_ERR_TRANSPORT_CLOSED", message, {
+    ...(cause === undefined ? {} : { cause }),
+    details: { reason, ...details },
+  });
+}
 
 export class PcscTransport implements ClosableTransport {
   readonly readerName: string;
   readonly atr: Uint8Array;
 
   private readonly reader: NfcReader;
-  private readonly timeoutMs: number;
   private readonly responseMaxLength: number;
   private readonly acr122: boolean;
   private readonly logger: Logger;
   private readonly onServiceGone: ((error: unknown) => void) | undefined;
   private readonly onCardLost: (() => void) | undefined;
   private current: PcscTransportState = "open";
-  private busy = false;
-  private hungTransmit = false;
+  private pending = false;
 
   constructor(reader: NfcReader, atr: Uint8Array, options: PcscTransportOptions = {}) {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_APDU_TIMEOUT_MS;
-    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-      throw new RangeError(`APDU timeout must be a positive number of ms, got ${timeoutMs}`);
-    }
     this.reader = reader;
     this.readerName = reader.name;
     this.atr = atr;
-    this.timeoutMs = timeoutMs;
     this.responseMaxLength = Math.max(MIN_RESPONSE_BUFFER, options.responseMaxLength ?? MIN_RESPONSE_BUFFER);
     this.acr122 = options.acr122 ?? false;
     this.logger = (options.logger ?? silentLogger()).child({ reader: reader.name });
@@ -96,64 +102,44 @@ export class PcscTransport implements ClosableTransport {
     return this.current;
   }
 
-  /** A transmit that timed out is still pending in the native layer (holding a threadpool thread). */
+  /** A transmit is pending in the native layer (a mute card's may never return). */
   get hung(): boolean {
-    return this.hungTransmit;
+    return this.pending;
   }
 
   async exchange(command: Uint8Array): Promise<Uint8Array> {
     this.checkUsable(command);
-    if (this.busy) {
-      throw new ProtocolError(
-        "PROTO_ERR_TRANSPORT_BUSY",
-        "an APDU exchange is already in flight on this reader",
-        {
-          details: { reader: this.readerName, ins: command[1] },
-        },
-      );
-    }
     if (command.length < 4 || command.length > MAX_SHORT_COMMAND) {
       throw new ProtocolError(
         "PROTO_ERR_APDU_LENGTH",
         `a short command APDU has 4..261 bytes, got ${command.length}`,
-        {
-          details: { length: command.length },
-        },
+        { details: { length: command.length } },
       );
-    }
-    this.busy = true;
-    const started = performance.now();
-    let pending: Promise<Buffer>;
-    try {
-      // Copy: the native side keeps no reference, but the caller may reuse its array.
-      pending = this.reader.transmit(Buffer.from(command), this.responseMaxLength);
-    } catch (e) {
-      // nfc-pcsc throws synchronously (not a rejected promise) when no card is connected.
-      this.busy = false;
-      throw this.failed(e, command);
     }
     let response: Buffer;
     try {
-      response = await this.withTimeout(pending, command);
+      // Copy: the native side keeps no reference, but the caller may reuse its array. nfc-pcsc
+      // throws synchronously (not a rejected promise) when no card is connected.
+      const transmit = this.reader.transmit(Buffer.from(command), this.responseMaxLength);
+      this.pending = true;
+      pendingInProcess++;
+      try {
+        response = await transmit;
+      } finally {
+        this.pending = false;
+        pendingInProcess--;
+      }
     } catch (e) {
-      if (this.current !== "poisoned") this.busy = false;
-      throw e instanceof TerminalError && e.code === "TERM_ERR_TIMEOUT" ? e : this.failed(e, command);
+      throw this.failed(e, command);
     }
-    this.busy = false;
     if (response.length < 2) {
       // What a card that died mid-APDU looks like through pcscd (vpcd: the card closed its socket).
       this.current = "removed";
       this.onCardLost?.();
-      throw new TerminalError(
-        "TERM_ERR_CARD_REMOVED",
+      throw closed(
         `the card left reader "${this.readerName}" before answering (response of ${response.length} bytes)`,
-        { details: { reader: this.readerName, responseLength: response.length, ins: command[1] } },
-      );
-    }
-    if (this.logger.isLevelEnabled("trace")) {
-      this.logger.trace(
-        { command: hex(command), response: hex(response), ms: +(performance.now() - started).toFixed(3) },
-        "apdu",
+        "card-removed",
+        { reader: this.readerName, responseLength: response.length, ins: command[1] },
       );
     }
     return new Uint8Array(response);
@@ -166,7 +152,7 @@ export class PcscTransport implements ClosableTransport {
    */
   async feedback(outcome: FeedbackOutcome): Promise<void> {
     if (!this.acr122) return;
-    if (this.busy || this.hungTransmit) {
+    if (this.pending) {
       // A control call would queue behind the native mutex the pending transmit holds.
       this.logger.debug({ outcome }, "reader busy: LED/buzzer feedback skipped");
       return;
@@ -203,74 +189,31 @@ export class PcscTransport implements ClosableTransport {
   }
 
   private checkUsable(command: Uint8Array): void {
-    switch (this.current) {
-      case "open":
-        return;
-      case "poisoned":
-        throw new TerminalError(
-          "TERM_ERR_TIMEOUT",
-          `an earlier APDU on reader "${this.readerName}" timed out; present the card again`,
-          { details: { reader: this.readerName, poisoned: true, ins: command[1] } },
-        );
-      case "removed":
-      case "closed":
-        throw new TerminalError("TERM_ERR_CARD_REMOVED", `no card on reader "${this.readerName}" any more`, {
-          details: { reader: this.readerName, state: this.current, ins: command[1] },
-        });
-    }
-  }
-
-  private withTimeout(pending: Promise<Buffer>, command: Uint8Array): Promise<Buffer> {
-    return new Promise<Buffer>((resolve, reject) => {
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        this.current = "poisoned";
-        this.hungTransmit = true;
-        hungInProcess++;
-        this.logger.warn(
-          { timeoutMs: this.timeoutMs, ins: command[1] },
-          "card did not answer in time; this presentation is abandoned",
-        );
-        reject(
-          new TerminalError(
-            "TERM_ERR_TIMEOUT",
-            `the card on reader "${this.readerName}" did not answer within ${this.timeoutMs} ms`,
-            {
-              details: { reader: this.readerName, timeoutMs: this.timeoutMs, ins: command[1] },
-            },
-          ),
-        );
-      }, this.timeoutMs);
-      pending.then(
-        (response) => {
-          clearTimeout(timer);
-          if (timedOut) {
-            this.hungTransmit = false;
-            hungInProcess--;
-            this.logger.debug({ responseLength: response.length }, "late answer after a timeout dropped");
-          } else resolve(response);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          if (timedOut) {
-            this.hungTransmit = false;
-            hungInProcess--;
-            this.logger.debug({ err: error }, "late failure after a timeout dropped");
-          } else reject(error);
-        },
-      );
+    if (this.current === "open") return;
+    throw closed(`no card on reader "${this.readerName}" any more`, "card-removed", {
+      reader: this.readerName,
+      state: this.current,
+      ins: command[1],
     });
   }
 
-  private failed(error: unknown, command: Uint8Array): TerminalError {
+  private failed(error: unknown, command: Uint8Array): ProtocolError {
     const mapped = mapPcscError(error, { reader: this.readerName, operation: "transmit" });
-    if (mapped.code === "TERM_ERR_CARD_REMOVED" && this.current === "open") {
+    const cardGone = mapped.code === "TERM_ERR_CARD_REMOVED";
+    if (cardGone && this.current === "open") {
       this.current = "removed";
       this.onCardLost?.();
     }
     this.logger.debug({ err: mapped, ins: command[1] }, "transmit failed");
     if (isServiceGone(error)) this.onServiceGone?.(error);
-    return mapped;
+    return closed(
+      mapped.message,
+      cardGone ? "card-removed" : "reader-failed",
+      {
+        ...mapped.details,
+        ins: command[1],
+      },
+      error,
+    );
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Ending a process whose transmit hung on a mute card (exit.ts), in child processes of the built code:
  * a fake reader whose transmit holds a threadpool thread the way a real SCardTransmit to a mute card
- * does (an fs.open of a FIFO without a writer), behind the real PcscTransport and its APDU timeout.
+ * does (an fs.open of a FIFO without a writer), behind the real PcscTransport in the terminal's transport stack (its APDU timeout).
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../../protocol/paths.js";
 
 const dist = (p: string) => pathToFileURL(join(packageRoot(), "dist", "terminal", "adapters", p)).href;
+const compositionDist = (p: string) =>
+  pathToFileURL(join(packageRoot(), "dist", "terminal", "composition", p)).href;
 
 /**
  * argv: mode (wrapped | direct | plain), fifo, exit code. Prints the transport's error code, then ends
@@ -23,6 +25,7 @@ import fs from "node:fs";
 import { EventEmitter } from "node:events";
 import { ensureThreadpool } from "${dist("pcsc/threadpool.js")}";
 import { PcscTransport } from "${dist("pcsc/transport.js")}";
+import { cardTransport } from "${compositionDist("card-transport.js")}";
 import { exitProcess, exitWouldHang } from "${dist("reader/exit.js")}";
 const [mode, fifo, code] = process.argv.slice(2);
 if (mode === "wrapped" && !ensureThreadpool(8)) {
@@ -38,7 +41,8 @@ if (mode === "wrapped" && !ensureThreadpool(8)) {
     control: async () => Buffer.of(0x90, 0x00),
     close() {},
   });
-  const transport = new PcscTransport(reader, Uint8Array.of(0x3b, 0x80), { timeoutMs: 100 });
+  const connection = new PcscTransport(reader, Uint8Array.of(0x3b, 0x80));
+  const transport = cardTransport(connection, { timeoutMs: 100, logger: { isLevelEnabled: () => false } });
   try {
     await transport.exchange(Uint8Array.of(0x00, 0xa4, 0x04, 0x00));
   } catch (e) {
@@ -89,13 +93,13 @@ function program(mode: string, code: number, env: Record<string, string> = {}, k
 describe("exitProcess after a transmit hung on a mute card", () => {
   it("process.exit() never returns while the transmit holds its thread (the hazard)", async () => {
     const r = await program("plain", 1, { UV_THREADPOOL_SIZE: "8" }, 1_500);
-    expect(r.stdout).toBe("TERM_ERR_TIMEOUT true");
+    expect(r.stdout).toBe("PROTO_ERR_TRANSPORT_TIMEOUT true");
     expect(r.signal).toBe("SIGKILL"); // still running when the test gave up on it
   });
 
   it("under the ensureThreadpool() wrapper the process ends at once, with the intended exit code", async () => {
     const r = await program("wrapped", 4);
-    expect(r.stdout).toBe("TERM_ERR_TIMEOUT true");
+    expect(r.stdout).toBe("PROTO_ERR_TRANSPORT_TIMEOUT true");
     expect({ code: r.code, signal: r.signal }).toEqual({ code: 4, signal: null });
     expect(r.ms).toBeLessThan(3_000);
   });

@@ -1,6 +1,7 @@
 /**
  * `posd pay --reader NAME`: one payment on a PC/SC reader. Opens PC/SC, waits for the reader and
  * for a card (up to the configured card wait), runs the payment, gives LED/buzzer feedback, closes.
+ * `use` gets the bare connection: the caller puts it in the transport stack (context.ts cardLink).
  */
 import type { Logger } from "../../../protocol/logger.js";
 import type { Transport } from "../../../protocol/transport.js";
@@ -32,10 +33,7 @@ export async function withReaderCard<T>(
       "no reader given: pass --reader NAME (see `posd readers`) or --virtual",
     );
   }
-  const service = await PcscService.open({
-    logger: options.log,
-    transport: { timeoutMs: ctx.config.reader.apduTimeoutMs },
-  });
+  const service = await PcscService.open({ logger: options.log });
   try {
     const reader = await service.waitForReader(options.reader, 5_000);
     const source = new PcscCardSource(service, reader, options.log);
