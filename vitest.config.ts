@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 const include = (pattern: string) => [
-  `{protocol,terminal,card-emulator,acquirer-stub,scripts}/**/${pattern}`,
+  `{protocol,terminal,card-emulator,acquirer-stub,scripts,system-tests}/**/${pattern}`,
 ];
 
 export default defineConfig({

@@ -2,7 +2,7 @@
  * The daemon (terminal/daemon.ts) in-process, over real loopback HTTP: virtual-card mode, PC/SC mode
  * on fake nfc-pcsc objects whose reader forwards APDUs to a software wallet, the upload and hotlist
  * schedules against the acquirer, and stopping. The real stack (pcscd + vpcd, `posd run` as a
- * process, signals) is in terminal/daemon*.pcsc.test.ts.
+ * process, signals) is in system-tests/daemon*.pcsc.test.ts.
  */
 import { once } from "node:events";
 import { mkdtempSync, rmSync, unlinkSync } from "node:fs";

@@ -4,61 +4,27 @@
  * terminal cannot know whether the card committed), and the next tap of the same wallet recovers it
  * from the card's own log: charged exactly once, and the register's status follows it to approved.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  cardShown,
-  describePcsc,
-  startPcscd,
-  VPCD_PORT_0,
-  VPCD_READER_0,
-  waitForEmptyReader,
-} from "../test-support/pcsc.js";
-import {
-  cardState,
-  PosdDaemon,
-  personalize,
-  posdInit,
-  runPosd,
-  type ServedCard,
-  serveCard,
-  until,
-} from "../test-support/posd-process.js";
+import { expect, it } from "vitest";
+import { describePcsc, VPCD_READER_0 } from "../test-support/pcsc.js";
+import { cardState, type PosdDaemon } from "../test-support/posd-process.js";
+import { systemWorld } from "./world.js";
 
 describePcsc("a card torn from the field mid-exchange, through pcscd + vpcd", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tapwallet-torn-pcsc-"));
-  const data = join(dir, "posd");
-  const alice = join(dir, "alice.card.json");
-  let card: ServedCard | undefined;
-  let daemon: PosdDaemon | undefined;
+  const world = systemWorld({
+    name: "torn-pcsc",
+    pcsc: true,
+    posd: true,
+    cards: { alice: { walletId: "W-ALICE-0001", balance: "50.00" } },
+  });
+  const alice = world.cardPath("alice");
+  let daemon: PosdDaemon;
 
   /** (Re)insert alice into reader 0, with or without the tear fault. */
-  async function serve(faults: string[] = []): Promise<void> {
-    await card?.stop();
-    await waitForEmptyReader(VPCD_READER_0);
-    card = await serveCard(alice, VPCD_PORT_0, faults);
-    await until(() => cardShown(VPCD_READER_0), `a card in ${VPCD_READER_0}`);
-  }
-
-  beforeAll(async () => {
-    await startPcscd();
-    await waitForEmptyReader(VPCD_READER_0);
-    await posdInit(data);
-    await personalize(alice, "W-ALICE-0001", "50.00");
-  });
-
-  afterAll(async () => {
-    await daemon?.kill();
-    await card?.stop();
-    await waitForEmptyReader(VPCD_READER_0);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const serve = (faults: string[] = []) => world.serve(alice, { faults });
 
   it("posd run: the payment ends torn, the next tap recovers it, the register sees it approved", async () => {
     await serve(["--tear-after-debit"]);
-    daemon = await PosdDaemon.start(data, ["--reader", VPCD_READER_0]);
+    daemon = await world.startDaemon(["--reader", VPCD_READER_0]);
     const torn = await daemon.post("/v1/payments?wait=10", {
       serviceId: "S-1",
       amount: 450,
@@ -94,20 +60,19 @@ describePcsc("a card torn from the field mid-exchange, through pcscd + vpcd", ()
     ]);
     expect((await daemon.get("/v1/status")).body.pending).toBe(0);
     expect((await daemon.stop()).code).toBe(0);
-    daemon = undefined;
   });
 
   it("posd pay --reader: exit 4 torn; posd recover --reader resolves it from the card's log", async () => {
     await serve(["--tear-after-debit"]);
-    const torn = await runPosd(data, ["pay", "--reader", VPCD_READER_0, "--amount", "2.00"]);
+    const torn = await world.posd(["pay", "--reader", VPCD_READER_0, "--amount", "2.00"]);
     expect(torn.stdout).toMatch(/^TORN {2}.*pending until the same wallet is presented again/m);
     expect(torn.code).toBe(4);
     expect(cardState(alice)).toEqual({ balance: 4_250, counter: 3 });
     await serve();
-    const recovered = await runPosd(data, ["recover", "--reader", VPCD_READER_0]);
+    const recovered = await world.posd(["recover", "--reader", VPCD_READER_0]);
     expect(recovered.code).toBe(0);
     expect(recovered.stdout).toBe("seq 3: complete\n");
-    const records = JSON.parse((await runPosd(data, ["records", "--json"])).stdout) as { status: string }[];
+    const records = JSON.parse((await world.posd(["records", "--json"])).stdout) as { status: string }[];
     expect(records.map((r) => r.status)).toEqual(["complete", "complete", "complete"]);
     expect(cardState(alice)).toEqual({ balance: 4_250, counter: 3 });
   });

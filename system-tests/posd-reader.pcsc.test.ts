@@ -3,64 +3,31 @@
  * `card-emulator serve` in a vpcd reader of the real pcscd: the reader list, one whole payment, the
  * errors for a reader name that matches none or several, and a card that stops answering.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  cardShown,
-  describePcsc,
-  startPcscd,
-  VPCD_PORT_0,
-  VPCD_READER_0,
-  VPCD_READER_1,
-  waitForEmptyReader,
-} from "../test-support/pcsc.js";
-import {
-  cardState,
-  personalize,
-  posdInit,
-  runPosd,
-  type ServedCard,
-  serveCard,
-  until,
-} from "../test-support/posd-process.js";
+import { expect, it } from "vitest";
+import { describePcsc, VPCD_READER_0, VPCD_READER_1 } from "../test-support/pcsc.js";
+import { cardState } from "../test-support/posd-process.js";
+import { systemWorld } from "./world.js";
 
 describePcsc("posd readers and posd pay --reader on pcscd + vpcd", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tapwallet-posd-reader-"));
-  const data = join(dir, "posd");
-  const alice = join(dir, "alice.card.json");
-  let card: ServedCard | undefined;
-
-  async function serve(faults: string[] = []): Promise<void> {
-    await card?.stop();
-    await waitForEmptyReader(VPCD_READER_0);
-    card = await serveCard(alice, VPCD_PORT_0, faults);
-    await until(() => cardShown(VPCD_READER_0), `a card in ${VPCD_READER_0}`);
-  }
-
-  beforeAll(async () => {
-    await startPcscd();
-    await Promise.all([waitForEmptyReader(VPCD_READER_0), waitForEmptyReader(VPCD_READER_1)]);
-    await posdInit(data);
-    await personalize(alice, "W-ALICE-0001", "50.00");
+  const world = systemWorld({
+    name: "posd-reader",
+    pcsc: { readers: [VPCD_READER_0, VPCD_READER_1] },
+    posd: true,
+    cards: { alice: { walletId: "W-ALICE-0001", balance: "50.00" } },
   });
+  const alice = world.cardPath("alice");
 
-  afterAll(async () => {
-    await card?.stop();
-    await waitForEmptyReader(VPCD_READER_0);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const serve = (faults: string[] = []) => world.serve(alice, { faults });
 
   it("posd readers lists both virtual readers and shows the one that holds a card", async () => {
-    const empty = await runPosd(data, ["readers", "--json"]);
+    const empty = await world.posd(["readers", "--json"]);
     expect(empty.code).toBe(0);
     expect(JSON.parse(empty.stdout).readers).toEqual([
       { name: VPCD_READER_0, cardPresent: false, atr: null, acr122: false },
       { name: VPCD_READER_1, cardPresent: false, atr: null, acr122: false },
     ]);
     await serve();
-    const withCard = await runPosd(data, ["readers"]);
+    const withCard = await world.posd(["readers"]);
     expect(withCard.code).toBe(0);
     expect(withCard.stdout).toMatch(/^Virtual PCD 00 00 {2}card present \(ATR 3b80800101\)$/m);
     expect(withCard.stdout).toMatch(/^Virtual PCD 00 01 {2}no card$/m);
@@ -68,7 +35,7 @@ describePcsc("posd readers and posd pay --reader on pcscd + vpcd", () => {
 
   it("posd pay --reader: approved, the record stored, the card debited by exactly one debit", async () => {
     const before = cardState(alice);
-    const r = await runPosd(data, ["pay", "--reader", "PCD 00 00", "--amount", "4.50", "--json"]);
+    const r = await world.posd(["pay", "--reader", "PCD 00 00", "--amount", "4.50", "--json"]);
     expect(r.stderr).not.toContain("TERM_ERR");
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -84,7 +51,7 @@ describePcsc("posd readers and posd pay --reader on pcscd + vpcd", () => {
       },
     });
     expect(cardState(alice)).toEqual({ balance: before.balance - 450, counter: before.counter + 1 });
-    const records = JSON.parse((await runPosd(data, ["records", "--json"])).stdout);
+    const records = JSON.parse((await world.posd(["records", "--json"])).stdout);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ seq: out.record.seq, status: "complete", amount: 450 });
     console.info(
@@ -93,12 +60,12 @@ describePcsc("posd readers and posd pay --reader on pcscd + vpcd", () => {
   });
 
   it("a reader name matching several readers, or none, is one clear line and exit 1", async () => {
-    const ambiguous = await runPosd(data, ["pay", "--reader", "Virtual PCD", "--amount", "1.00"]);
+    const ambiguous = await world.posd(["pay", "--reader", "Virtual PCD", "--amount", "1.00"]);
     expect(ambiguous.code).toBe(1);
     expect(ambiguous.stderr).toContain(
       `posd: "Virtual PCD" matches 2 readers: "${VPCD_READER_0}", "${VPCD_READER_1}"; give the full name [TERM_ERR_READER_AMBIGUOUS]`,
     );
-    const none = await runPosd(data, ["pay", "--reader", "ACR122", "--amount", "1.00"]);
+    const none = await world.posd(["pay", "--reader", "ACR122", "--amount", "1.00"]);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no reader matches "ACR122"; readers: .*\[TERM_ERR_READER_NOT_FOUND\]/);
     expect(cardState(alice).counter).toBe(1);
@@ -106,7 +73,7 @@ describePcsc("posd readers and posd pay --reader on pcscd + vpcd", () => {
 
   it("a card that stops answering: the APDU timeout ends the payment and posd pay still exits (1)", async () => {
     await serve(["--silent-after-initiate"]);
-    const r = await runPosd(data, ["pay", "--reader", VPCD_READER_0, "--amount", "1.00"], {
+    const r = await world.posd(["pay", "--reader", VPCD_READER_0, "--amount", "1.00"], {
       env: { TAPWALLET_APDU_TIMEOUT_MS: "500" },
       timeoutMs: 20_000,
     });
@@ -120,7 +87,7 @@ describePcsc("posd readers and posd pay --reader on pcscd + vpcd", () => {
 
   it("with UV_THREADPOOL_SIZE already set (as under systemd) it ends itself with SIGTERM", async () => {
     await serve(["--silent-after-initiate"]);
-    const r = await runPosd(data, ["pay", "--reader", VPCD_READER_0, "--amount", "1.00"], {
+    const r = await world.posd(["pay", "--reader", VPCD_READER_0, "--amount", "1.00"], {
       env: { TAPWALLET_APDU_TIMEOUT_MS: "500", UV_THREADPOOL_SIZE: "16" },
       timeoutMs: 20_000,
     });

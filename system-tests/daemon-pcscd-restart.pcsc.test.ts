@@ -3,56 +3,27 @@
  * notices, re-creates its PC/SC context by itself within a few seconds and says so in its log; the
  * API keeps answering meanwhile, and the next payment goes through without restarting posd.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  cardShown,
-  describePcsc,
-  killPcscd,
-  restartPcscd,
-  startPcscd,
-  VPCD_PORT_0,
-  VPCD_READER_0,
-  waitForEmptyReader,
-} from "../test-support/pcsc.js";
-import {
-  cardState,
-  PosdDaemon,
-  personalize,
-  posdInit,
-  runPosd,
-  type ServedCard,
-  serveCard,
-  until,
-} from "../test-support/posd-process.js";
+import { beforeAll, expect, it } from "vitest";
+import { describePcsc, killPcscd, restartPcscd, startPcscd, VPCD_READER_0 } from "../test-support/pcsc.js";
+import { cardState, type PosdDaemon } from "../test-support/posd-process.js";
+import { systemWorld } from "./world.js";
 
 describePcsc("posd run across pcscd restarts", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tapwallet-restart-pcsc-"));
-  const data = join(dir, "posd");
-  const alice = join(dir, "alice.card.json");
-  let card: ServedCard;
+  // Whatever happens to pcscd here, the world starts it again in afterAll: the next file needs it.
+  const world = systemWorld({
+    name: "restart-pcsc",
+    pcsc: true,
+    posd: true,
+    cards: { alice: { walletId: "W-ALICE-0001", balance: "50.00" } },
+  });
+  const alice = world.cardPath("alice");
   let daemon: PosdDaemon;
 
   beforeAll(async () => {
-    await startPcscd();
-    await waitForEmptyReader(VPCD_READER_0);
-    await posdInit(data);
-    await personalize(alice, "W-ALICE-0001", "50.00");
-    card = await serveCard(alice, VPCD_PORT_0);
-    await until(() => cardShown(VPCD_READER_0), `a card in ${VPCD_READER_0}`);
-    daemon = await PosdDaemon.start(data, ["--reader", VPCD_READER_0], {
+    await world.serve(alice);
+    daemon = await world.startDaemon(["--reader", VPCD_READER_0], {
       env: { TAPWALLET_CARD_WAIT_MS: "20000" },
     });
-  });
-
-  afterAll(async () => {
-    await daemon?.kill();
-    await card?.stop();
-    await startPcscd(); // whatever happened, the next file needs pcscd
-    await waitForEmptyReader(VPCD_READER_0);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const pay = (serviceId: string, wait = 15) =>
@@ -78,7 +49,7 @@ describePcsc("posd run across pcscd restarts", () => {
     await killPcscd();
     await daemon.nextLog(from, (l) => l.msg === "reader lost", 5_000);
 
-    const readers = await runPosd(data, ["readers"]);
+    const readers = await world.posd(["readers"]);
     expect(readers.code).toBe(1);
     expect(readers.stderr).toMatch(/^posd: pcscd is not running .*\[TERM_ERR_PCSC_UNAVAILABLE\]$/m);
 

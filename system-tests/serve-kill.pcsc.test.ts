@@ -9,27 +9,24 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, expect, it } from "vitest";
-import { packageRoot } from "../protocol/paths.js";
+import { expect, it } from "vitest";
+import { FileCardStateStore } from "../card-emulator/applet/state.js";
+import { fixtureCardState } from "../card-emulator/personalize.js";
 import { withTimeout } from "../protocol/transport-wrappers.js";
 import { type PcscCardEvent, PcscService } from "../terminal/adapters/pcsc/service.js";
 import { seededRandom } from "../test-support/card-fixture.js";
 import {
   describePcsc,
-  startPcscd,
   VPCD_HOST,
   VPCD_PORT_1,
   VPCD_READER_1,
   waitForEmptyReader,
 } from "../test-support/pcsc.js";
+import { CARD_EMULATOR } from "../test-support/posd-process.js";
 import { TerminalScript } from "../test-support/terminal-script.js";
-import { FileCardStateStore } from "./applet/state.js";
-import { fixtureCardState } from "./personalize.js";
+import { systemWorld } from "./world.js";
 
-const CLI = join(packageRoot(), "dist", "card-emulator", "cli.js");
 const READER = VPCD_READER_1;
 const KILLS = 50;
 const EUR = 978;
@@ -57,13 +54,10 @@ function nextEvent<T>(
 }
 
 describePcsc("card-emulator serve › kill -9 during a stream of debits", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tapwallet-kill-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const world = systemWorld({ name: "kill", pcsc: { readers: [READER] } });
 
   it(`survives ${KILLS} SIGKILLs at random moments: state parses, counter never goes back, balance adds up`, async () => {
-    await startPcscd();
-    await waitForEmptyReader(READER);
-    const statePath = join(dir, "card.json");
+    const statePath = join(world.dir, "card.json");
     const initial = fixtureCardState("cards/alice", {
       balance: 50_000_000,
       limits: { singleLimit: 1_000, balanceLimit: 900_000_000, autoLoadThreshold: 0, autoLoadAmount: 0 },
@@ -91,7 +85,7 @@ describePcsc("card-emulator serve › kill -9 during a stream of debits", () => 
           );
           const p = spawn(
             process.execPath,
-            [CLI, "serve", "--state", statePath, "--vpcd", `${VPCD_HOST}:${VPCD_PORT_1}`],
+            [CARD_EMULATOR, "serve", "--state", statePath, "--vpcd", `${VPCD_HOST}:${VPCD_PORT_1}`],
             { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TAPWALLET_LOG_LEVEL: "error" } },
           );
           child = p;

@@ -4,38 +4,36 @@
  * nothing lost — over real loopback HTTP to a real acquirer with its own SQLite file.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { serve } from "../acquirer-stub/server.js";
 import { silentLogger } from "../protocol/logger.js";
-import { fixturesDir, packageRoot } from "../protocol/paths.js";
+import { fixturesDir } from "../protocol/paths.js";
 import Database from "../protocol/sqlite.js";
+import { runPayment } from "../terminal/application/run-payment.js";
+import { loadConfig } from "../terminal/config.js";
+import { openTerminal, type TerminalContext } from "../terminal/context.js";
+import { initTerminal } from "../terminal/init.js";
 import { fixtureCard, seededRandom } from "../test-support/card-fixture.js";
-import { runPayment } from "./application/run-payment.js";
-import { loadConfig } from "./config.js";
-import { openTerminal, type TerminalContext } from "./context.js";
-import { initTerminal } from "./init.js";
+import { POSD } from "../test-support/posd-process.js";
+import { systemWorld } from "./world.js";
 
 const KILLS = Number(process.env.TAPWALLET_UPLOAD_KILLS ?? 50);
-const POSD = join(packageRoot(), "dist", "terminal", "cli.js");
 
-let dir: string;
-let home: string;
-let acquirer: Awaited<ReturnType<typeof serve>>;
+const world = systemWorld({ name: "upload-kill" });
+const dir = world.dir;
+const home = world.data;
 let ctx: TerminalContext;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "tapwallet-upload-kill-"));
-  home = join(dir, "terminal");
-  acquirer = await serve({
+  const acquirer = await serve({
     port: 0,
     host: "127.0.0.1",
     db: join(dir, "acquirer.sqlite"),
     pkiDir: fixturesDir("pki"),
     logger: silentLogger(),
   });
+  world.cleanup(() => acquirer.close());
   await initTerminal({
     dataDir: home,
     terminalId: "T-0001",
@@ -46,11 +44,7 @@ beforeAll(async () => {
     acquirerUrl: acquirer.url,
   });
   ctx = openTerminal(loadConfig({ dataDir: home }), silentLogger());
-});
-afterAll(async () => {
-  ctx.close();
-  await acquirer.close();
-  rmSync(dir, { recursive: true, force: true });
+  world.cleanup(() => ctx.close());
 });
 
 function upload(killAtMs?: number): Promise<{ code: number | null; killed: boolean }> {

@@ -4,73 +4,36 @@
  * reader, a second request while one waits, an abort, the same serviceId twice, a lost answer, a
  * timeout, bad bodies, and SIGTERM with a payment waiting or in progress.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import Database from "../protocol/sqlite.js";
-import {
-  cardShown,
-  describePcsc,
-  startPcscd,
-  VPCD_PORT_0,
-  VPCD_PORT_1,
-  VPCD_READER_0,
-  VPCD_READER_1,
-  waitForEmptyReader,
-} from "../test-support/pcsc.js";
-import {
-  cardState,
-  PosdDaemon,
-  personalize,
-  posdInit,
-  type ServedCard,
-  serveCard,
-  until,
-} from "../test-support/posd-process.js";
+import { describePcsc, VPCD_READER_0, VPCD_READER_1 } from "../test-support/pcsc.js";
+import { cardState, type PosdDaemon, until } from "../test-support/posd-process.js";
+import { systemWorld } from "./world.js";
 
 const payment = (serviceId: string, amount = 100) => ({ serviceId, amount, currency: "EUR" });
 
 describePcsc("posd run on pcscd + vpcd: the cash-register API", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tapwallet-daemon-pcsc-"));
-  const data = join(dir, "posd");
-  const alice = join(dir, "alice.card.json");
-  const bob = join(dir, "bob.card.json");
-  let card: ServedCard;
-  let slowCard: ServedCard | undefined;
+  const world = systemWorld({
+    name: "daemon-pcsc",
+    pcsc: { readers: [VPCD_READER_0, VPCD_READER_1] },
+    posd: true,
+    cards: {
+      alice: { walletId: "W-ALICE-0001", balance: "50.00" },
+      bob: { walletId: "W-BOB-0001", balance: "20.00" },
+    },
+  });
+  const data = world.data;
+  const alice = world.cardPath("alice");
+  const bob = world.cardPath("bob");
   let daemon: PosdDaemon;
-  let second: PosdDaemon | undefined;
-
-  /** Take the card out of the field and wait until pcscd saw it go (its 400 ms poll). */
-  async function removeCard(): Promise<void> {
-    await card.remove();
-    await waitForEmptyReader(VPCD_READER_0);
-  }
-
-  async function insertCard(): Promise<void> {
-    await card.insert();
-    await until(() => cardShown(VPCD_READER_0), "the card back in the field");
-  }
 
   beforeAll(async () => {
-    await startPcscd();
-    await Promise.all([waitForEmptyReader(VPCD_READER_0), waitForEmptyReader(VPCD_READER_1)]);
-    await posdInit(data);
-    await Promise.all([personalize(alice, "W-ALICE-0001", "50.00"), personalize(bob, "W-BOB-0001", "20.00")]);
-    card = await serveCard(alice, VPCD_PORT_0);
-    await until(() => cardShown(VPCD_READER_0), `a card in ${VPCD_READER_0}`);
-    daemon = await PosdDaemon.start(data, ["--reader", VPCD_READER_0], {
+    await world.serve(alice);
+    daemon = await world.startDaemon(["--reader", VPCD_READER_0], {
       env: { TAPWALLET_CARD_WAIT_MS: "3000" },
     });
-  });
-
-  afterAll(async () => {
-    await daemon?.kill();
-    await second?.kill();
-    await card?.stop();
-    await slowCard?.stop();
-    await Promise.all([waitForEmptyReader(VPCD_READER_0), waitForEmptyReader(VPCD_READER_1)]);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("takes a payment: approved with the stored record, the card moved by exactly one debit", async () => {
@@ -96,14 +59,14 @@ describePcsc("posd run on pcscd + vpcd: the cash-register API", () => {
     expect(created.body.state).toBe("waiting_for_card");
     expect((await daemon.get("/v1/payments/S-2?wait=1")).body.state).toBe("waiting_for_card");
     expect(cardState(alice).counter).toBe(1);
-    await removeCard();
-    await insertCard();
+    await world.takeOut();
+    await world.putBack();
     expect((await daemon.get("/v1/payments/S-2?wait=10")).body).toMatchObject({ state: "approved", seq: 2 });
     expect(cardState(alice)).toEqual({ balance: 4_450, counter: 2 });
   });
 
   it("while one payment waits: a different one gets 409, the same one again is that payment; abort ends it", async () => {
-    await removeCard();
+    await world.takeOut();
     expect((await daemon.post("/v1/payments", payment("S-3"))).status).toBe(201);
     const busy = await daemon.post("/v1/payments", payment("S-4"));
     expect(busy.status).toBe(409);
@@ -119,7 +82,7 @@ describePcsc("posd run on pcscd + vpcd: the cash-register API", () => {
     expect(aborted.status).toBe(200);
     expect(aborted.body.state).toBe("aborted");
     // The customer taps after all: nothing is charged, the terminal is free.
-    await insertCard();
+    await world.putBack();
     const status = await daemon.get("/v1/status");
     expect(status.body).toMatchObject({ busy: false, current: null, reader: { cardPresent: true } });
     expect(cardState(alice).counter).toBe(2);
@@ -136,7 +99,7 @@ describePcsc("posd run on pcscd + vpcd: the cash-register API", () => {
   });
 
   it("a register that lost the answer asks for the status and gets the result", async () => {
-    await removeCard();
+    await world.takeOut();
     // The register's long-poll dies (its connection drops) while the terminal waits for the tap.
     const lost = new AbortController();
     const request = fetch(`${daemon.url}/v1/payments?wait=30`, {
@@ -151,7 +114,7 @@ describePcsc("posd run on pcscd + vpcd: the cash-register API", () => {
     );
     lost.abort();
     await expect(request).rejects.toThrow();
-    await insertCard();
+    await world.putBack();
     const status = await daemon.get("/v1/payments/S-6?wait=10");
     expect(status.status).toBe(200);
     expect(status.body).toMatchObject({ state: "approved", seq: 4, amount: 300 });
@@ -159,7 +122,7 @@ describePcsc("posd run on pcscd + vpcd: the cash-register API", () => {
   });
 
   it("times out when no card comes within reader.cardWaitMs", async () => {
-    await removeCard();
+    await world.takeOut();
     const started = Date.now();
     await daemon.post("/v1/payments", payment("S-7"));
     const r = await daemon.get("/v1/payments/S-7?wait=15");
@@ -208,12 +171,11 @@ describePcsc("posd run on pcscd + vpcd: the cash-register API", () => {
 
   it("SIGTERM while a payment is in progress: it finishes, then posd exits 0 (through the threadpool wrapper)", async () => {
     // A card that answers every APDU 150 ms late: the tap takes over a second.
-    slowCard = await serveCard(bob, VPCD_PORT_1, ["--delay-ms", "150"]);
-    await until(() => cardShown(VPCD_READER_1), `a card in ${VPCD_READER_1}`);
-    second = await PosdDaemon.start(data, ["--reader", VPCD_READER_1], { wrapped: true });
+    await world.serve(bob, { reader: VPCD_READER_1, faults: ["--delay-ms", "150"] });
+    const second = await world.startDaemon(["--reader", VPCD_READER_1], { wrapped: true });
     await second.post("/v1/payments", payment("S-9", 125));
     await until(
-      async () => (await second!.get("/v1/payments/S-9")).body.state === "in_progress",
+      async () => (await second.get("/v1/payments/S-9")).body.state === "in_progress",
       "S-9 in progress",
     );
     const stopped = await second.stop("SIGTERM");

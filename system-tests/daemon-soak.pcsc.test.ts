@@ -5,29 +5,11 @@
  * unattended set-up would have it), and every tenth payment it leaves and comes back, so that new
  * presentations (transports, listeners) are part of the run too.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  cardShown,
-  describePcsc,
-  percentiles,
-  startPcscd,
-  VPCD_PORT_0,
-  VPCD_READER_0,
-  waitForEmptyReader,
-} from "../test-support/pcsc.js";
-import {
-  cardState,
-  editConfig,
-  PosdDaemon,
-  personalize,
-  posdInit,
-  type ServedCard,
-  serveCard,
-  until,
-} from "../test-support/posd-process.js";
+import { readdirSync, readFileSync } from "node:fs";
+import { beforeAll, expect, it } from "vitest";
+import { describePcsc, percentiles, VPCD_READER_0 } from "../test-support/pcsc.js";
+import { cardState, editConfig, type PosdDaemon } from "../test-support/posd-process.js";
+import { systemWorld } from "./world.js";
 
 const WARMUP = 10;
 const PAYMENTS = 100;
@@ -39,30 +21,21 @@ function usage(pid: number): { rssKb: number; fds: number; threads: number } {
 }
 
 describePcsc("posd run: 100 consecutive payments on pcscd + vpcd", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tapwallet-soak-pcsc-"));
-  const data = join(dir, "posd");
-  const alice = join(dir, "alice.card.json");
-  let card: ServedCard;
+  const world = systemWorld({
+    name: "soak-pcsc",
+    pcsc: true,
+    posd: true,
+    cards: { alice: { walletId: "W-ALICE-0001", balance: "1000.00" } },
+  });
+  const alice = world.cardPath("alice");
   let daemon: PosdDaemon;
 
   beforeAll(async () => {
-    await startPcscd();
-    await waitForEmptyReader(VPCD_READER_0);
-    await posdInit(data);
-    editConfig(data, (c) => {
+    editConfig(world.data, (c) => {
       c.reader = { newTapPerPayment: false };
     });
-    await personalize(alice, "W-ALICE-0001", "1000.00");
-    card = await serveCard(alice, VPCD_PORT_0);
-    await until(() => cardShown(VPCD_READER_0), `a card in ${VPCD_READER_0}`);
-    daemon = await PosdDaemon.start(data, ["--reader", VPCD_READER_0]);
-  });
-
-  afterAll(async () => {
-    await daemon?.kill();
-    await card?.stop();
-    await waitForEmptyReader(VPCD_READER_0);
-    rmSync(dir, { recursive: true, force: true });
+    await world.serve(alice);
+    daemon = await world.startDaemon(["--reader", VPCD_READER_0]);
   });
 
   async function pay(i: number): Promise<number> {
@@ -88,10 +61,8 @@ describePcsc("posd run: 100 consecutive payments on pcscd + vpcd", () => {
       if (i === WARMUP + PAYMENTS / 2 + 1) mid = usage(pid);
       if (i % 10 === 0) {
         // The customer takes the phone away and taps again: a new presentation.
-        await card.remove();
-        await waitForEmptyReader(VPCD_READER_0);
-        await card.insert();
-        await until(() => cardShown(VPCD_READER_0), "the card back");
+        await world.takeOut();
+        await world.putBack();
       }
       samples.push(await pay(i));
     }

@@ -8,13 +8,11 @@
  * window where intent, card commit and final record happen), found from posd's own debug log line.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { equalBytes } from "../protocol/bytes.js";
 import { ecdsaVerify } from "../protocol/crypto.js";
-import { packageRoot } from "../protocol/paths.js";
 import { certificateFromPem, parseCertificate } from "../protocol/pki.js";
 import Database from "../protocol/sqlite.js";
 import {
@@ -25,36 +23,19 @@ import {
   verifyCardRecord,
 } from "../protocol/wallet/records.js";
 import { seededRandom } from "../test-support/card-fixture.js";
+import { POSD } from "../test-support/posd-process.js";
+import { systemWorld } from "./world.js";
 
 const RUNS = Number(process.env.TAPWALLET_CRASH_RUNS ?? 200);
-const root = packageRoot();
-const POSD = join(root, "dist", "terminal", "cli.js");
-const CARD = join(root, "dist", "card-emulator", "cli.js");
 
-let home: string;
-let cardFile: string;
-const env = () => ({ ...process.env, TAPWALLET_HOME: home, TAPWALLET_LOG_LEVEL: "debug" });
-
-beforeAll(() => {
-  home = mkdtempSync(join(tmpdir(), "tapwallet-crash-"));
-  cardFile = join(home, "alice.card.json");
-  execFileSync(process.execPath, [POSD, "init", "--currency", "EUR"], { env: env() });
-  execFileSync(process.execPath, [
-    CARD,
-    "personalize",
-    "--state",
-    cardFile,
-    "--wallet-id",
-    "W-CRASH-0001",
-    "--balance",
-    "5000.00",
-    "--balance-limit",
-    "5000.00",
-    "--currency",
-    "EUR",
-  ]);
+const world = systemWorld({
+  name: "crash",
+  posd: true,
+  cards: { alice: { walletId: "W-CRASH-0001", balance: "5000.00", args: ["--balance-limit", "5000.00"] } },
 });
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+const home = world.data;
+const cardFile = world.cardPath("alice");
+const env = () => ({ ...process.env, TAPWALLET_HOME: home, TAPWALLET_LOG_LEVEL: "debug" });
 
 function runPay(
   killAfter: { atMs: number } | { afterTapStartMs: number },
