@@ -10,14 +10,14 @@ import { isTapwalletError } from "../protocol/errors.js";
 import { createLogger, type Logger } from "../protocol/logger.js";
 import type { Transport } from "../protocol/transport.js";
 import { RecordingTransport } from "../protocol/transport-wrappers.js";
-import { money, outcomeJson, transactionJson } from "./application/outcome-json.js";
-import { riskState } from "./application/risk.js";
+import { outcomeJson, transactionJson } from "./application/outcome-json.js";
 import { type PaymentOutcome, recoverPending, runPayment } from "./application/run-payment.js";
+import { terminalStatus } from "./application/status.js";
 import { loadConfig, resolveDataDir } from "./config.js";
 import { cardLink, openTerminal, paymentDeps, type TerminalContext } from "./context.js";
 import { asTerminalError, exitCodeForError, TerminalError } from "./errors.js";
 import { initTerminal } from "./init.js";
-import { EXIT, exitCodeFor, printJson, printOutcome, printRecords } from "./output.js";
+import { EXIT, exitCodeFor, formatStatus, printJson, printOutcome, printRecords } from "./output.js";
 
 interface GlobalOptions {
   dataDir?: string;
@@ -30,7 +30,7 @@ let jsonOutput = false;
 
 /**
  * Set once a command may use PC/SC: ends the process also when a transmit to a mute card still holds
- * a threadpool thread (then process.exit() would hang forever; see adapters/reader/exit.ts).
+ * a threadpool thread (then process.exit() would hang forever; see adapters/pcsc/process-exit.ts).
  */
 let hardExit: ((code: number) => never) | undefined;
 
@@ -357,78 +357,21 @@ program
   .action(async (_o, cmd: Command) => {
     const g = globals(cmd);
     await withTerminal(g, logger(g), (ctx) => {
-      const now = Date.now();
       const cert = ctx.identity.certificate;
-      const limits = ctx.riskLimits;
-      const risk = riskState(ctx.store, limits, now);
-      const counts = ctx.store.counts();
-      const unbatched = ctx.store.unbatchedTotals();
-      const lastUpload = ctx.store.getMeta("last_upload_at");
-      const pending = ctx.store.pendingIntents();
-      const status = {
-        terminalId: ctx.terminalId,
-        merchantId: ctx.merchantId,
-        merchantCategory: cert.attributes.merchantCategory ?? null,
-        region: cert.attributes.region ?? null,
-        certificate: {
-          notAfter: cert.notAfter.toISOString(),
-          daysLeft: Math.floor((cert.notAfter.getTime() - now) / 86_400_000),
+      const status = terminalStatus(
+        { records: ctx.store, risk: ctx.store, batches: ctx.batches, clock: ctx.clock },
+        {
+          terminalId: ctx.terminalId,
+          merchantId: ctx.merchantId,
+          merchantCategory: cert.attributes.merchantCategory,
+          region: cert.attributes.region,
+          certificateNotAfter: cert.notAfter,
+          dataDir: ctx.config.dataDir,
+          limits: ctx.riskLimits,
         },
-        dataDir: ctx.config.dataDir,
-        lastSeq: ctx.store.lastSeq(),
-        counts,
-        pending: pending.map((p) => ({
-          seq: p.seq,
-          walletId: p.walletId,
-          amount: money(p.amount, p.currency),
-        })),
-        unbatched: {
-          count: unbatched.count,
-          totals: unbatched.byCurrency.map((c) => ({
-            currency: c.currency,
-            count: c.count,
-            amount: money(c.amount, c.currency),
-          })),
-        },
-        lastUpload: lastUpload ?? null,
-        limits: {
-          offlineRecords: { current: risk.records, max: limits.maxOfflineRecords ?? null },
-          offlineAmount: {
-            current: money(risk.amount, ctx.currency),
-            max: limits.maxOfflineAmount === undefined ? null : money(limits.maxOfflineAmount, ctx.currency),
-          },
-          offlineHours: {
-            current: Math.round(risk.hoursOffline * 10) / 10,
-            max: limits.maxOfflineHours ?? null,
-          },
-        },
-      };
-      if (g.json) {
-        printJson(status);
-        return;
-      }
-      const out = (l: string) => process.stdout.write(`${l}\n`);
-      out(
-        `terminal     ${status.terminalId}   merchant ${status.merchantId}   MCC ${status.merchantCategory}   region ${status.region}`,
       );
-      out(
-        `certificate  valid until ${status.certificate.notAfter} (${status.certificate.daysLeft} days left)`,
-      );
-      out(
-        `last seq     ${status.lastSeq}   complete ${counts.complete}   voided ${counts.voided}   pending ${counts.pending}`,
-      );
-      for (const p of status.pending)
-        out(
-          `  pending    seq ${p.seq}  wallet ${p.walletId}  ${p.amount} (resolved when the wallet is presented again)`,
-        );
-      out(
-        `unbatched    ${unbatched.count} records${status.unbatched.totals.map((t) => `   ${t.amount} (${t.count})`).join("")}`,
-      );
-      out(`last upload  ${status.lastUpload ?? "never"}`);
-      const l = status.limits;
-      out(
-        `limits       ${l.offlineRecords.current}/${l.offlineRecords.max ?? "∞"} records   ${l.offlineAmount.current}/${l.offlineAmount.max ?? "∞"}   ${l.offlineHours.current}/${l.offlineHours.max ?? "∞"} h offline`,
-      );
+      if (g.json) printJson(status);
+      else for (const line of formatStatus(status)) process.stdout.write(`${line}\n`);
     });
   });
 
@@ -509,7 +452,7 @@ async function main(): Promise<void> {
   if (needsPcsc(process.argv.slice(2))) {
     const { ensureThreadpool } = await import("./adapters/pcsc/threadpool.js");
     if (!ensureThreadpool()) return; // a child process with the bigger pool does the work
-    const { exitProcess, exitWouldHang } = await import("./adapters/reader/exit.js");
+    const { exitProcess, exitWouldHang } = await import("./adapters/pcsc/process-exit.js");
     hardExit = exitProcess;
     wouldHang = exitWouldHang;
   }

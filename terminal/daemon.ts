@@ -11,7 +11,7 @@
  * accepting, a payment still waiting for a card is aborted and one in progress finishes (its APDUs
  * are bounded by the per-APDU timeout), the schedules stop, PC/SC and the database are closed.
  * A transmit that hung on a mute card may still hold a threadpool thread afterwards: the CLI then
- * ends the process with SIGTERM to itself (terminal/adapters/reader/exit.ts).
+ * ends the process with SIGTERM to itself (terminal/adapters/pcsc/process-exit.ts).
  *
  * Everything the daemon does is logged with pino: the listening address, the reader found or lost,
  * PC/SC context re-creation (PcscService logs it through this logger), each payment's outcome,

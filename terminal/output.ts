@@ -5,6 +5,7 @@
  */
 import { money } from "./application/outcome-json.js";
 import type { PaymentOutcome } from "./application/run-payment.js";
+import type { TerminalStatus } from "./application/status.js";
 import type { StoredTransaction } from "./domain/records.js";
 import { EXIT_CODES } from "./errors.js";
 
@@ -81,4 +82,21 @@ export function printRecords(rows: readonly StoredTransaction[]): void {
         .join("  ")
         .trimEnd()}\n`,
     );
+}
+
+/** `posd status` as text, one string per line (∞ for a limit not configured). */
+export function formatStatus(s: TerminalStatus): string[] {
+  const { counts, limits: l } = s;
+  return [
+    `terminal     ${s.terminalId}   merchant ${s.merchantId}   MCC ${s.merchantCategory}   region ${s.region}`,
+    `certificate  valid until ${s.certificate.notAfter} (${s.certificate.daysLeft} days left)`,
+    `last seq     ${s.lastSeq}   complete ${counts.complete}   voided ${counts.voided}   pending ${counts.pending}`,
+    ...s.pending.map(
+      (p) =>
+        `  pending    seq ${p.seq}  wallet ${p.walletId}  ${p.amount} (resolved when the wallet is presented again)`,
+    ),
+    `unbatched    ${s.unbatched.count} records${s.unbatched.totals.map((t) => `   ${t.amount} (${t.count})`).join("")}`,
+    `last upload  ${s.lastUpload ?? "never"}`,
+    `limits       ${l.offlineRecords.current}/${l.offlineRecords.max ?? "∞"} records   ${l.offlineAmount.current}/${l.offlineAmount.max ?? "∞"}   ${l.offlineHours.current}/${l.offlineHours.max ?? "∞"} h offline`,
+  ];
 }

@@ -24,7 +24,7 @@ import type {
   RiskView,
   TerminalStores,
 } from "../terminal/application/ports.js";
-import { type BatchEntry, closeBatch, type StoredBatch } from "../terminal/domain/batch.js";
+import { type BatchEntry, closeBatch, type OutgoingBatch } from "../terminal/domain/batch.js";
 import {
   type ChainHead,
   type FinalRecord,
@@ -46,13 +46,14 @@ import type {
   RecordSigner,
   StatusTally,
   StoredTransaction,
+  TransactionStatus,
 } from "../terminal/domain/records.js";
 import { TerminalError } from "../terminal/errors.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Row = Mutable<StoredTransaction>;
 type EcrRow = Omit<Mutable<StoredEcrPayment>, "outcome"> & { outcome: string | undefined };
-type BatchRow = Mutable<StoredBatch> & { firstChainIndex: number };
+type BatchRow = Mutable<OutgoingBatch> & { firstChainIndex: number };
 
 const copy = (b: Uint8Array): Uint8Array => new Uint8Array(b);
 const maybe = (b: Uint8Array | undefined) => (b === undefined ? undefined : copy(b));
@@ -242,6 +243,16 @@ class MemoryRecords implements RecordLedger, RiskView {
     return { hash: copy(this.s.head.hash), index: this.s.head.index };
   }
 
+  lastSeq(): number {
+    return this.s.lastSeq;
+  }
+
+  counts(): Record<TransactionStatus, number> {
+    const out: Record<TransactionStatus, number> = { pending: 0, complete: 0, voided: 0 };
+    for (const r of this.s.rows.values()) out[r.status] += 1;
+    return out;
+  }
+
   offlineExposure(): OfflineExposure {
     const open = [...this.s.rows.values()].filter(
       (r) => r.status === "complete" && r.uploadStatus === undefined,
@@ -303,7 +314,7 @@ class MemoryBatches implements Batches {
     }
   }
 
-  pending(): StoredBatch[] {
+  pending(): OutgoingBatch[] {
     return [...this.s.batches.values()]
       .filter((b) => b.status === "closed")
       .sort((a, b) => a.firstChainIndex - b.firstChainIndex)

@@ -9,7 +9,7 @@
  * Clock they were built with, the same clock the rest of the terminal reads.
  */
 import type { BatchResult, BatchUpload, Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
-import type { BatchEntry, StoredBatch } from "../domain/batch.js";
+import type { BatchEntry, OutgoingBatch } from "../domain/batch.js";
 import type { ChainHead } from "../domain/chain.js";
 import type { EcrState, NewEcrPayment, StateTally, StoredEcrPayment } from "../domain/ecr-payment.js";
 import type {
@@ -20,6 +20,7 @@ import type {
   RecordSigner,
   StatusTally,
   StoredTransaction,
+  TransactionStatus,
 } from "../domain/records.js";
 
 /** The terminal's clock. */
@@ -56,6 +57,10 @@ export interface RecordLedger {
   list(options?: { sinceSeq?: number; limit?: number }): StoredTransaction[];
   /** The last final record's chain hash and index. */
   chainHead(): ChainHead;
+  /** The highest seq ever allocated, 0 before the first intent (a seq is never reused). */
+  lastSeq(): number;
+  /** How many intents and records are in each status, 0 for a status with none. */
+  counts(): Readonly<Record<TransactionStatus, number>>;
 }
 
 /** What the offline risk limits are checked against. */
@@ -100,7 +105,7 @@ export interface Batches {
   /** Close every unbatched final record into batches of at most maxRecords, one transaction each. */
   close(options: CloseBatchOptions): string[];
   /** Batches closed but not yet answered, oldest first. */
-  pending(): StoredBatch[];
+  pending(): OutgoingBatch[];
   recordCount(batchId: string): number;
   /** The batch's records in chain order. */
   entries(batchId: string): BatchEntry[];

@@ -17,7 +17,7 @@ import type { RecordSigner } from "./records.js";
 
 export type BatchStatus = "closed" | "settled" | "rejected";
 
-export interface StoredBatch {
+export interface OutgoingBatch {
   readonly batchId: string;
   readonly status: BatchStatus;
   readonly manifest: BatchManifest;
@@ -85,7 +85,7 @@ const base64 = (bytes: Uint8Array) =>
 
 /** The upload body for a stored batch and its entries (in chain order). */
 export function batchUpload(
-  batch: StoredBatch,
+  batch: OutgoingBatch,
   entries: readonly BatchEntry[],
   certificate: (fingerprint: string) => Uint8Array | undefined,
   terminalCertificates: readonly Uint8Array[],

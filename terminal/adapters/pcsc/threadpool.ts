@@ -18,7 +18,7 @@
  *   pool's threads forever (measured with a real hung SCardTransmit too). Removing the card ends the
  *   transmit; otherwise only a signal ends the process: with no SIGTERM listener installed,
  *   `process.kill(process.pid, "SIGTERM")` exits at once (status 143). PcscService.hungTransmits()
- *   tells when that is needed; terminal/adapters/reader/exit.ts does it. So that such an exit still
+ *   tells when that is needed; terminal/adapters/pcsc/process-exit.ts does it. So that such an exit still
  *   ends with the intended exit code, ensureThreadpool() gives its child a pipe on fd 3 (named in
  *   $TAPWALLET_EXIT_CODE_FD): a child that writes its exit code there before ending itself with
  *   SIGTERM makes the parent exit with that code.

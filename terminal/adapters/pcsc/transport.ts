@@ -15,7 +15,7 @@
  *   it, but the hung call holds one libuv threadpool thread and the reader's native mutex until the
  *   card leaves the field: while a transmit is pending natively, LED commands are skipped, the
  *   presentation is not offered for another payment, and the process-wide count tells
- *   adapters/reader/exit.ts that a normal exit would hang.
+ *   adapters/pcsc/process-exit.ts that a normal exit would hang.
  */
 import { hex } from "../../../protocol/bytes.js";
 import { ProtocolError } from "../../../protocol/errors.js";
@@ -38,7 +38,7 @@ let pendingInProcess = 0;
 /**
  * How many transmits of this process are still pending in the native layer (each holds a
  * threadpool thread). While > 0 the process cannot exit normally (process.exit() waits for the pool
- * forever): see terminal/adapters/reader/exit.ts.
+ * forever): see terminal/adapters/pcsc/process-exit.ts.
  */
 export function hungTransmitCount(): number {
   return pendingInProcess;

@@ -9,20 +9,20 @@ import { randomUUID } from "node:crypto";
 import type Database from "../../../protocol/sqlite.js";
 import type { BatchManifest, BatchResult } from "../../../protocol/wallet/batch.js";
 import type { Batches, CloseBatchOptions } from "../../application/ports.js";
-import { type BatchEntry, closeBatch, type StoredBatch } from "../../domain/batch.js";
+import { type BatchEntry, closeBatch, type OutgoingBatch } from "../../domain/batch.js";
 import type { StatusTally } from "../../domain/records.js";
 import type { Connection } from "./database.js";
 import { FINAL_COLUMNS, type FinalRow, toBatchEntry } from "./rows.js";
 
 interface BatchRow {
   batch_id: string;
-  status: StoredBatch["status"];
+  status: OutgoingBatch["status"];
   manifest: string;
   manifest_signature: string;
   attempts: number;
 }
 
-function toBatch(r: BatchRow): StoredBatch {
+function toBatch(r: BatchRow): OutgoingBatch {
   return {
     batchId: r.batch_id,
     status: r.status,
@@ -69,7 +69,7 @@ export class BatchStore implements Batches {
     return ids;
   }
 
-  pending(): StoredBatch[] {
+  pending(): OutgoingBatch[] {
     return (this.#stmt.pending.all() as BatchRow[]).map(toBatch);
   }
 

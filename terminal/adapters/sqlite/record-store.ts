@@ -1,6 +1,6 @@
 /**
  * Intents and records in the terminal's SQLite file (the `transactions` table): the RecordLedger
- * and RiskView ports, plus the status queries `posd status` prints.
+ * and RiskView ports, plus the meta values the daemon's status reads.
  *
  * One row per terminal seq. A row is born `pending` (the intent, written and made durable before
  * DEBIT is sent, in the same transaction that allocates its seq: AUTOINCREMENT never hands a seq
@@ -30,11 +30,6 @@ import type {
 import { TerminalError } from "../../errors.js";
 import type { Connection } from "./database.js";
 import { type TransactionRow, toIntent, toTransaction } from "./rows.js";
-
-export interface StoreTotals {
-  readonly count: number;
-  readonly byCurrency: readonly AmountTally[];
-}
 
 interface Finalisation {
   status: "complete" | "voided";
@@ -172,9 +167,7 @@ export class RecordStore implements RecordLedger, RiskView {
     };
   }
 
-  // ---- what `posd status` prints (SQLite only, not a port) --------------------------------------
-
-  /** The highest seq ever allocated (0 when none). */
+  /** The highest seq ever allocated (0 when none): AUTOINCREMENT's counter, not MAX(seq). */
   lastSeq(): number {
     const row = this.#stmt.lastSeq.get() as { seq: number } | undefined;
     return row?.seq ?? 0;
@@ -187,11 +180,7 @@ export class RecordStore implements RecordLedger, RiskView {
     return out;
   }
 
-  /** Complete records not yet in a batch, per currency. */
-  unbatchedTotals(): StoreTotals {
-    const byCurrency = this.#stmt.unbatchedTotals.all() as AmountTally[];
-    return { count: byCurrency.reduce((n, c) => n + c.count, 0), byCurrency };
-  }
+  // ---- SQLite only, not a port (the daemon's status, maintenance) -------------------------------
 
   getMeta(key: string): string | undefined {
     return this.#c.meta.get(key);
@@ -227,10 +216,6 @@ function prepare(db: Database.Database) {
     ),
     lastSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'transactions'"),
     counts: db.prepare("SELECT status, COUNT(*) AS n FROM transactions GROUP BY status"),
-    unbatchedTotals: db.prepare(
-      `SELECT currency, COUNT(*) AS count, SUM(amount) AS amount FROM transactions
-       WHERE status = 'complete' AND batch_id IS NULL GROUP BY currency ORDER BY currency`,
-    ),
     exposure: db.prepare(
       `SELECT currency, COUNT(*) AS count, SUM(amount) AS amount, MIN(created_at) AS oldest FROM transactions
        WHERE status = 'complete' AND upload_status IS NULL GROUP BY currency ORDER BY currency`,

@@ -13,8 +13,8 @@
  * a clean stop.
  */
 import { writeSync } from "node:fs";
-import { EXIT_CODE_FD_ENV } from "../pcsc/threadpool.js";
-import { hungTransmitCount } from "../pcsc/transport.js";
+import { EXIT_CODE_FD_ENV } from "./threadpool.js";
+import { hungTransmitCount } from "./transport.js";
 
 /** True when a timed-out transmit still holds a threadpool thread (a normal exit would hang). */
 export function exitWouldHang(): boolean {

@@ -1,5 +1,5 @@
 /**
- * Ending a process whose transmit hung on a mute card (exit.ts), in child processes of the built code:
+ * Ending a process whose transmit hung on a mute card (process-exit.ts), in child processes of the built code:
  * a fake reader whose transmit holds a threadpool thread the way a real SCardTransmit to a mute card
  * does (an fs.open of a FIFO without a writer), behind the real PcscTransport in the terminal's transport stack (its APDU timeout).
  */
@@ -26,7 +26,7 @@ import { EventEmitter } from "node:events";
 import { ensureThreadpool } from "${dist("pcsc/threadpool.js")}";
 import { PcscTransport } from "${dist("pcsc/transport.js")}";
 import { cardTransport } from "${compositionDist("card-transport.js")}";
-import { exitProcess, exitWouldHang } from "${dist("reader/exit.js")}";
+import { exitProcess, exitWouldHang } from "${dist("pcsc/process-exit.js")}";
 const [mode, fifo, code] = process.argv.slice(2);
 if (mode === "wrapped" && !ensureThreadpool(8)) {
   // the child does the work

@@ -1,0 +1,228 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../protocol/logger.js";
+import { type FixtureCard, fixtureCard } from "../../test-support/card-fixture.js";
+import type { WorldClock } from "../../test-support/clock.js";
+import {
+  FIXED_TIME,
+  STORE_KINDS,
+  type TestTerminal,
+  testTerminal,
+} from "../../test-support/terminal-fixture.js";
+import { formatStatus } from "../output.js";
+import type { AcquirerPort } from "./ports.js";
+import type { RiskLimits } from "./risk.js";
+import { runPayment } from "./run-payment.js";
+import { type StatusInput, terminalStatus } from "./status.js";
+import { uploadBatches } from "./upload.js";
+
+const EUR = 978;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = FIXED_TIME * 1000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** One clock for the whole world (stores, card session, status), frozen, moved only by the test. */
+let now = T0;
+const world: WorldClock = {
+  ms: () => now,
+  seconds: () => Math.floor(now / 1000),
+  date: () => new Date(now),
+};
+
+const LIMITS: RiskLimits = {
+  currency: EUR,
+  maxOfflineAmount: 50_000,
+  maxOfflineRecords: 500,
+  maxOfflineHours: 24,
+};
+
+/** An acquirer that settles every batch: each complete record accepted, each voided one noted. */
+const settlingAcquirer: AcquirerPort = {
+  async uploadBatch(upload) {
+    const records = upload.records.map((r) => ({
+      seq: r.seq,
+      status: r.status === "complete" ? ("accepted" as const) : ("voided" as const),
+    }));
+    const accepted = records.filter((r) => r.status === "accepted").length;
+    return { batchId: upload.manifest.batchId, status: "settled", accepted, rejected: 0, records };
+  },
+  async fetchHotlist() {
+    return undefined;
+  },
+};
+
+let t: TestTerminal;
+afterEach(() => t.cleanup());
+
+function status(input: Partial<StatusInput> = {}) {
+  return terminalStatus(
+    { records: t.stores.records, risk: t.stores.risk, batches: t.stores.batches, clock: t.stores.clock },
+    {
+      terminalId: "T-0001",
+      merchantId: "M-0001",
+      merchantCategory: "5411",
+      region: "TW",
+      certificateNotAfter: new Date(T0 + 30 * DAY),
+      dataDir: "/var/lib/posd",
+      limits: LIMITS,
+      ...input,
+    },
+  );
+}
+
+const pay = (card: FixtureCard, amount: number) =>
+  runPayment(card.transport, t.deps, { amount, currency: EUR });
+
+const upload = () =>
+  uploadBatches(
+    {
+      batches: t.batches,
+      identity: t.identity,
+      terminalId: "T-0001",
+      merchantId: "M-0001",
+      logger: silentLogger(),
+    },
+    settlingAcquirer,
+    { maxRecords: 100 },
+  );
+
+/**
+ * A morning: 4.50 approved and 30.00 declined (voided), uploaded an hour later; then 2.25 and
+ * 1.10 approved and a 3.75 torn right after the card committed (pending). Ends at 07:30.
+ */
+async function aMorning(): Promise<void> {
+  const card = fixtureCard({ balance: 20_000 });
+  expect((await pay(card, 450)).status).toBe("approved");
+  expect((await pay(card, 3_000)).status).toBe("declined"); // over the card's single-payment limit
+  now = T0 + HOUR;
+  await upload();
+  now = T0 + 2 * HOUR;
+  expect((await pay(card, 225)).status).toBe("approved");
+  expect((await pay(card, 110)).status).toBe("approved");
+  card.applet.faults = { tearAfterDebitCommit: true };
+  expect((await pay(card, 375)).status).toBe("torn");
+  now = T0 + 5.5 * HOUR;
+}
+
+describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
+  const fresh = () => {
+    now = T0;
+    t = testTerminal({ clock: world, store: kind });
+  };
+
+  it("shows a new terminal with nothing stored, never uploaded, every limit at zero", () => {
+    fresh();
+    expect(status()).toEqual({
+      terminalId: "T-0001",
+      merchantId: "M-0001",
+      merchantCategory: "5411",
+      region: "TW",
+      certificate: { notAfter: iso(T0 + 30 * DAY), daysLeft: 30 },
+      dataDir: "/var/lib/posd",
+      lastSeq: 0,
+      counts: { pending: 0, complete: 0, voided: 0 },
+      pending: [],
+      unbatched: { count: 0, totals: [] },
+      lastUpload: null,
+      limits: {
+        offlineRecords: { current: 0, max: 500 },
+        offlineAmount: { current: "0.00 EUR", max: "500.00 EUR" },
+        offlineHours: { current: 0, max: 24 },
+      },
+    });
+  });
+
+  it("counts complete, voided and pending payments and lists the torn one", async () => {
+    fresh();
+    await aMorning();
+    const s = status();
+    expect(s.lastSeq).toBe(5);
+    expect(s.counts).toEqual({ pending: 1, complete: 3, voided: 1 });
+    // Key order is what `posd status --json` prints.
+    expect(Object.keys(s.counts)).toEqual(["pending", "complete", "voided"]);
+    expect(s.pending).toEqual([{ seq: 5, walletId: "W-ALICE-0001", amount: "3.75 EUR" }]);
+  });
+
+  it("shows what awaits a batch (complete records only, not the pending one) and when the last upload was answered", async () => {
+    fresh();
+    await aMorning();
+    const s = status();
+    expect(s.unbatched).toEqual({ count: 2, totals: [{ currency: EUR, count: 2, amount: "3.35 EUR" }] });
+    expect(s.lastUpload).toBe(iso(T0 + HOUR));
+  });
+
+  it("measures the offline limits from the oldest record the acquirer has not answered", async () => {
+    fresh();
+    await aMorning();
+    expect(status().limits).toEqual({
+      offlineRecords: { current: 2, max: 500 },
+      offlineAmount: { current: "3.35 EUR", max: "500.00 EUR" },
+      offlineHours: { current: 3.5, max: 24 },
+    });
+  });
+
+  it("shows a limit that is not configured as null", () => {
+    fresh();
+    expect(status({ limits: { currency: EUR } }).limits).toEqual({
+      offlineRecords: { current: 0, max: null },
+      offlineAmount: { current: "0.00 EUR", max: null },
+      offlineHours: { current: 0, max: null },
+    });
+  });
+
+  it("shows null for certificate attributes the terminal certificate does not carry", () => {
+    fresh();
+    expect(status({ merchantCategory: undefined, region: undefined })).toMatchObject({
+      merchantCategory: null,
+      region: null,
+    });
+  });
+
+  const expiries: [string, number, number][] = [
+    ["30 days ahead", 30 * DAY, 30],
+    ["1 ms short of 30 days", 30 * DAY - 1, 29],
+    ["1 ms ahead", 1, 0],
+    ["exactly now", 0, 0],
+    ["1 ms ago (expired)", -1, -1],
+    ["2 days ago", -2 * DAY, -2],
+  ];
+  for (const [what, offset, daysLeft] of expiries) {
+    it(`counts whole days left on a certificate that expires ${what}: ${daysLeft}`, () => {
+      fresh();
+      now = T0 + 12 * HOUR;
+      const notAfter = new Date(now + offset);
+      expect(status({ certificateNotAfter: notAfter }).certificate).toEqual({
+        notAfter: notAfter.toISOString(),
+        daysLeft,
+      });
+    });
+  }
+});
+
+describe("posd status as text (formatStatus)", () => {
+  it("prints one line per topic and one per torn payment", async () => {
+    now = T0;
+    t = testTerminal({ clock: world, store: "memory" });
+    await aMorning();
+    expect(formatStatus(status())).toEqual([
+      "terminal     T-0001   merchant M-0001   MCC 5411   region TW",
+      `certificate  valid until ${iso(T0 + 30 * DAY)} (29 days left)`,
+      "last seq     5   complete 3   voided 1   pending 1",
+      "  pending    seq 5  wallet W-ALICE-0001  3.75 EUR (resolved when the wallet is presented again)",
+      "unbatched    2 records   3.35 EUR (2)",
+      `last upload  ${iso(T0 + HOUR)}`,
+      "limits       2/500 records   3.35 EUR/500.00 EUR   3.5/24 h offline",
+    ]);
+  });
+
+  it("prints ∞ for a limit that is not configured and never for no upload", () => {
+    now = T0;
+    t = testTerminal({ clock: world, store: "memory" });
+    const lines = formatStatus(status({ limits: { currency: EUR } }));
+    expect(lines.slice(-3)).toEqual([
+      "unbatched    0 records",
+      "last upload  never",
+      "limits       0/∞ records   0.00 EUR/∞   0/∞ h offline",
+    ]);
+  });
+});

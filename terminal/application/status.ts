@@ -1,0 +1,124 @@
+/**
+ * `posd status`: what the terminal is and holds, as one plain value: its identity, how long the
+ * certificate has left, the seq, pending (torn) payments, what awaits a batch, the last upload and
+ * where it stands against the offline limits. The value is what `posd status --json` prints, key
+ * for key; terminal/output.ts renders it as text.
+ *
+ * The stores answer through the ports; what comes from the configuration and the terminal
+ * certificate (ids, expiry, limits, the data directory) the caller passes as plain values.
+ */
+import type { TransactionStatus } from "../domain/records.js";
+import { money } from "./outcome-json.js";
+import type { Batches, Clock, RecordLedger, RiskView } from "./ports.js";
+import { type RiskLimits, riskState } from "./risk.js";
+
+const DAY_MS = 86_400_000;
+
+export interface StatusPorts {
+  readonly records: Pick<RecordLedger, "lastSeq" | "counts" | "pendingIntents">;
+  readonly risk: RiskView;
+  readonly batches: Pick<Batches, "unbatched" | "lastUploadAt">;
+  readonly clock: Clock;
+}
+
+export interface StatusInput {
+  readonly terminalId: string;
+  readonly merchantId: string;
+  /** The terminal certificate's attributes; undefined when it does not carry one. */
+  readonly merchantCategory: string | undefined;
+  readonly region: string | undefined;
+  /** When the terminal certificate stops being valid. */
+  readonly certificateNotAfter: Date;
+  readonly dataDir: string;
+  /** The configured offline limits; the offline amount is shown in `limits.currency`. */
+  readonly limits: RiskLimits;
+}
+
+/** A limit's current value and its maximum (null: no limit configured). */
+export interface LimitUse<T> {
+  readonly current: T;
+  readonly max: T | null;
+}
+
+export interface TerminalStatus {
+  readonly terminalId: string;
+  readonly merchantId: string;
+  readonly merchantCategory: string | null;
+  readonly region: string | null;
+  readonly certificate: {
+    /** ISO 8601. */
+    readonly notAfter: string;
+    /** Whole days until notAfter, rounded down (negative once expired). */
+    readonly daysLeft: number;
+  };
+  readonly dataDir: string;
+  readonly lastSeq: number;
+  readonly counts: Readonly<Record<TransactionStatus, number>>;
+  /** Torn payments, oldest first, resolved when the same wallet is presented again. */
+  readonly pending: readonly { readonly seq: number; readonly walletId: string; readonly amount: string }[];
+  /** Complete records not yet in a batch, per currency. */
+  readonly unbatched: {
+    readonly count: number;
+    readonly totals: readonly {
+      readonly currency: number;
+      readonly count: number;
+      readonly amount: string;
+    }[];
+  };
+  /** When the acquirer last answered an upload (ISO 8601), null if never. */
+  readonly lastUpload: string | null;
+  readonly limits: {
+    readonly offlineRecords: LimitUse<number>;
+    readonly offlineAmount: LimitUse<string>;
+    /** Hours since the oldest record the acquirer has not answered, to one decimal. */
+    readonly offlineHours: LimitUse<number>;
+  };
+}
+
+export function terminalStatus(ports: StatusPorts, input: StatusInput): TerminalStatus {
+  const now = ports.clock.now();
+  const { limits } = input;
+  const risk = riskState(ports.risk, limits, now);
+  const counts = ports.records.counts();
+  const unbatched = ports.batches.unbatched().filter((t) => t.status === "complete");
+  const lastUpload = ports.batches.lastUploadAt();
+  return {
+    terminalId: input.terminalId,
+    merchantId: input.merchantId,
+    merchantCategory: input.merchantCategory ?? null,
+    region: input.region ?? null,
+    certificate: {
+      notAfter: input.certificateNotAfter.toISOString(),
+      daysLeft: Math.floor((input.certificateNotAfter.getTime() - now) / DAY_MS),
+    },
+    dataDir: input.dataDir,
+    lastSeq: ports.records.lastSeq(),
+    // Built key by key: the JSON keeps this order whatever order the store answers in.
+    counts: { pending: counts.pending, complete: counts.complete, voided: counts.voided },
+    pending: ports.records.pendingIntents().map((p) => ({
+      seq: p.seq,
+      walletId: p.walletId,
+      amount: money(p.amount, p.currency),
+    })),
+    unbatched: {
+      count: unbatched.reduce((n, t) => n + t.count, 0),
+      totals: unbatched.map((t) => ({
+        currency: t.currency,
+        count: t.count,
+        amount: money(t.amount, t.currency),
+      })),
+    },
+    lastUpload: lastUpload === undefined ? null : new Date(lastUpload).toISOString(),
+    limits: {
+      offlineRecords: { current: risk.records, max: limits.maxOfflineRecords ?? null },
+      offlineAmount: {
+        current: money(risk.amount, limits.currency),
+        max: limits.maxOfflineAmount === undefined ? null : money(limits.maxOfflineAmount, limits.currency),
+      },
+      offlineHours: {
+        current: Math.round(risk.hoursOffline * 10) / 10,
+        max: limits.maxOfflineHours ?? null,
+      },
+    },
+  };
+}
