@@ -23,8 +23,8 @@ import { fixturesDir } from "../protocol/paths.js";
 import { AcquirerClient, verifyHotlist } from "../terminal/adapters/http/acquirer-client.js";
 import { runPayment } from "../terminal/application/run-payment.js";
 import { syncHotlist, uploadBatches } from "../terminal/application/upload.js";
+import { openTerminal } from "../terminal/composition/root.js";
 import { loadConfig } from "../terminal/config.js";
-import { openTerminal } from "../terminal/context.js";
 import { initTerminal } from "../terminal/init.js";
 import { printOutcome, printRecords } from "../terminal/output.js";
 

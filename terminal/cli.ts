@@ -13,8 +13,8 @@ import { RecordingTransport } from "../protocol/transport-wrappers.js";
 import { outcomeJson, transactionJson } from "./application/outcome-json.js";
 import { type PaymentOutcome, recoverPending, runPayment } from "./application/run-payment.js";
 import { terminalStatus } from "./application/status.js";
+import { cardLink, openTerminal, paymentDeps, type TerminalContext } from "./composition/root.js";
 import { loadConfig, resolveDataDir } from "./config.js";
-import { cardLink, openTerminal, paymentDeps, type TerminalContext } from "./context.js";
 import { asTerminalError, exitCodeForError, TerminalError } from "./errors.js";
 import { initTerminal } from "./init.js";
 import { EXIT, exitCodeFor, formatStatus, printJson, printOutcome, printRecords } from "./output.js";
@@ -165,7 +165,7 @@ program
         ...(o.reference ? { reference: o.reference } : {}),
       };
       if (o.virtual) {
-        const { openVirtualCard } = await import("./adapters/virtual/virtual-card.js");
+        const { openVirtualCard } = await import("./composition/virtual-card.js");
         return withRecording(await openVirtualCard({ statePath: o.card }), o.record, (t) =>
           runPayment(cardLink(ctx, t), deps, request),
         );
@@ -217,7 +217,7 @@ program
     const result = await withTerminal(g, log, async (ctx) => {
       const deps = { store: ctx.store, identity: ctx.identity, trust: ctx.trust, logger: ctx.logger };
       if (o.virtual) {
-        const { openVirtualCard } = await import("./adapters/virtual/virtual-card.js");
+        const { openVirtualCard } = await import("./composition/virtual-card.js");
         return recoverPending(cardLink(ctx, await openVirtualCard({ statePath: o.card })), deps);
       }
       const { withReaderCard } = await import("./adapters/reader/pay-on-reader.js");

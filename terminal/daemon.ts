@@ -28,8 +28,8 @@ import { type CardSource, PaymentManager } from "./application/payment-manager.j
 import { runPayment } from "./application/run-payment.js";
 import type { UploadSummary } from "./application/upload.js";
 import { withCardTransport } from "./composition/card-transport.js";
+import { openTerminal, paymentDeps, type TerminalContext } from "./composition/root.js";
 import type { Config } from "./config.js";
-import { openTerminal, paymentDeps, type TerminalContext } from "./context.js";
 import { type EcrState, FINAL_ECR_STATES } from "./domain/ecr-payment.js";
 import { TerminalError } from "./errors.js";
 
@@ -107,7 +107,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       let source: CardSource;
       let pcsc: PcscParts | undefined;
       if (options.virtualCard !== undefined) {
-        const { openVirtualCard } = await import("./adapters/virtual/virtual-card.js");
+        const { openVirtualCard } = await import("./composition/virtual-card.js");
         const { VirtualCardSource } = await import("./adapters/virtual/virtual-card-source.js");
         source = new VirtualCardSource(await openVirtualCard({ statePath: options.virtualCard }));
       } else {

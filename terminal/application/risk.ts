@@ -1,7 +1,7 @@
 /**
  * Offline risk limits (what field terminals cap: stored value, stored count, time offline). Past a
  * limit the terminal declines new offline payments until an upload succeeds. The limits come from
- * the configuration (terminal/context.ts reads them); the exposure from the RiskView port.
+ * the configuration (terminal/composition/root.ts reads them); the exposure from the RiskView port.
  */
 import { TerminalError } from "../errors.js";
 import type { RiskView } from "./ports.js";

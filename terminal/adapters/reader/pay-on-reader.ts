@@ -1,13 +1,13 @@
 /**
  * `posd pay --reader NAME`: one payment on a PC/SC reader. Opens PC/SC, waits for the reader and
  * for a card (up to the configured card wait), runs the payment, gives LED/buzzer feedback, closes.
- * `use` gets the bare connection: the caller puts it in the transport stack (context.ts cardLink).
+ * `use` gets the bare connection: the caller puts it in the transport stack (composition/root.ts cardLink).
  */
 import type { Logger } from "../../../protocol/logger.js";
 import type { Transport } from "../../../protocol/transport.js";
 import type { CardPresentation } from "../../application/payment-manager.js";
 import type { PaymentOutcome } from "../../application/run-payment.js";
-import type { TerminalContext } from "../../context.js";
+import type { TerminalContext } from "../../composition/root.js";
 import { TerminalError } from "../../errors.js";
 import { PcscService } from "../pcsc/service.js";
 import { PcscCardSource } from "./pcsc-card-source.js";

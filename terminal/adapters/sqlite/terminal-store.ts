@@ -1,7 +1,7 @@
 /**
  * The terminal's SQLite file with every port it implements: one connection (WAL,
  * synchronous=FULL), one clock, and a store per table group. posd's composition root
- * (terminal/context.ts) opens it once per process and closes it on exit.
+ * (terminal/composition/root.ts) opens it once per process and closes it on exit.
  */
 import type Database from "../../../protocol/sqlite.js";
 import type { Clock, TerminalStores } from "../../application/ports.js";

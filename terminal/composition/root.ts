@@ -4,25 +4,25 @@
  * (terminal/application/ports.ts). Nothing else reads key files.
  */
 import { readFileSync } from "node:fs";
-import { currencyByCode } from "../protocol/amount.js";
-import { decryptPrivateKeyPem } from "../protocol/crypto.js";
-import { isTapwalletError } from "../protocol/errors.js";
-import type { Logger } from "../protocol/logger.js";
-import { type Certificate, type Crl, certificateFromPem, parseCrl, TrustStore } from "../protocol/pki.js";
-import type { Transport } from "../protocol/transport.js";
-import type { CountedTransport } from "../protocol/transport-wrappers.js";
-import type { BatchStore } from "./adapters/sqlite/batch-store.js";
-import type { EcrPaymentStore } from "./adapters/sqlite/ecr-payment-store.js";
-import type { SqliteHotlist } from "./adapters/sqlite/hotlist-store.js";
-import type { RecordStore } from "./adapters/sqlite/record-store.js";
-import { SqliteTerminalStore } from "./adapters/sqlite/terminal-store.js";
-import type { Clock } from "./application/ports.js";
-import { checkRisk, type RiskLimits } from "./application/risk.js";
-import type { PaymentDeps } from "./application/run-payment.js";
-import type { CardTrust, TerminalIdentity } from "./card-session/session.js";
-import { type CardTransportOptions, cardTransport } from "./composition/card-transport.js";
-import type { Config } from "./config.js";
-import { TerminalError } from "./errors.js";
+import { currencyByCode } from "../../protocol/amount.js";
+import { decryptPrivateKeyPem } from "../../protocol/crypto.js";
+import { isTapwalletError } from "../../protocol/errors.js";
+import type { Logger } from "../../protocol/logger.js";
+import { type Certificate, type Crl, certificateFromPem, parseCrl, TrustStore } from "../../protocol/pki.js";
+import type { Transport } from "../../protocol/transport.js";
+import type { CountedTransport } from "../../protocol/transport-wrappers.js";
+import type { BatchStore } from "../adapters/sqlite/batch-store.js";
+import type { EcrPaymentStore } from "../adapters/sqlite/ecr-payment-store.js";
+import type { SqliteHotlist } from "../adapters/sqlite/hotlist-store.js";
+import type { RecordStore } from "../adapters/sqlite/record-store.js";
+import { SqliteTerminalStore } from "../adapters/sqlite/terminal-store.js";
+import type { Clock } from "../application/ports.js";
+import { checkRisk, type RiskLimits } from "../application/risk.js";
+import type { PaymentDeps } from "../application/run-payment.js";
+import type { CardTrust, TerminalIdentity } from "../card-session/session.js";
+import type { Config } from "../config.js";
+import { TerminalError } from "../errors.js";
+import { type CardTransportOptions, cardTransport } from "./card-transport.js";
 
 export interface TerminalContext {
   readonly config: Config;
