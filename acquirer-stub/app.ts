@@ -81,7 +81,7 @@ export function buildApp(deps: AcquirerDeps): FastifyInstance {
     return { status: "ok" };
   });
   registerBatchRoutes(app, processor);
-  registerHotlistRoutes(app, deps.store, deps.hotlistSigner);
+  registerHotlistRoutes(app, deps.store, deps.hotlistSigner, clock);
   registerOperatorRoutes(app, deps.store, clock, deps.operatorToken);
   return app;
 }

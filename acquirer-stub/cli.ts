@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { endOnClosedStdout } from "../protocol/closed-stdout.js";
 import { isTapwalletError } from "../protocol/errors.js";
 import { createLogger } from "../protocol/logger.js";
 import { ID_PATTERN } from "../protocol/wallet/constants.js";
@@ -134,6 +135,28 @@ program
   });
 
 program
+  .command("unresolved")
+  .description(
+    "torn intents terminals could not resolve from the card's log (it no longer covered them);\n" +
+      "the card may have committed them: settle each against the wallet's records",
+  )
+  .option("--json", "print JSON")
+  .addOption(dbOption())
+  .action((o: { json?: boolean; db: string }) => {
+    const open = withStore(o.db, (s) => s.unresolvedIntents());
+    if (o.json) printJson({ unresolvedIntents: open });
+    else if (open.length === 0) process.stdout.write("no unresolved torn intents\n");
+    else {
+      process.stdout.write(`${open.length} unresolved torn intent(s):\n`);
+      for (const u of open)
+        process.stdout.write(
+          `  ${u.terminalId} seq ${u.seq}  wallet ${u.walletId}  ${formatTotal(u.amount, u.currency)}  ` +
+            `counter seen ${u.cardCounterSeen ?? "?"}  batch ${u.batchId}\n    ${u.reason}\n`,
+        );
+    }
+  });
+
+program
   .command("block")
   .description("block a wallet (loss report): it joins the hotlist, whose version moves")
   .argument("<WALLET_ID>", "wallet id")
@@ -240,6 +263,11 @@ program
   });
 
 async function main(): Promise<void> {
+  // A closed stdout (`… | head -1`) is a normal end; `serve` keeps serving without it.
+  const serving = process.argv.slice(2).includes("serve");
+  endOnClosedStdout(() => {
+    if (!serving) process.exit(EXIT.OK);
+  });
   try {
     await program.parseAsync();
   } catch (e) {

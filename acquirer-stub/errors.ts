@@ -36,6 +36,8 @@ export const ACQUIRER_ERROR_CODES = {
   ACQ_ERR_DUPLICATE: "the same record (wallet id, card counter, same content) was already accepted",
   ACQ_ERR_CLONE: "another record with this wallet id and card counter was already accepted: wallet blocked",
   ACQ_ERR_SEQ_REUSED: "this terminal seq was already used by another record of the terminal",
+  ACQ_ERR_FINDING_UNPROVEN:
+    "a terminal's finding carries no card-signed record (the wallet was declined before DEBIT): stored as the terminal's word",
 } as const;
 
 export type AcquirerErrorCode = keyof typeof ACQUIRER_ERROR_CODES;

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { type Currency, currencyByCode, currencyByNumeric, parseAmount } from "../protocol/amount.js";
 import { fromHex } from "../protocol/bytes.js";
+import { endOnClosedStdout } from "../protocol/closed-stdout.js";
 import { decryptPrivateKeyPem } from "../protocol/crypto.js";
 import { isTapwalletError } from "../protocol/errors.js";
 import { createLogger, type Logger } from "../protocol/logger.js";
@@ -263,6 +264,11 @@ program
   });
 
 async function main(): Promise<void> {
+  // A closed stdout (`… | head -1`) is a normal end; `serve` keeps serving without it.
+  const serving = process.argv.slice(2).includes("serve");
+  endOnClosedStdout(() => {
+    if (!serving) process.exit(EXIT.OK);
+  });
   try {
     await program.parseAsync();
   } catch (e) {

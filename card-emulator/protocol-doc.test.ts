@@ -7,13 +7,21 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { p256 } from "@noble/curves/nist.js";
 import { describe, expect, it } from "vitest";
-import { hex } from "../protocol/bytes.js";
+import { concat, hex } from "../protocol/bytes.js";
+import type { RandomSource } from "../protocol/crypto.js";
 import { packageRoot } from "../protocol/paths.js";
 import { parseTranscript } from "../protocol/transcript.js";
 import { RecordingTransport } from "../protocol/transport-wrappers.js";
 import { INS } from "../protocol/wallet/constants.js";
-import { encodeDebit, encodeSignedRecord } from "../protocol/wallet/messages.js";
+import {
+  encodeDebit,
+  encodeSignedRecord,
+  parseCardAuth,
+  parseInitiateAuth,
+} from "../protocol/wallet/messages.js";
+import { deriveSessionKeys } from "../protocol/wallet/secure-channel.js";
 import { fixtureCard, seededRandom } from "../test-support/card-fixture.js";
 import { FIXTURE_UNIX_TIME, TerminalScript } from "../test-support/terminal-script.js";
 import type { InProcessTransport } from "./inprocess.js";
@@ -45,15 +53,73 @@ function label(command: Uint8Array, previousIns: number | undefined): string {
   }
 }
 
+/** A random source that also keeps what it handed out (to print the ephemeral private keys). */
+function keeping(random: RandomSource): RandomSource & { draws: Uint8Array[] } {
+  const draws: Uint8Array[] = [];
+  const source = ((n: number) => {
+    const bytes = random(n);
+    draws.push(bytes.slice());
+    return bytes;
+  }) as RandomSource & { draws: Uint8Array[] };
+  source.draws = draws;
+  return source;
+}
+
+/**
+ * The ECDH/HKDF vector of the session: both ephemeral private keys (the scalar each side derives
+ * from its first 48 random bytes, card-crypto.ts), Z, and a check that they are the keys on the
+ * wire and give the session keys the terminal derived.
+ */
+function ecdhVector(
+  cardRandom: { draws: Uint8Array[] },
+  terminalRandom: { draws: Uint8Array[] },
+  initiateData: Uint8Array,
+  cardAnswer: Uint8Array,
+  transcript: Uint8Array,
+  keys: { command: Uint8Array; response: Uint8Array },
+): string[] {
+  const scalar = (draws: Uint8Array[]) => p256.utils.randomSecretKey(draws.find((d) => d.length === 48)!);
+  const dCard = scalar(cardRandom.draws);
+  const dTerminal = scalar(terminalRandom.draws);
+  const terminalKey = parseInitiateAuth(initiateData).ephemeralKey;
+  const cardKey = parseCardAuth(cardAnswer).ephemeralKey;
+  if (hex(p256.getPublicKey(dCard, false)) !== hex(cardKey)) throw new Error("card ephemeral key mismatch");
+  if (hex(p256.getPublicKey(dTerminal, false)) !== hex(terminalKey))
+    throw new Error("terminal ephemeral key mismatch");
+  const z = p256.getSharedSecret(dTerminal, cardKey).slice(1);
+  if (hex(p256.getSharedSecret(dCard, terminalKey).slice(1)) !== hex(z)) throw new Error("ECDH disagrees");
+  const derived = deriveSessionKeys(z, transcript);
+  if (hex(derived.command) !== hex(keys.command) || hex(derived.response) !== hex(keys.response))
+    throw new Error("HKDF disagrees with the session keys");
+  return [
+    `# terminal ephemeral private key (test vector only) = ${hex(dTerminal)}`,
+    `# card ephemeral private key (test vector only) = ${hex(dCard)}`,
+    `# Z = ECDH(terminal private, card DF11) = ECDH(card private, terminal DF11) = ${hex(z)}`,
+    `# K = HKDF-SHA256(ikm = Z, salt = H, info = "TAPWALLET/1 SM KEYS", 64) = kCmd || kRsp`,
+  ];
+}
+
 async function workedExample(): Promise<string> {
-  const { transport: card, applet } = fixtureCard({}, { crypto: "noble", random: seededRandom(1) });
+  const cardRandom = keeping(seededRandom(1));
+  const terminalRandom = keeping(seededRandom(2));
+  const { transport: card, applet } = fixtureCard({}, { crypto: "noble", random: cardRandom });
   const recording = new RecordingTransport(card as InProcessTransport, { now: () => 0 });
-  const t = new TerminalScript(recording, { signer: "noble", random: seededRandom(2) });
+  const t = new TerminalScript(recording, { signer: "noble", random: terminalRandom });
   await t.authenticate();
   const debit = { amount: 450, currency: 978, terminalSeq: 1 };
   const result = await t.debit(debit);
   if (result.sw !== 0x9000 || !result.record) throw new Error(`worked example DEBIT answered ${result.sw}`);
   const keys = t.sessionKeys!;
+  // The card's INITIATE AUTHENTICATE answer: the last part's data and every GET RESPONSE's after it.
+  const cardAnswer = concat(
+    ...recording.exchanges
+      .filter(
+        (e) =>
+          (e.command[1] === INS.INITIATE_AUTH && (e.command[0]! & 0x10) === 0) ||
+          e.command[1] === INS.GET_RESPONSE,
+      )
+      .map((e) => e.response.subarray(0, -2)),
+  );
 
   const lines: string[] = [];
   let previous: number | undefined;
@@ -61,6 +127,7 @@ async function workedExample(): Promise<string> {
     const ins = e.command[1]!;
     if (ins === INS.EXTERNAL_AUTH) {
       lines.push(`# transcript hash H = ${hex(t.transcript!)}`);
+      lines.push(...ecdhVector(cardRandom, terminalRandom, t.initiateData!, cardAnswer, t.transcript!, keys));
       lines.push(`# kCmd (terminal → card) = ${hex(keys.command)}`);
       lines.push(`# kRsp (card → terminal) = ${hex(keys.response)}`);
     }
@@ -91,6 +158,9 @@ async function workedExample(): Promise<string> {
     `${FIXTURE_UNIX_TIME} (2026-01-01T00:00:00Z), a first tap (the card has not cached the acquirer CA yet, so`,
     "the terminal sends it). Randomness comes from fixed seeds and both sides sign with RFC 6979",
     "deterministic nonces, so every byte is reproducible; a real card and terminal use fresh randomness.",
+    "Before EXTERNAL AUTHENTICATE the transcript lists the ECDH/HKDF vector: both ephemeral private",
+    "keys (32-byte scalars; their public keys are the DF11 of INITIATE AUTHENTICATE and of the card's",
+    "answer), the shared secret Z (the x-coordinate) and the session keys derived from Z and H.",
     `A DEBIT of 4.50 EUR (terminal seq 1) leaves a balance of ${r.balanceAfter} minor units, card counter ${r.cardCounter}.`,
     `${stats.apdus} APDUs, ${stats.bytesOut} bytes to the card, ${stats.bytesIn} bytes back; the next tap, with the`,
     `acquirer CA cached by the card: ${second.apdus} APDUs, ${second.bytesOut} bytes to the card, ${second.bytesIn} back.`,

@@ -89,9 +89,10 @@ describePcsc("card-emulator serve on real pcscd + vpcd", () => {
     const m = /control 127\.0\.0\.1:(\d+)/.exec(line.toString());
     if (!m) throw new Error(`unexpected serve output: ${line}`);
     controlPort = Number(m[1]);
-    // What the card must answer: its FCI as the applet builds it (checked independently below).
+    // What the card must answer: its FCI as the applet builds it (checked independently below),
+    // ending with DF22, the card's counter (0 before its first debit).
     fciHex =
-      "6f308408f054415057414c01a524df010101df020c572d414c4943452d30303031df0302003fdf040203d2df050100df0600";
+      "6f378408f054415057414c01a52bdf010101df020c572d414c4943452d30303031df0302003fdf040203d2df050100df0600df220400000000";
   });
 
   afterAll(async () => {
@@ -181,11 +182,14 @@ describePcsc("card-emulator serve on real pcscd + vpcd", () => {
   it("reconnects when vpcd goes away (pcscd restarted) and answers again", async () => {
     await restartPcscd();
     await until(() => cardShown(READER), "the card to reconnect to the new vpcd", 10_000);
-    // Since the tap, the card caches the acquirer CA and says so in DF06.
+    // Since the tap, the card caches the acquirer CA and says so in DF06, and its counter is 1.
     const cached = fciHex
-      .replace(/^6f30/, "6f38")
-      .replace("a524", "a52c")
-      .replace(/df0600$/, `df0608${hex(caId(loadFixturePki().der("acquirer-ca")))}`);
+      .replace(/^6f37/, "6f3f")
+      .replace("a52b", "a533")
+      .replace(
+        /df0600df220400000000$/,
+        `df0608${hex(caId(loadFixturePki().der("acquirer-ca")))}df220400000001`,
+      );
     expect(receivedBytes(await openscTool(["-r", READER, "-s", SELECT_HEX]))).toBe(cached);
   });
 });

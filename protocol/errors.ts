@@ -63,7 +63,8 @@ export const PROTOCOL_ERROR_CODES = {
   PROTO_ERR_CERT_NOT_CA: "issuer certificate is not a CA (basicConstraints) or has no keyCertSign",
   PROTO_ERR_CERT_PATH_LENGTH: "chain is longer than a CA's pathLenConstraint allows",
   PROTO_ERR_CERT_KEY_USAGE: "certificate keyUsage is missing or does not allow this use",
-  PROTO_ERR_CERT_ROLE: "certificate lacks the tapwallet attribute its role needs (wallet id, terminal id)",
+  PROTO_ERR_CERT_ROLE:
+    "certificate does not fit its place in the chain: a CA or leaf without the role purpose of its place (root → issuer CA → card, root → acquirer CA → terminal), a CA used as a card or terminal, or a leaf without its wallet or terminal id",
   PROTO_ERR_CERT_EXTENSION: "certificate carries an unknown critical extension or a malformed one",
   PROTO_ERR_CERT_REVOKED: "certificate serial is on the revocation list",
   PROTO_ERR_CRL_PARSE: "CRL is not valid DER",

@@ -46,7 +46,7 @@ export interface FixtureCertEntry {
   attributes: CertAttributes;
   derBytes: number;
   /** Outcome of verifyChain in the default context (`verification`): "ok" or a PROTO_ERR_CERT_* code. */
-  expect: { role: "card" | "terminal" | "ca"; result: string };
+  expect: { role: CertRole; result: string };
 }
 
 export interface FixtureCrlEntry {

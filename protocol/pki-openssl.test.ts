@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { codeOf } from "../test-support/errors.js";
-import { type Certificate, certificateFromPem, parseCertificate, TrustStore } from "./pki.js";
+import { type Certificate, certificateFromPem, parseCertificate, ROLE_OIDS, TrustStore } from "./pki.js";
 import { loadFixturePki } from "./pki-fixtures.js";
 
 const pki = loadFixturePki();
@@ -110,8 +110,20 @@ describe("openssl accepts what we issue", () => {
     const text = openssl(["x509", "-noout", "-text", "-in", certFile("terminals/term-0001")]).out;
     expect(text).toContain("1.3.6.1.4.1.59999.1.3:");
     expect(text).toContain("M-0001");
-    expect(text).toMatch(/Basic Constraints: critical\s+CA:FALSE/);
     expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Agreement/);
+    // The role is an extendedKeyUsage purpose; a leaf has no basicConstraints (absent = not a CA).
+    expect(text).toMatch(/Extended Key Usage:\s+1\.3\.6\.1\.4\.1\.59999\.2\.5\s/);
+    expect(text).not.toContain("Basic Constraints");
+    const ca = openssl(["x509", "-noout", "-text", "-in", certFile("acquirer-ca")]).out;
+    expect(ca).toMatch(/Basic Constraints: critical\s+CA:TRUE, pathlen:0/);
+    expect(ca).toMatch(/Extended Key Usage:\s+1\.3\.6\.1\.4\.1\.59999\.2\.3\s/);
+  });
+
+  it("openssl verify accepts the role-confused chains (it knows nothing of our roles): we must refuse them", () => {
+    for (const name of ["terminals/by-issuer-ca", "cards/by-acquirer-ca", "cards/by-unmarked-ca"]) {
+      expect(opensslVerify(name).ok, name).toBe(true);
+      expect(pki.index.certificates[name]!.expect.result).toBe("PROTO_ERR_CERT_ROLE");
+    }
   });
 });
 
@@ -123,12 +135,17 @@ describe("TrustStore accepts what openssl issues", () => {
     return out;
   };
 
+  /** Sign a CSR for `key` (or a fresh key) with `signer` (a fixture name or an openssl-made CA). */
   function opensslCard(options: {
-    signer: string;
+    signer: string | OpensslCa;
     walletId: string;
     curve?: string;
     aki?: boolean;
     critical?: string;
+    /** extendedKeyUsage purposes (default: the card role's); null leaves the extension out. */
+    purposes?: string[] | null;
+    /** Extension lines instead of the card's wallet id (a terminal's ids). */
+    attributes?: string[];
   }): Certificate {
     const id = options.walletId;
     const key = join(tmp, `${id}.key`);
@@ -154,7 +171,10 @@ describe("TrustStore accepts what openssl issues", () => {
         "subjectKeyIdentifier = hash",
         // openssl 3 adds an AKI unless told "none"
         options.aki === false ? "authorityKeyIdentifier = none" : "authorityKeyIdentifier = keyid",
-        `1.3.6.1.4.1.59999.1.1 = ASN1:UTF8String:${id}`,
+        ...(options.attributes ?? [`1.3.6.1.4.1.59999.1.1 = ASN1:UTF8String:${id}`]),
+        ...(options.purposes === null
+          ? []
+          : [`extendedKeyUsage = ${(options.purposes ?? [ROLE_OIDS.card]).join(", ")}`]),
         ...(options.critical ? [`${options.critical} = critical, ASN1:NULL`] : []),
         "",
       ].join("\n"),
@@ -168,9 +188,9 @@ describe("TrustStore accepts what openssl issues", () => {
       "-days",
       "30",
       "-CA",
-      certFile(options.signer),
+      typeof options.signer === "string" ? certFile(options.signer) : options.signer.cert,
       "-CAkey",
-      caKeyFile(options.signer),
+      typeof options.signer === "string" ? caKeyFile(options.signer) : options.signer.key,
       "-set_serial",
       "0xC0FFEE",
       "-extfile",
@@ -181,6 +201,73 @@ describe("TrustStore accepts what openssl issues", () => {
       crt,
     ]);
     return certificateFromPem(readFileSync(crt, "utf8"));
+  }
+
+  interface OpensslCa {
+    cert: string;
+    key: string;
+    certificate: Certificate;
+  }
+
+  /** A CA certified by the fixture root with `openssl x509 -req`, with or without a role purpose. */
+  function opensslCa(name: string, purposes: string[] | null): OpensslCa {
+    const key = join(tmp, `${name}.key`);
+    const csr = join(tmp, `${name}.csr`);
+    const cert = join(tmp, `${name}.crt`);
+    const ext = join(tmp, `${name}.ext`);
+    execFileSync("openssl", [
+      "genpkey",
+      "-algorithm",
+      "EC",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-out",
+      key,
+    ]);
+    execFileSync("openssl", [
+      "req",
+      "-new",
+      "-key",
+      key,
+      "-subj",
+      `/CN=${name}/O=tapwallet TEST`,
+      "-out",
+      csr,
+    ]);
+    writeFileSync(
+      ext,
+      [
+        "[v3]",
+        "basicConstraints = critical, CA:TRUE, pathlen:0",
+        "keyUsage = critical, keyCertSign, cRLSign",
+        "subjectKeyIdentifier = hash",
+        "authorityKeyIdentifier = keyid",
+        ...(purposes === null ? [] : [`extendedKeyUsage = ${purposes.join(", ")}`]),
+        "",
+      ].join("\n"),
+    );
+    execFileSync("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-sha256",
+      "-days",
+      "60",
+      "-CA",
+      certFile("root-ca"),
+      "-CAkey",
+      caKeyFile("root-ca"),
+      "-set_serial",
+      "0xCA01",
+      "-extfile",
+      ext,
+      "-extensions",
+      "v3",
+      "-out",
+      cert,
+    ]);
+    return { cert, key, certificate: certificateFromPem(readFileSync(cert, "utf8")) };
   }
 
   const now = () => ({ at: new Date(), role: "card" as const });
@@ -201,13 +288,77 @@ describe("TrustStore accepts what openssl issues", () => {
     expect(codeOf(() => pki.trustStore.verifyChain(noAki, [], now()))).toBe("PROTO_ERR_CERT_SIGNATURE");
   });
 
-  it("refuses one signed by a different CA of our own PKI (acquirer-ca issuing a card)", () => {
+  it("refuses a card that an acquirer CA of our own PKI signed, even where that CA is known", () => {
     const cert = opensslCard({ signer: "acquirer-ca", walletId: "W-OPENSSL-0012" });
-    // It chains (acquirer-ca is a real CA), so the path is fine: the card role is what the caller asks.
-    expect(pki.trustStore.verifyChain(cert, [], now())).toHaveLength(3);
+    // The default store knows acquirer-ca and the signature chains to the root: the role stops it.
+    expect(codeOf(() => pki.trustStore.verifyChain(cert, [], now()))).toBe("PROTO_ERR_CERT_ROLE");
     // A terminal that accepts cards only from issuer-ca (the DESIGN's "issuer CAs it accepts").
     const onlyCards = new TrustStore([pki.cert("root-ca")], [pki.cert("issuer-ca")]);
     expect(codeOf(() => onlyCards.verifyChain(cert, [], now()))).toBe("PROTO_ERR_CERT_ISSUER");
+  });
+
+  it("refuses an openssl-issued card without the card purpose, and one with the terminal purpose", () => {
+    const unmarked = opensslCard({ signer: "issuer-ca", walletId: "W-OPENSSL-0015", purposes: null });
+    expect(unmarked.roles).toEqual([]);
+    expect(codeOf(() => pki.trustStore.verifyChain(unmarked, [], now()))).toBe("PROTO_ERR_CERT_ROLE");
+    const other = opensslCard({
+      signer: "issuer-ca",
+      walletId: "W-OPENSSL-0016",
+      purposes: [ROLE_OIDS.terminal],
+    });
+    expect(codeOf(() => pki.trustStore.verifyChain(other, [], now()))).toBe("PROTO_ERR_CERT_ROLE");
+    // Purposes that are not ours (clientAuth) are allowed beside the role.
+    const mixed = opensslCard({
+      signer: "issuer-ca",
+      walletId: "W-OPENSSL-0017",
+      purposes: ["clientAuth", ROLE_OIDS.card],
+    });
+    expect(pki.trustStore.verifyChain(mixed, [], now())).toHaveLength(3);
+  });
+
+  it("accepts an openssl-made issuer CA with the issuer purpose and refuses one without any role", () => {
+    const marked = opensslCa("OpenSSL Issuer CA", [ROLE_OIDS["issuer-ca"]]);
+    expect(marked.certificate.roles).toEqual(["issuer-ca"]);
+    const card = opensslCard({ signer: marked, walletId: "W-OPENSSL-0018" });
+    expect(pki.trustStore.verifyChain(card, [marked.certificate], now()).map((c) => c.commonName)).toEqual([
+      "W-OPENSSL-0018",
+      "OpenSSL Issuer CA",
+      "Scheme Root CA",
+    ]);
+
+    const unmarked = opensslCa("OpenSSL Unmarked CA", null);
+    const underUnmarked = opensslCard({ signer: unmarked, walletId: "W-OPENSSL-0019" });
+    // openssl accepts the chain; we refuse it because the CA carries no role.
+    const r = openssl([
+      "verify",
+      "-CAfile",
+      certFile("root-ca"),
+      "-untrusted",
+      unmarked.cert,
+      join(tmp, "W-OPENSSL-0019.crt"),
+    ]);
+    expect(r.out).toContain(": OK");
+    expect(codeOf(() => pki.trustStore.verifyChain(underUnmarked, [unmarked.certificate], now()))).toBe(
+      "PROTO_ERR_CERT_ROLE",
+    );
+  });
+
+  it("refuses an openssl-made terminal issued by the bank's issuer CA (a bank minting terminals)", () => {
+    const terminal = opensslCard({
+      signer: "issuer-ca",
+      walletId: "T-OSSL-0020",
+      purposes: [ROLE_OIDS.terminal],
+      attributes: [
+        "1.3.6.1.4.1.59999.1.2 = ASN1:UTF8String:T-OSSL-0020",
+        "1.3.6.1.4.1.59999.1.3 = ASN1:UTF8String:M-0001",
+      ],
+    });
+    expect(terminal.attributes).toMatchObject({ terminalId: "T-OSSL-0020", merchantId: "M-0001" });
+    // What a card holds: the root and whatever CA the terminal presents.
+    const card = new TrustStore([pki.cert("root-ca")]);
+    expect(
+      codeOf(() => card.verifyChain(terminal, [pki.cert("issuer-ca")], { at: new Date(), role: "terminal" })),
+    ).toBe("PROTO_ERR_CERT_ROLE");
   });
 
   it("refuses a P-384 key and an RSA certificate (PROTO_ERR_CERT_ALGORITHM)", () => {

@@ -175,7 +175,11 @@ describe("parseCertificate", () => {
   });
 
   it("rejects a basicConstraints cA that is not DER TRUE (FF), which parsers read differently", async () => {
-    const ca = await cardUnder(issuerCa(), { role: "ca", subjectCommonName: "Some CA", attributes: {} });
+    const ca = await cardUnder(issuerCa(), {
+      role: "issuer-ca",
+      subjectCommonName: "Some CA",
+      attributes: {},
+    });
     const der = new Uint8Array(ca.der);
     expect(parseCertificate(der).isCa).toBe(true);
     // basicConstraints value without pathLen: 30 03 | 01 01 FF (cA)
@@ -326,7 +330,7 @@ describe("TrustStore.verifyChain with the fixture PKI", () => {
     expect(codeOf(() => pki.trustStore.verifyChain(pki.cert("issuer-ca"), [], { at, role: "card" }))).toBe(
       "PROTO_ERR_CERT_KEY_USAGE",
     );
-    expect(codeOf(() => pki.trustStore.verifyChain(alice, [], { at, role: "ca" }))).toBe(
+    expect(codeOf(() => pki.trustStore.verifyChain(alice, [], { at, role: "issuer-ca" }))).toBe(
       "PROTO_ERR_CERT_NOT_CA",
     );
   });
@@ -379,7 +383,7 @@ describe("TrustStore.verifyChain against hostile certificates", () => {
   beforeAll(async () => {
     // issuer-ca has pathLen 0: a sub-CA under it may exist, but nothing it issues may verify.
     subCa = await cardUnder(issuerCa(), {
-      role: "ca",
+      role: "issuer-ca",
       subjectCommonName: "Sub CA",
       attributes: {},
       pathLength: 0,
@@ -398,7 +402,7 @@ describe("TrustStore.verifyChain against hostile certificates", () => {
 
     // CA:TRUE but keyUsage without keyCertSign.
     noCertSign = await cardUnder(issuerCa(), {
-      role: "ca",
+      role: "issuer-ca",
       subjectCommonName: "No CertSign CA",
       attributes: {},
       keyUsage: ["cRLSign", "digitalSignature"],
@@ -421,7 +425,10 @@ describe("TrustStore.verifyChain against hostile certificates", () => {
 
   it("refuses a path longer than a CA's pathLenConstraint (PROTO_ERR_CERT_PATH_LENGTH)", () => {
     const sub = parseCertificate(subCa.der);
-    expect(pki.trustStore.verifyChain(sub, [], { at, role: "ca" })).toHaveLength(3);
+    // The sub-CA itself chains, but an issuer CA is certified by the root only.
+    expect(codeOf(() => pki.trustStore.verifyChain(sub, [], { at, role: "issuer-ca" }))).toBe(
+      "PROTO_ERR_CERT_ROLE",
+    );
     expect(codeOf(() => pki.trustStore.verifyChain(underSubCa, [sub], { at, role: "card" }))).toBe(
       "PROTO_ERR_CERT_PATH_LENGTH",
     );

@@ -18,6 +18,7 @@ import {
   type Crl,
   certificateToPem,
   crlToPem,
+  isCaRole,
   issueCertificate,
   issueCrl,
   type KeyUsageName,
@@ -46,11 +47,13 @@ interface CertSpec {
   pathLength?: number;
   attributes?: CertAttributes;
   keyUsage?: "none" | KeyUsageName[];
+  /** extendedKeyUsage purposes (OIDs) instead of the role's, or "none" (hostile fixtures). */
+  extendedKeyUsage?: "none" | string[];
   caFlag?: boolean;
   trusted?: boolean;
   description: string;
   /** Role to verify it as, and the outcome with the default trust store, CRLs and FIXTURE_TIME. */
-  verifyAs: "card" | "terminal" | "ca";
+  verifyAs: CertRole;
   expect: "ok" | string;
 }
 
@@ -113,31 +116,31 @@ const SPECS: CertSpec[] = [
     pathLength: 1,
     trusted: true,
     description: "the payment scheme's root (trust anchor), pathLen 1",
-    verifyAs: "ca",
+    verifyAs: "root",
     expect: "ok",
   },
   {
     name: "issuer-ca",
-    role: "ca",
+    role: "issuer-ca",
     cn: "Issuer Bank CA",
     issuer: "root-ca",
     serial: "1001",
     ...CA_DATES,
     pathLength: 0,
     description: "the wallet's bank: issues card certificates, pathLen 0",
-    verifyAs: "ca",
+    verifyAs: "issuer-ca",
     expect: "ok",
   },
   {
     name: "acquirer-ca",
-    role: "ca",
+    role: "acquirer-ca",
     cn: "Acquirer CA",
     issuer: "root-ca",
     serial: "1002",
     ...CA_DATES,
     pathLength: 0,
     description: "the acquirer: issues terminal certificates, pathLen 0",
-    verifyAs: "ca",
+    verifyAs: "acquirer-ca",
     expect: "ok",
   },
   card("alice", "c001", "W-ALICE-0001", "a good card"),
@@ -215,12 +218,12 @@ const SPECS: CertSpec[] = [
     ...ROOT_DATES,
     pathLength: 1,
     description: "a self-signed root nobody trusts",
-    verifyAs: "ca",
+    verifyAs: "root",
     expect: "PROTO_ERR_CERT_ISSUER",
   },
   {
     name: "rogue-issuer-ca",
-    role: "ca",
+    role: "issuer-ca",
     // Same subject as issuer-ca on purpose: an impostor must be told apart by key, not by name.
     cn: "Issuer Bank CA",
     issuer: "rogue-root",
@@ -228,13 +231,47 @@ const SPECS: CertSpec[] = [
     ...CA_DATES,
     pathLength: 0,
     description: "signed by rogue-root, with the same subject Name as issuer-ca",
-    verifyAs: "ca",
+    verifyAs: "issuer-ca",
     expect: "PROTO_ERR_CERT_ISSUER",
   },
   {
     ...card("rogue", "c666", "W-ROGUE-0666", "a card issued by rogue-issuer-ca"),
     issuer: "rogue-issuer-ca",
     expect: "PROTO_ERR_CERT_ISSUER",
+  },
+  // CA roles: a bank's key must not mint terminals, an acquirer's must not mint cards.
+  {
+    ...terminal(
+      "by-issuer-ca",
+      "d666",
+      { terminalId: "T-0666", merchantId: "M-0666", merchantCategory: "5411", region: "TW" },
+      "a terminal certificate issued by issuer-ca (a bank minting terminals)",
+    ),
+    issuer: "issuer-ca",
+    expect: "PROTO_ERR_CERT_ROLE",
+  },
+  {
+    ...card("by-acquirer-ca", "c667", "W-ACQ-0667", "a card certificate issued by acquirer-ca"),
+    issuer: "acquirer-ca",
+    expect: "PROTO_ERR_CERT_ROLE",
+  },
+  {
+    name: "unmarked-ca",
+    role: "issuer-ca",
+    cn: "Unmarked CA",
+    issuer: "root-ca",
+    serial: "1666",
+    ...CA_DATES,
+    pathLength: 0,
+    extendedKeyUsage: "none",
+    description: "a CA signed by root-ca with no role purpose (no extendedKeyUsage)",
+    verifyAs: "issuer-ca",
+    expect: "PROTO_ERR_CERT_ROLE",
+  },
+  {
+    ...card("by-unmarked-ca", "c668", "W-UNMARKED-0668", "a card issued by unmarked-ca"),
+    issuer: "unmarked-ca",
+    expect: "PROTO_ERR_CERT_ROLE",
   },
 ];
 
@@ -295,7 +332,7 @@ async function main(): Promise<void> {
     const der = await issueCertificate({
       role: spec.role,
       subjectCommonName: spec.cn,
-      ...(spec.role === "root" || spec.role === "ca" ? { subjectOrganization: FIXTURE_ORGANIZATION } : {}),
+      ...(isCaRole(spec.role) ? { subjectOrganization: FIXTURE_ORGANIZATION } : {}),
       publicKey: keyPair.publicKey,
       issuer,
       serialNumber: spec.serial,
@@ -304,6 +341,7 @@ async function main(): Promise<void> {
       ...(spec.pathLength === undefined ? {} : { pathLength: spec.pathLength }),
       ...(spec.attributes ? { attributes: spec.attributes } : {}),
       ...(spec.keyUsage ? { keyUsage: spec.keyUsage } : {}),
+      ...(spec.extendedKeyUsage ? { extendedKeyUsage: spec.extendedKeyUsage } : {}),
       ...(spec.caFlag === undefined ? {} : { caFlag: spec.caFlag }),
     });
     ders.set(spec.name, der);
@@ -480,7 +518,9 @@ ${crlRows.join("\n")}
 
 Attributes are non-critical private extensions (DER UTF8String) under the illustrative arc
 1.3.6.1.4.1.59999.1 (walletId .1, terminalId .2, merchantId .3, merchantCategory .4, region .5,
-merchantName .6); a real deployment would register its own Private Enterprise Number.
+merchantName .6). Roles are extendedKeyUsage purposes under 1.3.6.1.4.1.59999.2 (root .1,
+issuer-ca .2, acquirer-ca .3, card .4, terminal .5); every certificate of a path must carry the one of
+its place. A real deployment would register its own Private Enterprise Number.
 `;
 }
 

@@ -6,6 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { currencyByCode, parseAmount } from "../protocol/amount.js";
+import { endOnClosedStdout } from "../protocol/closed-stdout.js";
 import { isTapwalletError } from "../protocol/errors.js";
 import { createLogger, type Logger } from "../protocol/logger.js";
 import type { Transport } from "../protocol/transport.js";
@@ -14,7 +15,7 @@ import { outcomeJson, transactionJson } from "./application/outcome-json.js";
 import { type PaymentOutcome, recoverPending, runPayment } from "./application/run-payment.js";
 import { terminalStatus } from "./application/status.js";
 import { cardLink, openTerminal, paymentDeps, type TerminalContext } from "./composition/root.js";
-import { loadConfig, resolveDataDir } from "./config.js";
+import { loadConfig, passphraseWarning, resolveDataDir } from "./config.js";
 import { asTerminalError, exitCodeForError, TerminalError } from "./errors.js";
 import { initTerminal } from "./init.js";
 import { EXIT, exitCodeFor, formatStatus, printJson, printOutcome, printRecords } from "./output.js";
@@ -215,7 +216,13 @@ program
     if (o.virtual && !o.card)
       throw new TerminalError("TERM_ERR_USAGE", "--virtual needs --card <state file>");
     const result = await withTerminal(g, log, async (ctx) => {
-      const deps = { store: ctx.store, identity: ctx.identity, trust: ctx.trust, logger: ctx.logger };
+      const deps = {
+        store: ctx.store,
+        identity: ctx.identity,
+        trust: ctx.trust,
+        logger: ctx.logger,
+        walletWatch: ctx.walletWatch,
+      };
       if (o.virtual) {
         const { openVirtualCard } = await import("./composition/virtual-card.js");
         return recoverPending(cardLink(ctx, await openVirtualCard({ statePath: o.card })), deps);
@@ -358,8 +365,9 @@ program
     const g = globals(cmd);
     await withTerminal(g, logger(g), (ctx) => {
       const cert = ctx.identity.certificate;
+      const warning = passphraseWarning(ctx.config);
       const status = terminalStatus(
-        { records: ctx.store, risk: ctx.store, batches: ctx.batches, clock: ctx.clock },
+        { records: ctx.store, risk: ctx.store, batches: ctx.batches, hotlist: ctx.hotlist, clock: ctx.clock },
         {
           terminalId: ctx.terminalId,
           merchantId: ctx.merchantId,
@@ -368,6 +376,8 @@ program
           certificateNotAfter: cert.notAfter,
           dataDir: ctx.config.dataDir,
           limits: ctx.riskLimits,
+          hotlistPolicy: ctx.hotlistPolicy,
+          warnings: warning === undefined ? [] : [warning],
         },
       );
       if (g.json) printJson(status);
@@ -432,6 +442,8 @@ program
       ...(g.config ? { configPath: g.config } : {}),
     });
     const { runDaemon } = await import("./daemon.js");
+    const { lockDataDir } = await import("./adapters/sqlite/run-lock.js");
+    lockDataDir(config.dataDir); // held until this process ends, however it ends
     const code = await runDaemon({
       config,
       logger: log,
@@ -442,16 +454,27 @@ program
     exit(code);
   });
 
-/** Commands that talk to PC/SC run with a bigger libuv threadpool (see adapters/pcsc/threadpool.ts). */
+/**
+ * Commands that talk to PC/SC run with a bigger libuv threadpool (see adapters/pcsc/threadpool.ts);
+ * `run --virtual` does not touch PC/SC and runs in this process.
+ */
 function needsPcsc(argv: readonly string[]): boolean {
+  if (argv.includes("--virtual")) return false;
   return argv.some((a) => a === "run" || a === "readers" || a === "--reader" || a.startsWith("--reader="));
 }
 
 async function main(): Promise<void> {
+  // `posd records | head -1`: a reader that stops reading ends a command normally (exit 0). The
+  // daemon's stdout carries nothing it needs, so `posd run` keeps running without it.
+  const longRunning = process.argv.slice(2).includes("run");
+  endOnClosedStdout(() => {
+    if (!longRunning) exit(EXIT.OK);
+  });
   let wouldHang = () => false;
   if (needsPcsc(process.argv.slice(2))) {
-    const { ensureThreadpool } = await import("./adapters/pcsc/threadpool.js");
+    const { ensureThreadpool, watchParent } = await import("./adapters/pcsc/threadpool.js");
     if (!ensureThreadpool()) return; // a child process with the bigger pool does the work
+    watchParent(); // and it stops when the posd that started it dies, even by kill -9
     const { exitProcess, exitWouldHang } = await import("./adapters/pcsc/process-exit.js");
     hardExit = exitProcess;
     wouldHang = exitWouldHang;

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { currencyByCode, parseAmount } from "../protocol/amount.js";
 import { isTapwalletError } from "../protocol/errors.js";
@@ -59,9 +59,28 @@ export const ConfigSchema = z
         maxOfflineRecords: positiveInt.optional(),
         /** Longest time since the last successful upload, in hours. */
         maxOfflineHours: z.number().positive().optional(),
+        /**
+         * The value limit in other currencies, by ISO 4217 code ({"USD": "300.00"}). Once any amount
+         * limit is set, a currency without one is refused (TERM_ERR_CURRENCY_NOT_ACCEPTED).
+         */
+        maxOfflineAmounts: z
+          .record(z.string().regex(/^[A-Za-z]{3}$/, "an ISO 4217 code"), z.string())
+          .default({}),
       })
       .strict()
-      .default({}),
+      .default({ maxOfflineAmounts: {} }),
+    hotlist: z
+      .object({
+        /**
+         * Oldest hotlist (by its signed issue time) the terminal pays above the floor with. Past it,
+         * or before the first `posd sync`, a payment above the floor is TERM_ERR_HOTLIST_STALE.
+         */
+        maxAgeHours: z.number().positive().default(24),
+        /** Per currency ({"EUR": "50.00"}): what may still be paid without a fresh hotlist (absent: 0). */
+        floorAmounts: z.record(z.string().regex(/^[A-Za-z]{3}$/, "an ISO 4217 code"), z.string()).default({}),
+      })
+      .strict()
+      .default({ maxAgeHours: 24, floorAmounts: {} }),
     reader: z
       .object({
         /** Reader name: exact, or a unique substring ("ACR122"). */
@@ -82,9 +101,16 @@ export const ConfigSchema = z
       .object({
         host: z.string().default("127.0.0.1"),
         port: z.number().int().min(0).max(65535).default(8765),
+        /**
+         * Host names (besides the bound address, localhost and the loopback addresses) a request's
+         * Host header may carry: anything else is refused, so DNS rebinding cannot reach the API.
+         */
+        allowedHosts: z.array(z.string().min(1)).default([]),
+        /** When set, every request needs `Authorization: Bearer <token>` ($TAPWALLET_ECR_TOKEN). */
+        token: z.string().min(16, "at least 16 characters").optional(),
       })
       .strict()
-      .default({ host: "127.0.0.1", port: 8765 }),
+      .default({ host: "127.0.0.1", port: 8765, allowedHosts: [] }),
     schedule: z
       .object({
         uploadIntervalSec: z.number().int().min(0).default(900),
@@ -103,6 +129,10 @@ export type Config = z.output<typeof ConfigSchema> & {
   readonly configPath: string;
   /** maxOfflineAmount in minor units, parsed. */
   readonly maxOfflineAmountMinor: number | undefined;
+  /** limits.maxOfflineAmounts parsed: ISO numeric → minor units. */
+  readonly maxOfflineAmountsMinor: ReadonlyMap<number, number>;
+  /** hotlist.floorAmounts parsed: ISO numeric → minor units. */
+  readonly hotlistFloorsMinor: ReadonlyMap<number, number>;
 };
 
 /** Environment variables and where they go. Lists are comma-separated. */
@@ -129,6 +159,9 @@ const ENV: readonly { name: string; path: string[]; type: "string" | "int" | "nu
   { name: "TAPWALLET_CARD_WAIT_MS", path: ["reader", "cardWaitMs"], type: "int" },
   { name: "TAPWALLET_ECR_HOST", path: ["ecr", "host"], type: "string" },
   { name: "TAPWALLET_ECR_PORT", path: ["ecr", "port"], type: "int" },
+  { name: "TAPWALLET_ECR_ALLOWED_HOSTS", path: ["ecr", "allowedHosts"], type: "list" },
+  { name: "TAPWALLET_ECR_TOKEN", path: ["ecr", "token"], type: "string" },
+  { name: "TAPWALLET_HOTLIST_MAX_AGE_HOURS", path: ["hotlist", "maxAgeHours"], type: "number" },
   { name: "TAPWALLET_UPLOAD_INTERVAL_SEC", path: ["schedule", "uploadIntervalSec"], type: "int" },
   { name: "TAPWALLET_SYNC_INTERVAL_SEC", path: ["schedule", "syncIntervalSec"], type: "int" },
 ];
@@ -211,10 +244,23 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const base = dirname(configPath);
   const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));
   let maxOfflineAmountMinor: number | undefined;
+  const maxOfflineAmountsMinor = new Map<number, number>();
+  const hotlistFloorsMinor = new Map<number, number>();
   try {
-    currencyByCode(c.currency);
+    const own = currencyByCode(c.currency);
     if (c.limits.maxOfflineAmount !== undefined)
       maxOfflineAmountMinor = parseAmount(c.limits.maxOfflineAmount, c.currency);
+    for (const [code, amount] of Object.entries(c.limits.maxOfflineAmounts)) {
+      const currency = currencyByCode(code);
+      if (currency.numeric === own.numeric && maxOfflineAmountMinor !== undefined)
+        throw new TerminalError(
+          "TERM_ERR_CONFIG",
+          `limits: the ${c.currency} limit is given twice (maxOfflineAmount and maxOfflineAmounts.${code})`,
+        );
+      maxOfflineAmountsMinor.set(currency.numeric, parseAmount(amount, code));
+    }
+    for (const [code, amount] of Object.entries(c.hotlist.floorAmounts))
+      hotlistFloorsMinor.set(currencyByCode(code).numeric, parseAmount(amount, code));
   } catch (e) {
     throw new TerminalError(
       "TERM_ERR_CONFIG",
@@ -242,5 +288,35 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     dataDir,
     configPath,
     maxOfflineAmountMinor,
+    maxOfflineAmountsMinor,
+    hotlistFloorsMinor,
   };
+}
+
+/**
+ * Where the key passphrase sits when it is a file next to the key or in the data directory (what
+ * `posd init` writes for a test terminal): whoever copies the data directory has the key. Undefined
+ * when it comes from $TAPWALLET_KEY_PASSPHRASE or from a file elsewhere (a systemd credential).
+ */
+export function passphraseBesideKey(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (env.TAPWALLET_KEY_PASSPHRASE) return undefined;
+  const file = config.terminal.passphraseFile;
+  if (file === undefined) return undefined;
+  const inside = (dir: string) => {
+    const rel = relative(dir, file);
+    return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+  };
+  return inside(dirname(config.terminal.keyFile)) || inside(config.dataDir) ? file : undefined;
+}
+
+/** The warning `posd status` and `posd run` give for a passphrase stored beside the key. */
+export function passphraseWarning(config: Config, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const file = passphraseBesideKey(config, env);
+  return file === undefined
+    ? undefined
+    : `the key passphrase is stored next to the key (${file}): fine for a test terminal; in production give it ` +
+        "as a systemd credential or $TAPWALLET_KEY_PASSPHRASE (README, Real reader)";
 }

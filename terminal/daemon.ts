@@ -20,16 +20,17 @@
 import { EventEmitter } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../protocol/logger.js";
-import { buildEcrApp } from "./adapters/ecr/ecr-server.js";
+import { buildEcrApp, ecrAccess } from "./adapters/ecr/ecr-server.js";
 import type { AcquirerClient } from "./adapters/http/acquirer-client.js";
 import type { PcscService, PcscServiceOptions } from "./adapters/pcsc/service.js";
 import type { PcscCardSource } from "./adapters/reader/pcsc-card-source.js";
 import { type CardSource, PaymentManager } from "./application/payment-manager.js";
-import { runPayment } from "./application/run-payment.js";
+import { hotlistFreshness } from "./application/risk.js";
+import { recoverPending, runPayment } from "./application/run-payment.js";
 import type { UploadSummary } from "./application/upload.js";
 import { withCardTransport } from "./composition/card-transport.js";
 import { openTerminal, paymentDeps, type TerminalContext } from "./composition/root.js";
-import type { Config } from "./config.js";
+import { type Config, passphraseWarning } from "./config.js";
 import { type EcrState, FINAL_ECR_STATES } from "./domain/ecr-payment.js";
 import { TerminalError } from "./errors.js";
 
@@ -102,6 +103,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const { config } = options;
     const log = options.logger;
     const ctx = openTerminal(config, log, options.env);
+    const passphraseNote = passphraseWarning(config, options.env ?? process.env);
+    if (passphraseNote) log.warn(passphraseNote);
     let service: PcscService | undefined;
     try {
       let source: CardSource;
@@ -159,6 +162,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       records: ctx.store,
       cardSource: withCardTransport(source, ctx.cardTransport),
       pay: (transport, request) => runPayment(transport, deps, request),
+      recover: (transport) => recoverPending(transport, deps),
       cardWaitMs: ctx.config.reader.cardWaitMs,
       logger: ctx.logger,
     });
@@ -193,6 +197,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       // Fastify logs every request at info: that belongs at debug for a daemon.
       logger: this.#log.isLevelEnabled("debug") ? this.#log : this.#log.child({}, { level: "warn" }),
       status: () => this.#status(),
+      access: ecrAccess(this.#ctx.config.ecr),
     });
   }
 
@@ -293,6 +298,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       acquirer: this.#ctx.config.acquirer.url ?? null,
       lastUpload: this.#ctx.store.getMeta("last_upload_at") ?? null,
       pending: this.#ctx.store.pendingIntents().length,
+      hotlist: hotlistFreshness(this.#ctx.hotlist, this.#ctx.hotlistPolicy, this.#ctx.clock.now()),
       uptimeSec: Math.round((Date.now() - this.#startedAt) / 1000),
     };
   }

@@ -91,7 +91,7 @@ describe("a bug during a tap", () => {
     const store = t.deps.store;
     const broken = new Proxy(store, {
       get(target, key, receiver) {
-        if (key === "lastCardCounter") {
+        if (key === "complete") {
           return () => {
             throw new TypeError("cannot read properties of undefined (reading 'counter')");
           };

@@ -48,6 +48,16 @@ export const TERMINAL_ERRORS = {
     meaning: "terminal private key is missing, unreadable or cannot be decrypted",
   },
   TERM_ERR_STORE: { class: "error", http: 503, meaning: "the record store cannot be opened or is damaged" },
+  TERM_ERR_INTERRUPTED: {
+    class: "error",
+    http: 200,
+    meaning: "posd stopped during the payment before anything was sent to the card: nothing was charged",
+  },
+  TERM_ERR_DATA_DIR_LOCKED: {
+    class: "error",
+    http: 503,
+    meaning: "another posd run is using this data directory (one daemon per data directory)",
+  },
   TERM_ERR_NO_CARD: { class: "error", http: 200, meaning: "no card was presented before the wait ended" },
   TERM_ERR_NOT_TAPWALLET: {
     class: "decline",
@@ -98,6 +108,24 @@ export const TERMINAL_ERRORS = {
     http: 200,
     meaning: "the wallet is on the hotlist (lost, stolen or cloned)",
   },
+  TERM_ERR_CARD_ROLLBACK: {
+    class: "decline",
+    http: 200,
+    meaning:
+      "the wallet's card counter did not move forward from the last one this terminal verified (a restored or cloned wallet): declined, before DEBIT when the card announces its counter, and reported to the acquirer",
+  },
+  TERM_ERR_CARD_BALANCE_FORGED: {
+    class: "decline",
+    http: 200,
+    meaning:
+      "at the next card counter the wallet's balance is not the last one this terminal verified minus the amount (an edited wallet): declined, its signed record kept as evidence for the acquirer",
+  },
+  TERM_ERR_LOCAL_BLOCKLIST: {
+    class: "decline",
+    http: 200,
+    meaning:
+      "the wallet is on this terminal's own blocklist: it was caught here rolled back or with a forged balance",
+  },
   TERM_ERR_BAD_SIGNATURE: {
     class: "decline",
     http: 200,
@@ -106,7 +134,8 @@ export const TERMINAL_ERRORS = {
   TERM_ERR_TERMINAL_REFUSED: {
     class: "decline",
     http: 200,
-    meaning: "the wallet refused this terminal (certificate expired, unknown or revoked)",
+    meaning:
+      "the wallet refused this terminal (certificate expired, unknown, revoked, or not issued by an acquirer CA)",
   },
   TERM_ERR_CARD_BLOCKED: { class: "decline", http: 200, meaning: "the wallet is blocked" },
   TERM_ERR_CURRENCY_MISMATCH: { class: "decline", http: 200, meaning: "the wallet holds another currency" },
@@ -117,6 +146,12 @@ export const TERMINAL_ERRORS = {
     meaning: "the amount exceeds the wallet's single-spend limit",
   },
   TERM_ERR_INSUFFICIENT_FUNDS: { class: "decline", http: 200, meaning: "the wallet's balance is too low" },
+  TERM_ERR_CARD_COUNTER_SPENT: {
+    class: "decline",
+    http: 200,
+    meaning:
+      "the wallet's 32-bit card counter is spent: it refuses every further change (replace the wallet)",
+  },
   TERM_ERR_POLICY: {
     class: "decline",
     http: 200,
@@ -186,6 +221,35 @@ export const TERMINAL_ERRORS = {
     class: "error",
     http: 502,
     meaning: "the hotlist's signature or CRL does not verify with the acquirer CA",
+  },
+  TERM_ERR_HOTLIST_REPLAYED: {
+    class: "error",
+    http: 502,
+    meaning:
+      "the hotlist fetched is older than the stored one, by version or issue time (a replayed list): the stored one stays",
+  },
+  TERM_ERR_HOTLIST_STALE: {
+    class: "decline",
+    http: 200,
+    meaning:
+      "no hotlist, or one older than hotlist.maxAgeHours: offline payments above the hotlist floor are declined until `posd sync`",
+  },
+  TERM_ERR_CURRENCY_NOT_ACCEPTED: {
+    class: "decline",
+    http: 200,
+    meaning: "the terminal has no offline value limit for this currency, so it takes no payment in it",
+  },
+  TERM_ERR_ECR_FORBIDDEN: {
+    class: "usage",
+    http: 403,
+    meaning:
+      "the cash-register API refused the request: a Host that is not this terminal's, or a cross-origin browser request",
+  },
+  TERM_ERR_ECR_UNAUTHORIZED: {
+    class: "usage",
+    http: 401,
+    meaning:
+      "the cash-register API needs `Authorization: Bearer <ecr.token>` and the request has none or another",
   },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -40,6 +40,9 @@ export interface InitResult {
 
 const TEST_PKI_PASSPHRASE = "tapwallet-test-only";
 
+/** The hotlist floor `posd init` writes, in whole units of the terminal's currency. */
+export const HOTLIST_FLOOR_UNITS = 50;
+
 function writePrivate(path: string, content: string): void {
   writeFileSync(path, content, { mode: 0o600 });
   chmodSync(path, 0o600);
@@ -137,6 +140,17 @@ export async function initTerminal(o: InitOptions): Promise<InitResult> {
       maxOfflineAmount: formatAmount(500 * 10 ** currencyByCode(o.currency).exponent, o.currency),
       maxOfflineRecords: 500,
       maxOfflineHours: 24,
+    },
+    // Until the first `posd sync` (and once the hotlist is older than a day) only payments up to the
+    // floor go through: a lost wallet risks at most that much at a terminal that cannot know.
+    hotlist: {
+      maxAgeHours: 24,
+      floorAmounts: {
+        [o.currency.toUpperCase()]: formatAmount(
+          HOTLIST_FLOOR_UNITS * 10 ** currencyByCode(o.currency).exponent,
+          o.currency,
+        ),
+      },
     },
     reader: { apduTimeoutMs: 2_000, cardWaitMs: 30_000 },
     ecr: { host: "127.0.0.1", port: 8765 },

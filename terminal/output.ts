@@ -41,7 +41,8 @@ export function printOutcome(o: PaymentOutcome): void {
       voided: "voided (never charged)",
       unresolved: "still unresolved",
     }[r.outcome];
-    process.stdout.write(`  earlier torn payment seq ${r.seq}: ${what}\n`);
+    const why = r.reason ? ` (${r.reason}; the acquirer settles it after the next upload)` : "";
+    process.stdout.write(`  earlier torn payment seq ${r.seq}: ${what}${why}\n`);
   }
   if (o.status === "approved") {
     const r = o.record;
@@ -93,10 +94,19 @@ export function formatStatus(s: TerminalStatus): string[] {
     `last seq     ${s.lastSeq}   complete ${counts.complete}   voided ${counts.voided}   pending ${counts.pending}`,
     ...s.pending.map(
       (p) =>
-        `  pending    seq ${p.seq}  wallet ${p.walletId}  ${p.amount} (resolved when the wallet is presented again)`,
+        `  pending    seq ${p.seq}  wallet ${p.walletId}  ${p.amount} ${p.unresolved ? `(unresolved: ${p.unresolved}; the acquirer settles it after the next upload)` : "(resolved when the wallet is presented again)"}`,
     ),
     `unbatched    ${s.unbatched.count} records${s.unbatched.totals.map((t) => `   ${t.amount} (${t.count})`).join("")}`,
     `last upload  ${s.lastUpload ?? "never"}`,
-    `limits       ${l.offlineRecords.current}/${l.offlineRecords.max ?? "∞"} records   ${l.offlineAmount.current}/${l.offlineAmount.max ?? "∞"}   ${l.offlineHours.current}/${l.offlineHours.max ?? "∞"} h offline`,
+    `limits       ${l.offlineRecords.current}/${l.offlineRecords.max ?? "∞"} records   ${l.offlineAmount.current}/${l.offlineAmount.max ?? "∞"}${l.offlineAmounts.map((a) => `   ${a.current}/${a.max}`).join("")}   ${l.offlineHours.current}/${l.offlineHours.max ?? "∞"} h offline`,
+    `hotlist      ${hotlistLine(s.hotlist)}`,
+    ...s.warnings.map((w) => `warning      ${w}`),
   ];
+}
+
+function hotlistLine(h: TerminalStatus["hotlist"]): string {
+  if (h.version === null) return "none (never synced): payments above the floor are declined until posd sync";
+  const age = `${h.ageHours} h old, max ${h.maxAgeHours} h`;
+  const stale = h.stale ? "; STALE: payments above the floor are declined until posd sync" : "";
+  return `version ${h.version} issued ${h.issuedAt} (${age})${stale}`;
 }

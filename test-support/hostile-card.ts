@@ -1,6 +1,6 @@
 /**
  * A scripted card for the terminal's hostile-input tests: it speaks just enough of the protocol
- * (SELECT, INITIATE / EXTERNAL AUTHENTICATE, GET RESPONSE, DEBIT, GET TRANSACTION LOG) with a
+ * (SELECT, INITIATE / EXTERNAL AUTHENTICATE, GET RESPONSE, DEBIT, GET TRANSACTION LOG, READ BALANCE) with a
  * real card key, so a terminal gets through authentication and secure messaging, and then lies
  * where a test tells it to: malformed TLV, oversized certificates, signatures of the wrong length,
  * status words out of order, a record for another amount or seq — each properly sealed, so the
@@ -31,6 +31,7 @@ import {
 } from "../protocol/wallet/constants.js";
 import {
   cardAuthMessage,
+  encodeBalance,
   encodeCardAuth,
   encodeFci,
   encodeSignedRecord,
@@ -155,6 +156,17 @@ export class HostileCard implements Transport {
         if (this.#o.debitAnswer) data = this.#o.debitAnswer(data);
       } else if (override === undefined && c.ins === INS.GET_TRANSACTION_LOG) {
         sw = 0x6a83;
+      } else if (override === undefined && c.ins === INS.READ_BALANCE) {
+        data = encodeBalance({
+          balance: this.#balance,
+          currency: 978,
+          counter: this.#counter - 1,
+          state: WALLET_STATE.ACTIVE,
+          singleLimit: 0,
+          balanceLimit: 0,
+          autoLoadThreshold: 0,
+          autoLoadAmount: 0,
+        });
       }
       return this.#long(this.#channel.sealResponse(c.ins, data, sw));
     }

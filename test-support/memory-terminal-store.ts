@@ -19,12 +19,13 @@ import type {
   Clock,
   CloseBatchOptions,
   EcrPayments,
+  HotlistInfo,
   HotlistStore,
   RecordLedger,
   RiskView,
   TerminalStores,
 } from "../terminal/application/ports.js";
-import { type BatchEntry, closeBatch, type OutgoingBatch } from "../terminal/domain/batch.js";
+import { type BatchEntry, closeBatch, type OutgoingBatch, unresolvedWire } from "../terminal/domain/batch.js";
 import {
   type ChainHead,
   type FinalRecord,
@@ -49,6 +50,7 @@ import type {
   TransactionStatus,
 } from "../terminal/domain/records.js";
 import { TerminalError } from "../terminal/errors.js";
+import { MemoryWalletWatch } from "./memory-wallet-watch.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Row = Mutable<StoredTransaction>;
@@ -68,6 +70,8 @@ interface State {
   readonly batches: Map<string, BatchRow>;
   lastUploadAt: number | undefined;
   readonly ecr: Map<string, EcrRow>;
+  /** Pending intents marked unresolved: reason, when, the batch that reported them. */
+  readonly unresolved: Map<number, { reason: string; at: number; batchId?: string }>;
 }
 
 /** Group `items` by `key` and sum count and amount; sorted by the key's fields, like SQL's ORDER BY. */
@@ -136,7 +140,12 @@ class MemoryRecords implements RecordLedger, RiskView {
       batchId: undefined,
       uploadStatus: undefined,
       uploadReason: undefined,
+      ...(intent.cardCounterSeen === undefined ? {} : { cardCounterSeen: intent.cardCounterSeen }),
     });
+    if (intent.serviceId !== undefined) {
+      const payment = this.s.ecr.get(intent.serviceId);
+      if (payment && payment.seq === undefined) payment.seq = seq;
+    }
     return { ...intent, seq, createdAt };
   }
 
@@ -157,7 +166,16 @@ class MemoryRecords implements RecordLedger, RiskView {
         transcriptHash: copy(r.transcriptHash),
         createdAt: r.createdAt,
         ...(r.reference === undefined ? {} : { reference: r.reference }),
+        ...(r.cardCounterSeen === undefined ? {} : { cardCounterSeen: r.cardCounterSeen }),
+        ...(r.unresolvedReason === undefined ? {} : { unresolved: this.s.unresolved.get(r.seq)! }),
       }));
+  }
+
+  markUnresolved(seq: number, reason: string): void {
+    const r = this.s.rows.get(seq);
+    if (r?.status !== "pending" || r.unresolvedReason !== undefined) return;
+    r.unresolvedReason = reason;
+    this.s.unresolved.set(seq, { reason, at: this.s.clock.now() });
   }
 
   lastCardCounter(walletId: string): number | undefined {
@@ -298,8 +316,18 @@ class MemoryBatches implements Batches {
       const rows = o.maxRecords < 0 ? unbatched : unbatched.slice(0, o.maxRecords);
       if (rows.length === 0) return ids;
       const closedAt = this.s.clock.now();
-      const header = { batchId: randomUUID(), terminalId: o.terminalId, merchantId: o.merchantId, closedAt };
+      const unresolved = new MemoryRecords(this.s)
+        .pendingIntents()
+        .filter((i) => i.unresolved && i.unresolved.batchId === undefined);
+      const header = {
+        batchId: randomUUID(),
+        terminalId: o.terminalId,
+        merchantId: o.merchantId,
+        closedAt,
+        unresolvedIntents: unresolved.map(unresolvedWire),
+      };
       const { manifest, manifestSignature } = closeBatch(rows.map(toEntry), header, o.sign);
+      for (const u of unresolved) this.s.unresolved.get(u.seq)!.batchId = manifest.batchId;
       const firstChainIndex = rows[0]!.chainIndex!;
       this.s.batches.set(manifest.batchId, {
         batchId: manifest.batchId,
@@ -351,6 +379,7 @@ class MemoryBatches implements Batches {
         r.uploadStatus = "rejected";
         r.uploadReason = result.reason ?? "batch rejected";
       }
+      for (const u of this.s.unresolved.values()) if (u.batchId === result.batchId) delete u.batchId;
     }
     const batch = this.s.batches.get(result.batchId);
     if (batch) batch.status = result.status;
@@ -370,16 +399,27 @@ class MemoryBatches implements Batches {
 class MemoryHotlist implements HotlistStore {
   #wallets = new Set<string>();
   #serials = new Set<string>();
-  #version: number | undefined;
+  #info: HotlistInfo | undefined;
+
+  constructor(private readonly clock: Clock) {}
 
   replace(hotlist: Hotlist): void {
     this.#wallets = new Set(hotlist.blockedWallets);
     this.#serials = new Set(hotlist.revokedSerials);
-    this.#version = hotlist.version;
+    this.#info = {
+      version: hotlist.version,
+      issuedAt: hotlist.issuedAt,
+      nextUpdate: hotlist.nextUpdate,
+      fetchedAt: this.clock.now(),
+    };
   }
 
   version(): number | undefined {
-    return this.#version;
+    return this.#info?.version;
+  }
+
+  info(): HotlistInfo | undefined {
+    return this.#info;
   }
 
   size(): { wallets: number; serials: number } {
@@ -434,11 +474,19 @@ class MemoryEcrPayments implements EcrPayments {
     row.updatedAt = this.s.clock.now();
   }
 
-  endInterrupted(): void {
+  bySeq(seq: number): StoredEcrPayment | undefined {
+    for (const row of this.s.ecr.values()) if (row.seq === seq) return this.get(row.serviceId);
+    return undefined;
+  }
+
+  endInterrupted(outcome: Record<string, unknown>): void {
     const now = this.s.clock.now();
     for (const row of this.s.ecr.values()) {
       if (row.state === "waiting_for_card") Object.assign(row, { state: "aborted", updatedAt: now });
-      else if (row.state === "in_progress") Object.assign(row, { state: "error", updatedAt: now });
+      else if (row.state === "in_progress" && row.seq !== undefined)
+        Object.assign(row, { state: "torn", updatedAt: now });
+      else if (row.state === "in_progress")
+        Object.assign(row, { state: "error", outcome: JSON.stringify(outcome), updatedAt: now });
     }
   }
 
@@ -454,6 +502,7 @@ export class MemoryTerminalStore implements TerminalStores {
   readonly ecrPayments: EcrPayments;
   readonly batches: Batches;
   readonly hotlist: HotlistStore;
+  readonly walletWatch: MemoryWalletWatch;
   readonly clock: Clock;
   readonly #state: State;
 
@@ -468,12 +517,14 @@ export class MemoryTerminalStore implements TerminalStores {
       batches: new Map(),
       lastUploadAt: undefined,
       ecr: new Map(),
+      unresolved: new Map(),
     };
     this.records = new MemoryRecords(this.#state);
     this.risk = this.records;
     this.ecrPayments = new MemoryEcrPayments(this.#state);
     this.batches = new MemoryBatches(this.#state);
-    this.hotlist = new MemoryHotlist();
+    this.hotlist = new MemoryHotlist(clock);
+    this.walletWatch = new MemoryWalletWatch(clock);
   }
 
   /** What a merchant editing the database does: overwrite a stored record's card record. */

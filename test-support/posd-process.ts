@@ -238,7 +238,7 @@ export class PosdDaemon {
   static async start(
     dataDir: string,
     args: string[],
-    options: { env?: Record<string, string | undefined>; wrapped?: boolean } = {},
+    options: { env?: Record<string, string | undefined>; wrapped?: boolean; startMs?: number } = {},
   ): Promise<PosdDaemon> {
     const env = childEnv({
       TAPWALLET_ECR_PORT: "0",
@@ -250,10 +250,12 @@ export class PosdDaemon {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const daemon = new PosdDaemon(child);
-    const listening = daemon.waitForLog((l) => l.msg === "ECR API listening", 15_000);
+    const listening = daemon.waitForLog((l) => l.msg === "ECR API listening", options.startMs ?? 15_000);
     const exited = daemon.exited.then((e) => {
       throw new Error(`posd run exited (${e.code ?? e.signal}): ${daemon.stderr.join("\n")}`);
     });
+    // A daemon that did not come up is not left running (it would hold its port and data directory).
+    listening.catch(() => daemon.kill());
     const line = await Promise.race([listening, exited]);
     daemon.url = String(line.url);
     return daemon;

@@ -23,6 +23,7 @@ import type {
   HotlistStore,
   RecordLedger,
   TerminalStores,
+  WalletWatch,
 } from "../terminal/application/ports.js";
 import type { PaymentDeps } from "../terminal/application/run-payment.js";
 import type { CardTrust, TerminalIdentity } from "../terminal/card-session/session.js";
@@ -46,6 +47,8 @@ export interface TestTerminal {
   readonly batches: Batches;
   readonly hotlist: HotlistStore;
   readonly ecrPayments: EcrPayments;
+  /** Last verified counter and balance per wallet, the local blocklist, the findings. */
+  readonly walletWatch: WalletWatch;
   readonly identity: TerminalIdentity;
   readonly trust: CardTrust;
   deps: PaymentDeps;
@@ -56,7 +59,8 @@ export interface TestTerminal {
 
 export function testIdentity(name = "terminals/term-0001"): TerminalIdentity {
   const pki = loadFixturePki();
-  return { privateKey: pki.key(name), certificate: pki.cert(name), chain: [pki.cert("acquirer-ca")] };
+  // Its issuers without the root: the acquirer CA for a good terminal, issuer-ca for by-issuer-ca.
+  return { privateKey: pki.key(name), certificate: pki.cert(name), chain: pki.intermediates(name) };
 }
 
 export function testTrust(hotlist: { wallets?: string[]; serials?: string[] } = {}): CardTrust {
@@ -122,9 +126,17 @@ export function testTerminal(
     batches: stores.batches,
     hotlist: stores.hotlist,
     ecrPayments: stores.ecrPayments,
+    walletWatch: stores.walletWatch,
     identity,
     trust,
-    deps: { store: stores.records, identity, trust, logger: silentLogger(), clock: clock.seconds },
+    deps: {
+      store: stores.records,
+      identity,
+      trust,
+      logger: silentLogger(),
+      clock: clock.seconds,
+      walletWatch: stores.walletWatch,
+    },
     editCardRecord: opened.editCardRecord,
     cleanup: opened.close,
   };

@@ -15,6 +15,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Logger } from "../../protocol/logger.js";
 import type { BatchResult, BatchUpload } from "../../protocol/wallet/batch.js";
 import type { AcquirerStore } from "../db/store.js";
+import { checkFinding } from "../domain/findings.js";
 import type { AcquirerTrust } from "../domain/trust.js";
 import {
   authenticateBatch,
@@ -108,6 +109,9 @@ export class BatchProcessor {
         if ((i + 1) % this.#chunkSize === 0 && i + 1 < records.length) await yieldToEventLoop();
       }
 
+      // Findings prove themselves (the card-signed record): checked here, stored with the verdict.
+      const findings = (upload.findings ?? []).map((f) => checkFinding(f, upload, terminal, this.#trust));
+
       outcome = this.#store.transaction((): BatchOutcome => {
         // Same process, same event loop: nothing can have stored this id since the check above,
         // but another process on the same file could have; the transaction makes this exact.
@@ -144,6 +148,23 @@ export class BatchProcessor {
           },
           cards,
         );
+        const blocked = this.#store.recordFindings(findings, {
+          terminalId: terminal.terminalId,
+          merchantId: terminal.merchantId,
+          batchId: m.batchId,
+          now: Math.floor(now.getTime() / 1000),
+        });
+        for (const c of findings)
+          log?.warn(
+            {
+              walletId: c.finding.walletId,
+              kind: c.finding.kind,
+              seq: c.finding.seq,
+              proof: c.reason ?? "verified",
+              blocked: blocked.includes(c.finding.walletId),
+            },
+            "terminal finding: wallet caught rolled back or edited",
+          );
         this.#logOutcome(log, decision.result, decision.message, decision.clones.length, started);
         for (const c of decision.clones)
           log?.warn(

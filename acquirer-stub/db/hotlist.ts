@@ -2,7 +2,8 @@
  * The hotlist in the acquirer's database: blocked wallets (`blocked_wallets`) with the audit trail
  * of every block and unblock (`wallet_events`), card serials revoked by the issuers' CRLs
  * (`revoked_card_serials`), and the list's version and issue time (keys `hotlist_version` and
- * `hotlist_issued_at` of `meta`). The version moves exactly when the published list changes.
+ * `hotlist_issued_at` of `meta`). The version moves when the published list changes, and when the
+ * list has not changed for HOTLIST_REISSUE_SECONDS (a re-issue: same content, new issue time).
  *
  * No transaction here: the store runs each change (the row, its event and the version bump) in
  * one, or inside a batch's. The server reads the version from the database on every request, so a
@@ -97,6 +98,18 @@ export class Hotlist {
       added += this.#s.addRevokedSerial.run(s.serial, s.issuerFingerprint, now).changes;
     if (added > 0 || this.version() === 0) this.#bump(now);
     return added;
+  }
+
+  /**
+   * Re-issue the list (a new version, same content) when the current one was issued at or before
+   * `olderThan`; a concurrent instance that already did is seen and not repeated. Returns whether
+   * this call re-issued.
+   */
+  reissueIfOlder(olderThan: number, now: number): boolean {
+    const issuedAt = Number(this.#s.getMeta.get("hotlist_issued_at") ?? "0");
+    if (issuedAt > olderThan) return false;
+    this.#bump(now);
+    return true;
   }
 
   /** Everything the published hotlist is made of; read inside one transaction for a consistent list. */

@@ -138,4 +138,53 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (serial, issuer_fingerprint)
   );
   `,
+  // 2: torn intents a terminal could not resolve from the card's log (it no longer covered them),
+  //    reported with a settled batch: open until the back office settles them.
+  `
+  CREATE TABLE unresolved_intents (
+    terminal_id       TEXT NOT NULL,
+    seq               INTEGER NOT NULL,
+    merchant_id       TEXT NOT NULL,
+    wallet_id         TEXT NOT NULL,
+    amount            INTEGER NOT NULL CHECK (amount > 0),
+    currency          INTEGER NOT NULL,
+    terminal_time     INTEGER NOT NULL,
+    card_counter_seen INTEGER,
+    reason            TEXT NOT NULL,
+    batch_id          TEXT NOT NULL REFERENCES batches (batch_id),
+    received_at       INTEGER NOT NULL,
+    status            TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+    PRIMARY KEY (terminal_id, seq)
+  );
+  CREATE INDEX unresolved_intents_open ON unresolved_intents (wallet_id) WHERE status = 'open';
+  `,
+  // 3: rolled-back or edited wallets a terminal caught and declined, reported with a batch: the
+  //    card-signed record is the proof (verified: reason NULL), the seen values the terminal's word.
+  `
+  CREATE TABLE terminal_findings (
+    terminal_id      TEXT NOT NULL,
+    finding_id       INTEGER NOT NULL,
+    merchant_id      TEXT NOT NULL,
+    wallet_id        TEXT NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('rollback', 'balance-forged')),
+    seq              INTEGER NOT NULL,
+    seen_seq         INTEGER NOT NULL,
+    counter_seen     INTEGER NOT NULL,
+    balance_seen     INTEGER NOT NULL,
+    counter_claimed  INTEGER NOT NULL,
+    balance_claimed  INTEGER NOT NULL,
+    amount           INTEGER NOT NULL,
+    currency         INTEGER NOT NULL,
+    card_record      BLOB NOT NULL,
+    card_signature   BLOB NOT NULL,
+    card_certificate BLOB NOT NULL,
+    found_at         INTEGER NOT NULL,
+    reason           TEXT,
+    fork             INTEGER NOT NULL DEFAULT 0,
+    batch_id         TEXT NOT NULL,
+    received_at      INTEGER NOT NULL,
+    PRIMARY KEY (terminal_id, finding_id)
+  );
+  CREATE INDEX terminal_findings_wallet ON terminal_findings (wallet_id);
+  `,
 ];

@@ -15,6 +15,8 @@
  * | terminals | terminals.ts | terminals, revoked_terminals |
  * | hotlist | hotlist.ts | blocked_wallets, wallet_events, revoked_card_serials, meta |
  * | settlement report | reports.ts | (reads records, batches, batch_days, clones) |
+ * | unresolved torn intents | unresolved-intents.ts | unresolved_intents |
+ * | wallets terminals caught rolled back or edited | findings.ts | terminal_findings |
  *
  * The schema itself stays one versioned history in migrations.ts (a shipped migration is never
  * edited), whichever part reads or writes a table.
@@ -26,16 +28,19 @@
 import { chmodSync, existsSync } from "node:fs";
 import type Database from "../../protocol/sqlite.js";
 import { openDurable } from "../../protocol/sqlite.js";
+import type { CheckedFinding } from "../domain/findings.js";
 import type { BlockReason, HotlistState } from "../domain/hotlist.js";
 import type { SettlementReport } from "../domain/settle.js";
 import type { LedgerView } from "../domain/verify.js";
 import { AcquirerError } from "../errors.js";
 import { type ApplyContext, Batches, type FinalDecision, type StoredBatch } from "./batches.js";
+import { Findings, type StoredFinding } from "./findings.js";
 import { Hotlist, type WalletBlock } from "./hotlist.js";
 import { type BatchCards, Ledger, type WalletLedger } from "./ledger.js";
 import { MIGRATIONS } from "./migrations.js";
 import { Reports } from "./reports.js";
 import { Terminals } from "./terminals.js";
+import { type OpenUnresolvedIntent, UnresolvedIntents } from "./unresolved-intents.js";
 
 export type { ApplyContext, StoredBatch } from "./batches.js";
 export type { LedgerEntry, WalletLedger } from "./ledger.js";
@@ -50,6 +55,8 @@ export class AcquirerStore {
   readonly #terminals: Terminals;
   readonly #hotlist: Hotlist;
   readonly #reports: Reports;
+  readonly #unresolved: UnresolvedIntents;
+  readonly #findings: Findings;
   readonly #ping: { get(): unknown };
 
   private constructor(path: string, db: Database.Database) {
@@ -60,6 +67,8 @@ export class AcquirerStore {
     this.#terminals = new Terminals(db);
     this.#hotlist = new Hotlist(db);
     this.#reports = new Reports(db);
+    this.#unresolved = new UnresolvedIntents(db);
+    this.#findings = new Findings(db);
     this.#ping = db.prepare("SELECT 1").pluck();
     this.view = {
       terminalHead: (terminalId) => this.#terminals.head(terminalId),
@@ -145,11 +154,48 @@ export class AcquirerStore {
       m.batchId,
       ctx.now,
     );
+    this.#unresolved.insert(ctx);
     for (const clone of decision.clones) {
       this.#ledger.insertClone(clone, ctx);
       this.#hotlist.block(clone.walletId, "clone", "clone-detection", ctx.now);
     }
     return response;
+  }
+
+  /**
+   * Store the findings a batch carried (call inside `transaction()`, after `applyDecision`). A
+   * proven rollback whose counter the ledger already holds with other content is a fork: the
+   * wallet is blocked as a clone. Returns the wallets blocked.
+   */
+  recordFindings(
+    checked: readonly CheckedFinding[],
+    ctx: { terminalId: string; merchantId: string; batchId: string; now: number },
+  ): string[] {
+    const blocked: string[] = [];
+    const marked = checked.map((c) => {
+      const accepted =
+        c.reason === undefined && c.finding.kind === "rollback"
+          ? this.#ledger.acceptedRecord(c.finding.walletId, c.finding.counterClaimed)
+          : undefined;
+      const fork =
+        accepted !== undefined && !Buffer.from(accepted.cardRecord).equals(Buffer.from(c.cardRecord));
+      return { ...c, fork };
+    });
+    this.#findings.insert(marked, ctx);
+    for (const c of marked)
+      if (c.fork && this.#hotlist.block(c.finding.walletId, "clone", "clone-detection", ctx.now))
+        blocked.push(c.finding.walletId);
+    return blocked;
+  }
+
+  /** Findings terminals reported, oldest first; one wallet's when given. */
+  findings(walletId?: string): StoredFinding[] {
+    return this.#findings.list(walletId);
+  }
+
+  /** Torn intents terminals could not resolve from the card's log, still open (oldest first). */
+  unresolvedIntents(): OpenUnresolvedIntent[] {
+    return this.#unresolved.open();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -182,6 +228,15 @@ export class AcquirerStore {
 
   hotlistVersion(): number {
     return this.#hotlist.version();
+  }
+
+  /**
+   * Re-issue the hotlist when its version was issued `maxAgeSeconds` or more before `now` (same
+   * content, a new version and issue time), in one immediate transaction so that concurrent
+   * instances re-issue once. Returns whether it did.
+   */
+  reissueStaleHotlist(now: number, maxAgeSeconds: number): boolean {
+    return this.db.transaction(() => this.#hotlist.reissueIfOlder(now - maxAgeSeconds, now)).immediate();
   }
 
   hotlistState(): HotlistState {

@@ -12,8 +12,13 @@ import { type Hotlist, type HotlistWire, hotlistMessage } from "../../protocol/w
 export const BLOCK_REASONS = ["lost", "stolen", "fraud", "clone", "other"] as const;
 export type BlockReason = (typeof BLOCK_REASONS)[number];
 
-/** How long a published CRL says it is good for; terminals fetch far more often. */
-export const HOTLIST_VALIDITY_SECONDS = 7 * 24 * 3600;
+/**
+ * The longest a published version stays current: a version older than this is re-issued (a new
+ * version, same content) at the next request, so a terminal can tell a fresh list from a stale
+ * or replayed one by its signed issue time alone. Each version says when its successor is due
+ * (nextUpdate, also the CRL's nextUpdate).
+ */
+export const HOTLIST_REISSUE_SECONDS = 6 * 3600;
 
 export interface HotlistSigner {
   readonly certificate: Certificate;
@@ -32,12 +37,13 @@ export async function signHotlist(state: HotlistState, signer: HotlistSigner): P
     issuedAt: state.issuedAt,
     revokedSerials: state.revokedSerials,
     blockedWallets: state.blockedWallets,
+    nextUpdate: state.issuedAt + HOTLIST_REISSUE_SECONDS,
   };
   const signature = hex(ecdsaSign(signer.privateKey, hotlistMessage(hotlist)));
   const crl = await issueCrl({
     issuer: { certificate: signer.certificate.der, privateKey: signer.privateKey },
     thisUpdate: new Date(state.issuedAt * 1000),
-    nextUpdate: new Date((state.issuedAt + HOTLIST_VALIDITY_SECONDS) * 1000),
+    nextUpdate: new Date((state.issuedAt + HOTLIST_REISSUE_SECONDS) * 1000),
     crlNumber: state.version,
     revoked: state.revokedSerials.map((serialNumber) => ({
       serialNumber,

@@ -5,7 +5,9 @@
  *
  * Two separate trust stores, so that a role cannot borrow the other branch of the PKI: a card must
  * chain root → an issuer CA → card; a terminal root → an acquirer CA → terminal. A certificate with
- * card attributes issued by the acquirer CA (or a terminal certified by an issuer CA) is refused.
+ * card attributes issued by the acquirer CA (or a terminal certified by an issuer CA) is refused,
+ * by TrustStore.verifyChain's role check (each CA's extendedKeyUsage role) and again by the
+ * fingerprints of the configured CAs; the configuration itself must put each CA where its role says.
  *
  * Card chains are verified once per distinct certificate (cached by the SHA-256 of the DER, never
  * by the fingerprint the client claims): a batch of 10,000 records from 50 wallets costs 50 chain
@@ -14,7 +16,14 @@
  */
 import { createHash, type KeyObject } from "node:crypto";
 import { ProtocolError } from "../../protocol/errors.js";
-import { type Certificate, type Crl, parseCertificate, TrustStore } from "../../protocol/pki.js";
+import {
+  type Certificate,
+  type CertRole,
+  type Crl,
+  hasRole,
+  parseCertificate,
+  TrustStore,
+} from "../../protocol/pki.js";
 import { AcquirerError, type AcquirerErrorCode } from "../errors.js";
 
 export interface TrustConfig {
@@ -45,6 +54,16 @@ export interface AuthenticatedTerminal {
   readonly merchantId: string;
 }
 
+function requireRoles(certificates: readonly Certificate[], role: CertRole): void {
+  for (const c of certificates)
+    if (!hasRole(c, role))
+      throw new AcquirerError(
+        "ACQ_ERR_CONFIG",
+        `${c.subject} is configured as ${role} but its certificate's roles are ${c.roles.join(", ") || "none"}`,
+        { details: { subject: c.subject, required: role, roles: [...c.roles] } },
+      );
+}
+
 /** Bound on the card cache: a full clear beyond it keeps memory flat under a flood of certificates. */
 const MAX_CACHED_CARDS = 100_000;
 
@@ -61,6 +80,10 @@ export class AcquirerTrust {
   constructor(config: TrustConfig) {
     if (config.roots.length === 0) throw new AcquirerError("ACQ_ERR_CONFIG", "no trusted root");
     if (config.acquirerCas.length === 0) throw new AcquirerError("ACQ_ERR_CONFIG", "no acquirer CA");
+    // Each CA where its role says: an issuer CA among the acquirer CAs would certify terminals.
+    requireRoles(config.roots, "root");
+    requireRoles(config.issuerCas, "issuer-ca");
+    requireRoles(config.acquirerCas, "acquirer-ca");
     this.#cards = new TrustStore(config.roots, config.issuerCas);
     this.#terminals = new TrustStore(config.roots, config.acquirerCas);
     this.#acquirerCaFingerprints = new Set(config.acquirerCas.map((c) => c.fingerprint));

@@ -4,6 +4,7 @@
  *   POST /v1/wallets/:walletId/unblock [{}]    — release: 200 (changed: false when it was not blocked)
  *   GET  /v1/wallets/:walletId/ledger          — accepted records by counter, gaps, balance breaks, clones
  *   GET  /v1/reports/settlement?date=YYYY-MM-DD — settlement, reconciliation, outstanding gaps, clones
+ *   GET  /v1/findings, /v1/wallets/:walletId/findings — wallets terminals caught rolled back or edited
  * With an operator token configured, each needs `Authorization: Bearer <token>` (else 401).
  */
 import { timingSafeEqual } from "node:crypto";
@@ -59,6 +60,14 @@ export function registerOperatorRoutes(
     "/v1/wallets/:walletId/ledger",
     { schema: { params: walletParamsSchema }, preHandler: authorize },
     async (request) => store.walletLedger(request.params.walletId),
+  );
+
+  app.get("/v1/findings", { preHandler: authorize }, async () => ({ findings: store.findings() }));
+
+  app.get<{ Params: { walletId: string } }>(
+    "/v1/wallets/:walletId/findings",
+    { schema: { params: walletParamsSchema }, preHandler: authorize },
+    async (request) => ({ findings: store.findings(request.params.walletId) }),
   );
 
   app.get<{ Querystring: { date: string } }>(

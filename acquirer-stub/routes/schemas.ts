@@ -4,6 +4,11 @@
  * silently fixed). Bounds come from the wire contract (protocol/wallet/batch.ts, records.ts, pki.ts).
  */
 import { MAX_CERT_BYTES } from "../../protocol/pki.js";
+import {
+  MAX_BATCH_FINDINGS,
+  MAX_UNRESOLVED_INTENTS,
+  MAX_UNRESOLVED_REASON,
+} from "../../protocol/wallet/batch.js";
 import { MAX_RECORD_LENGTH } from "../../protocol/wallet/records.js";
 import { BLOCK_REASONS } from "../domain/hotlist.js";
 
@@ -70,6 +75,25 @@ export const batchUploadSchema = {
         lastSeq: U32,
         previousHash: HEX32,
         chainHead: HEX32,
+        // Torn intents the terminal's card log could not settle (optional; signed in the manifest).
+        unresolvedIntents: {
+          type: "array",
+          maxItems: MAX_UNRESOLVED_INTENTS,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["seq", "walletId", "amount", "currency", "terminalTime", "reason"],
+            properties: {
+              seq: U32,
+              walletId: ID,
+              amount: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+              currency: { type: "integer", minimum: 0, maximum: 999 },
+              terminalTime: U32,
+              cardCounterSeen: U32,
+              reason: { type: "string", maxLength: MAX_UNRESOLVED_REASON },
+            },
+          },
+        },
       },
     },
     manifestSignature: SIGNATURE,
@@ -104,6 +128,50 @@ export const batchUploadSchema = {
           cardCertificate: { type: "string", pattern: "^(?:[0-9a-f]{64})?$" },
           previousHash: HEX32,
           terminalSignature: SIGNATURE,
+        },
+      },
+    },
+    // Wallets the terminal caught rolled back or edited (optional; each proven by its card record).
+    findings: {
+      type: "array",
+      maxItems: MAX_BATCH_FINDINGS,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: [
+          "id",
+          "walletId",
+          "kind",
+          "seq",
+          "seenSeq",
+          "counterSeen",
+          "balanceSeen",
+          "counterClaimed",
+          "balanceClaimed",
+          "amount",
+          "currency",
+          "cardRecord",
+          "cardSignature",
+          "cardCertificate",
+          "foundAt",
+        ],
+        properties: {
+          id: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+          walletId: ID,
+          kind: { type: "string", enum: ["rollback", "balance-forged"] },
+          seq: U32,
+          seenSeq: U32,
+          counterSeen: U32,
+          balanceSeen: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          counterClaimed: U32,
+          balanceClaimed: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          amount: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+          currency: { type: "integer", minimum: 0, maximum: 999 },
+          // Empty for a wallet declined before DEBIT (no record was signed).
+          cardRecord: { type: "string", maxLength: 2 * MAX_RECORD_LENGTH, pattern: "^(?:[0-9a-f]{2})*$" },
+          cardSignature: { type: "string", pattern: "^(?:[0-9a-f]{128})?$" },
+          cardCertificate: BASE64_CERT,
+          foundAt: U32,
         },
       },
     },

@@ -51,7 +51,20 @@ describe("response › chunking and GET RESPONSE", () => {
     const buffer = new ResponseBuffer();
     buffer.answer(bytes(600), SW.OK);
     expect(buffer.next(getResponse(16)).length).toBe(18);
-    expect(statusOf(buffer.next(getResponse()))).toBe("614a"); // 600 − 255 − 16 − 255 = 74 left
+    expect(statusOf(buffer.next(getResponse(256)))).toBe("614a"); // 600 − 255 − 16 − 255 = 74 left
+  });
+
+  it("answers 6700 to a GET RESPONSE without Le or with command data (forgetting what was pending)", () => {
+    for (const bad of [
+      getResponse(),
+      commandApdu({ cla: 0, ins: INS.GET_RESPONSE, p1: 0, p2: 0, data: bytes(1), ne: 256 }),
+      commandApdu({ cla: 0, ins: INS.GET_RESPONSE, p1: 0, p2: 0, data: bytes(1) }),
+    ]) {
+      const buffer = new ResponseBuffer();
+      buffer.answer(bytes(300), SW.OK);
+      expect(hex(buffer.next(bad))).toBe("6700");
+      expect(buffer.pending).toBe(false);
+    }
   });
 
   it("answers 6985 with nothing pending and 6A86 to other P1/P2 (forgetting what was pending)", () => {
@@ -88,6 +101,16 @@ describe("chaining › parts, limits and refusals", () => {
     expect(chain.begin({ chainable: false } as CommandSpec, part(bytes(1), true))).toBe(0x6884);
     expect(chain.begin(chainable, part(new Uint8Array(0), true))).toBe(SW.WRONG_LENGTH);
     expect(chain.open).toBe(false);
+  });
+
+  it("refuses a first part with a P1/P2 the command does not take at once (6A86), not after the last part", () => {
+    const spec = { chainable: true, p1p2: [0, 0] } as unknown as CommandSpec;
+    for (const header of [{ p1: 1 }, { p2: 0x80 }]) {
+      const chain = new CommandChain();
+      expect(chain.begin(spec, part(bytes(4), true, header))).toBe(SW.INCORRECT_P1P2);
+      expect(chain.open).toBe(false);
+    }
+    expect(new CommandChain().begin(spec, part(bytes(4), true))).toBe(SW.OK);
   });
 
   for (const [what, header] of [

@@ -83,15 +83,16 @@ describe("WalletApplet › SELECT", () => {
     const answer = applet.process(encodeCommand(selectCommand()));
     expect(hex(answer)).toBe(
       [
-        "6f30",
+        "6f37",
         "8408f054415057414c01",
-        "a524",
+        "a52b",
         "df010101",
         `df020c${hex(utf8(ALICE))}`,
         "df0302003f",
         "df040203d2",
         "df050100",
         "df0600",
+        "df220400000000", // the card counter (optional; recorded by the terminal with its intent)
         "9000",
       ].join(""),
     );
@@ -282,11 +283,12 @@ describe("WalletApplet › mutual authentication", () => {
     expect((await t.initiate()).sw).toBe(WALLET_SW.TERMINAL_CLOCK);
   });
 
-  it("raises the high-water mark to the terminal's time when a debit commits", async () => {
+  it("raises the high-water mark to the terminal certificate's notBefore (not its claimed time) when a debit commits", async () => {
     const { applet, t } = await session();
     expect(applet.state.highWaterTime).toBe(0);
     await t.debit({ amount: 100, currency: EUR, terminalSeq: 1 });
-    expect(applet.state.highWaterTime).toBe(FIXTURE_UNIX_TIME);
+    expect(applet.state.highWaterTime).toBe(pki.cert("terminals/term-0001").notBefore.getTime() / 1000);
+    expect(applet.state.highWaterTime).toBeLessThan(FIXTURE_UNIX_TIME);
   });
 
   it("answers 6A80 to malformed INITIATE data and to an ephemeral key that is not on the curve", async () => {

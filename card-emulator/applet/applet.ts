@@ -4,14 +4,16 @@
  * `process` applies the generic checks of docs/protocol.md ("Rules for every command") in their
  * order, each step a small module of this folder, then the command's handler:
  *   1. decode the short APDU (6700);
- *   2. GET RESPONSE serves the rest of a long answer (response.ts: 61xx, 6985, 6A86);
+ *   2. GET RESPONSE serves the rest of a long answer (response.ts: 61xx, 6985, 6A86, 6700), or
+ *      6883 while a command chain is open;
  *   3. the class byte (commands.ts: 6E00);
- *   4. command chaining (chaining.ts: 9000 per part, 6883, 6700);
- *   5. the instruction and its classes (6D00, 6E00), a first chained part (6884, 6700, 9000);
+ *   4. the next part of an open chain (chaining.ts: 9000 per part, 6883, 6700);
+ *   5. the instruction and its classes (6D00, 6E00);
  *   6. the selection (6985 before SELECT);
- *   7. in the clear (6982 for a secure-only command), or secure messaging (secure-messaging.ts:
+ *   7. a first chained part (chaining.ts: 6884, 6A86, 6700, 9000);
+ *   8. in the clear (6982 for a secure-only command), or secure messaging (secure-messaging.ts:
  *      no session 6982, a command that does not authenticate → plain 6988 and the session ends);
- *   8. the handler (handlers/*.ts via the INS table; a refusal is an SwError), its answer sealed in
+ *   9. the handler (handlers/*.ts via the INS table; a refusal is an SwError), its answer sealed in
  *      the secure channel when it came through it, split over GET RESPONSE when over 255 bytes.
  * State changes are computed on a copy and committed through the store before the answer is built;
  * a failing commit answers 6F00 and keeps the old state.
@@ -201,9 +203,8 @@ export class WalletApplet implements VirtualCard {
 
     const spec = commandFor(this.#commands, apdu.ins, kind);
     if (typeof spec === "number") return sw(spec);
-    if (isChained(apdu.cla)) return sw(this.#chain.begin(spec, apdu));
-
     if (this.#fci === undefined && spec.ins !== INS.SELECT) return sw(SW.CONDITIONS_NOT_SATISFIED);
+    if (isChained(apdu.cla)) return sw(this.#chain.begin(spec, apdu));
 
     return isSecure(apdu.cla) ? this.#secure(spec, apdu, data) : this.#clear(spec, apdu, data);
   }

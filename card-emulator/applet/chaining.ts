@@ -7,7 +7,11 @@
  *   a command that is not the next part of the open chain   6883 (and it is not executed)
  *   the chain growing past MAX_CHAINED_DATA                 6700
  *   the chain bit on a command that does not take chaining  6884
+ *   a first part with a P1/P2 the command does not take     6A86
  *   a first part without data                               6700
+ *
+ * The first part is refused at once for anything its header decides (the later parts must repeat
+ * that header, so waiting for the last part would only waste the terminal's air time).
  */
 import type { CommandApdu } from "../../protocol/apdu.js";
 import { concat } from "../../protocol/bytes.js";
@@ -69,10 +73,11 @@ export class CommandChain {
 
   /**
    * Open a chain with its first part (chain bit set, no chain open): 6884 when `spec` does not take
-   * chaining, 6700 for an empty part, else 9000.
+   * chaining, 6A86 for a P1/P2 it does not take, 6700 for an empty part, else 9000.
    */
   begin(spec: CommandSpec, apdu: CommandApdu): number {
     if (!spec.chainable) return SW.COMMAND_CHAINING_NOT_SUPPORTED;
+    if (spec.p1p2 && (apdu.p1 !== spec.p1p2[0] || apdu.p2 !== spec.p1p2[1])) return SW.INCORRECT_P1P2;
     if (apdu.data.length === 0) return SW.WRONG_LENGTH;
     this.#cla = apdu.cla & ~CHAIN_BIT;
     this.#ins = apdu.ins;

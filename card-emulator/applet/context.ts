@@ -125,6 +125,11 @@ export interface CommandSpec {
   readonly secureOnly?: boolean;
   /** Accepts command chaining (CLA bit 0x10). */
   readonly chainable?: boolean;
+  /**
+   * The P1/P2 the command takes, checked on the first chained part already (6A86 at once, not
+   * after the last part); unchained commands check their P1/P2 in the handler.
+   */
+  readonly p1p2?: readonly [number, number];
   readonly handler: Handler;
 }
 

@@ -4,12 +4,13 @@
  * and lands in the log in the same commit.
  */
 import { hex } from "../../protocol/bytes.js";
+import type { Certificate } from "../../protocol/pki.js";
 import { SW } from "../../protocol/sw.js";
 import type { RecordType } from "../../protocol/wallet/constants.js";
 import { encodeSignedRecord } from "../../protocol/wallet/messages.js";
 import { cardRecordMessage, encodeRecord } from "../../protocol/wallet/records.js";
 import { type AppletContext, SwError } from "./context.js";
-import { type CardLogEntry, type CardState, MAX_COUNTER } from "./state.js";
+import { type CardLogEntry, type CardState, MAX_COUNTER, MAX_TIME } from "./state.js";
 
 export interface RecordFields {
   readonly type: RecordType;
@@ -26,6 +27,18 @@ export interface MadeRecord {
   readonly bytes: Uint8Array;
   readonly signature: Uint8Array;
   readonly entry: CardLogEntry;
+}
+
+/**
+ * Raise the card's time high-water mark from what the terminal cannot inflate: its certificate's
+ * notBefore, which the acquirer CA signed. The terminal's claimed time is not used — one terminal
+ * with a long certificate and a clock months ahead would otherwise push the mark past the expiry
+ * of every honest terminal's 30-day certificate (930B for all of them). Called on every commit
+ * made in an authenticated session.
+ */
+export function raiseHighWater(next: CardState, terminal: Certificate): void {
+  const issued = Math.floor(terminal.notBefore.getTime() / 1000);
+  next.highWaterTime = Math.max(next.highWaterTime, Math.min(issued, MAX_TIME));
 }
 
 /** The next counter value; a card whose 32-bit counter is spent refuses every further change (6985). */

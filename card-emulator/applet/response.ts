@@ -38,15 +38,22 @@ export class ResponseBuffer {
   }
 
   /**
-   * 00 C0 00 00 Le: the next up to min(Le, 255) bytes, with 61xx while more is left and 9000 with the
-   * last piece. Nothing pending → 6985; P1/P2 not 00 00 → 6A86 (and what was pending is gone).
+   * 00 C0 00 00 Le (ISO case 2): the next up to min(Le, 255) bytes (Le 00 = 256), with 61xx while
+   * more is left and 9000 with the last piece. Nothing pending → 6985; P1/P2 not 00 00 → 6A86;
+   * command data, or Le absent → 6700. A refused GET RESPONSE forgets what was pending.
    */
   next(apdu: CommandApdu): Uint8Array {
     const left = this.#left;
     if (!left) return sw(SW.CONDITIONS_NOT_SATISFIED);
-    if (apdu.p1 !== 0 || apdu.p2 !== 0) {
+    const refusal =
+      apdu.p1 !== 0 || apdu.p2 !== 0
+        ? SW.INCORRECT_P1P2
+        : apdu.data.length !== 0 || apdu.ne === undefined
+          ? SW.WRONG_LENGTH
+          : undefined;
+    if (refusal !== undefined) {
       this.#left = undefined;
-      return sw(SW.INCORRECT_P1P2);
+      return sw(refusal);
     }
     const n = Math.min(apdu.ne ?? MAX_RESPONSE_CHUNK, MAX_RESPONSE_CHUNK, left.length);
     const chunk = left.subarray(0, n);

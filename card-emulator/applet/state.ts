@@ -92,7 +92,10 @@ export interface CardState {
   rootCertificate: string;
   /** Verified acquirer CA certificates (base64 DER), at most 4, oldest first. */
   cachedCas: string[];
-  /** Latest terminal time (unix s) accepted in an authenticated session that changed the card. */
+  /**
+   * The time high-water mark (unix s): the latest terminal-certificate notBefore of an authenticated
+   * session that changed the card. A terminal certificate that expired before it is refused (930B).
+   */
   highWaterTime: number;
   /** The last entries, oldest first; at most 32 (the oldest is dropped). */
   log: CardLogEntry[];

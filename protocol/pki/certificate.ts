@@ -4,8 +4,9 @@
  * later the signatures. Parsing checks no signature, date or chain: that is ./trust-store.ts.
  *
  * Also the vocabulary shared with issuing: certificate roles and our attributes. The attributes are
- * non-critical private extensions, each value a DER UTF8String, under the arc 1.3.6.1.4.1.59999.1 —
- * illustrative only: a real deployment registers its own IANA Private Enterprise Number and uses that arc.
+ * non-critical private extensions, each value a DER UTF8String, under the arc 1.3.6.1.4.1.59999.1; the
+ * roles are extendedKeyUsage purposes under 1.3.6.1.4.1.59999.2 — illustrative only: a real deployment
+ * registers its own IANA Private Enterprise Number and uses that arc.
  */
 import { createHash, type KeyObject, X509Certificate } from "node:crypto";
 import { asBuffer, equalBytes } from "../bytes.js";
@@ -24,6 +25,7 @@ import {
   OID_BASIC_CONSTRAINTS,
   OID_EC_PUBLIC_KEY,
   OID_ECDSA_SHA256,
+  OID_EXT_KEY_USAGE,
   OID_KEY_USAGE,
   OID_PRIME256V1,
   OID_SUBJECT_KEY_ID,
@@ -31,6 +33,7 @@ import {
   type RawExtension,
   readAuthorityKeyId,
   readBasicConstraints,
+  readExtendedKeyUsage,
   readExtensions,
   readKeyUsage,
   readSubjectKeyId,
@@ -89,7 +92,31 @@ export function attributeProblem(name: keyof CertAttributes, value: string): str
   return undefined;
 }
 
-export type CertRole = "root" | "ca" | "card" | "terminal";
+/**
+ * What a certificate is in the scheme's PKI. Each is marked by its own extendedKeyUsage purpose, and
+ * chains are checked role by role: root → issuer-ca → card, root → acquirer-ca → terminal.
+ */
+export type CertRole = "root" | "issuer-ca" | "acquirer-ca" | "card" | "terminal";
+
+/** The extendedKeyUsage purpose (KeyPurposeId) that marks each role. */
+export const ROLE_OIDS: Readonly<Record<CertRole, string>> = {
+  root: "1.3.6.1.4.1.59999.2.1",
+  "issuer-ca": "1.3.6.1.4.1.59999.2.2",
+  "acquirer-ca": "1.3.6.1.4.1.59999.2.3",
+  card: "1.3.6.1.4.1.59999.2.4",
+  terminal: "1.3.6.1.4.1.59999.2.5",
+};
+const ROLE_BY_OID = new Map(Object.entries(ROLE_OIDS).map(([role, oid]) => [oid, role as CertRole]));
+
+/** Whether the certificate carries `role` and no other of ours (what every step of a path needs). */
+export function hasRole(cert: Pick<Certificate, "roles">, role: CertRole): boolean {
+  return cert.roles.length === 1 && cert.roles[0] === role;
+}
+
+/** The CA roles (the rest are leaves: card, terminal). */
+export function isCaRole(role: CertRole): boolean {
+  return role === "root" || role === "issuer-ca" || role === "acquirer-ca";
+}
 
 /** Certificates from the wire are refused above this size before any parsing. */
 export const MAX_CERT_BYTES = 2048;
@@ -114,6 +141,8 @@ export interface Certificate {
   /** Undefined when the certificate has no keyUsage extension. */
   readonly keyUsage: ReadonlySet<KeyUsageName> | undefined;
   readonly attributes: CertAttributes;
+  /** The roles its extendedKeyUsage names (ROLE_OIDS), in order; empty without any. */
+  readonly roles: readonly CertRole[];
   readonly unknownCriticalExtensions: readonly string[];
 }
 
@@ -127,6 +156,7 @@ type ExtensionFields = Pick<
   | "pathLength"
   | "keyUsage"
   | "attributes"
+  | "roles"
   | "unknownCriticalExtensions"
   | "subjectKeyId"
   | "authorityKeyId"
@@ -145,6 +175,7 @@ export class ParsedCertificate implements Certificate {
   readonly pathLength: number | undefined;
   readonly keyUsage: ReadonlySet<KeyUsageName> | undefined;
   readonly attributes: CertAttributes;
+  readonly roles: readonly CertRole[];
   readonly unknownCriticalExtensions: readonly string[];
   /** DER of the subject Name, compared byte for byte with a child's issuer Name. */
   readonly subjectName: Uint8Array;
@@ -167,6 +198,7 @@ export class ParsedCertificate implements Certificate {
     this.pathLength = f.pathLength;
     this.keyUsage = f.keyUsage;
     this.attributes = f.attributes;
+    this.roles = f.roles;
     this.unknownCriticalExtensions = f.unknownCriticalExtensions;
     this.subjectName = f.subjectName;
     this.issuerName = f.issuerName;
@@ -197,6 +229,7 @@ export class ParsedCertificate implements Certificate {
       notBefore: this.notBefore.toISOString(),
       notAfter: this.notAfter.toISOString(),
       isCa: this.isCa,
+      roles: this.roles,
       attributes: this.attributes,
     };
   }
@@ -332,6 +365,7 @@ function readCertificateExtensions(extensions: readonly RawExtension[]): Extensi
   let subjectKeyId: Uint8Array | undefined;
   let authorityKeyId: Uint8Array | undefined;
   const attributes: CertAttributes = {};
+  const roles = new Set<CertRole>();
   const unknownCritical: string[] = [];
   for (const ext of extensions) {
     try {
@@ -347,6 +381,13 @@ function readCertificateExtensions(extensions: readonly RawExtension[]): Extensi
           break;
         case OID_AUTHORITY_KEY_ID:
           authorityKeyId = readAuthorityKeyId(ext);
+          break;
+        case OID_EXT_KEY_USAGE:
+          // Other purposes (serverAuth, …) are allowed and ignored: only ours make a role.
+          for (const purpose of readExtendedKeyUsage(ext)) {
+            const role = ROLE_BY_OID.get(purpose);
+            if (role) roles.add(role);
+          }
           break;
         default: {
           const attribute = ATTRIBUTE_BY_OID.get(ext.oid);
@@ -368,6 +409,7 @@ function readCertificateExtensions(extensions: readonly RawExtension[]): Extensi
     pathLength,
     keyUsage,
     attributes,
+    roles: [...roles],
     unknownCriticalExtensions: unknownCritical,
     subjectKeyId,
     authorityKeyId,

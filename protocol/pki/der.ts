@@ -1,8 +1,8 @@
 /**
  * DER reading for certificates and CRLs, on top of the BER-TLV codec of ../tlv.ts (which is DER-strict
  * on lengths): OIDs, small integers, serials, times, Names, and the extensions whose values node:crypto
- * does not expose (basicConstraints with pathLenConstraint, keyUsage bits, key identifiers, our
- * UTF8String attributes).
+ * does not expose (basicConstraints with pathLenConstraint, keyUsage bits, extendedKeyUsage OIDs, key
+ * identifiers, our UTF8String attributes).
  *
  * The readers throw DerError (malformed structure) or ExtensionError (a known extension that does not
  * decode); certificate.ts and crl.ts turn them into their own PROTO_ERR_* codes.
@@ -14,6 +14,7 @@ export const OID_BASIC_CONSTRAINTS = "2.5.29.19";
 export const OID_KEY_USAGE = "2.5.29.15";
 export const OID_SUBJECT_KEY_ID = "2.5.29.14";
 export const OID_AUTHORITY_KEY_ID = "2.5.29.35";
+export const OID_EXT_KEY_USAGE = "2.5.29.37";
 export const OID_CRL_NUMBER = "2.5.29.20";
 export const OID_CRL_REASON = "2.5.29.21";
 export const OID_INVALIDITY_DATE = "2.5.29.24";
@@ -290,6 +291,13 @@ export function readKeyUsage(ext: RawExtension): Set<KeyUsageName> {
   for (let bit = 0; bit < KEY_USAGE_BITS.length; bit++)
     if (bits[1 + (bit >> 3)]! & (0x80 >> (bit & 7))) keyUsage.add(KEY_USAGE_BITS[bit]!);
   return keyUsage;
+}
+
+/** extKeyUsage ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId (OID); the OIDs in order. */
+export function readExtendedKeyUsage(ext: RawExtension): string[] {
+  const purposes = kids(expect(extensionValue(ext), TAG_SEQUENCE, "extKeyUsage"), "extKeyUsage");
+  if (purposes.length === 0) throw new DerError("extKeyUsage is empty");
+  return purposes.map(oidString);
 }
 
 /** subjectKeyIdentifier ::= OCTET STRING */

@@ -15,6 +15,8 @@ export {
   type Certificate,
   type CertRole,
   certificateFromPem,
+  hasRole,
+  isCaRole,
   MAX_CERT_BYTES,
   OID_MERCHANT_CATEGORY,
   OID_MERCHANT_ID,
@@ -23,6 +25,7 @@ export {
   OID_TERMINAL_ID,
   OID_WALLET_ID,
   parseCertificate,
+  ROLE_OIDS,
 } from "./certificate.js";
 export { type Crl, crlFromPem, MAX_CRL_BYTES, parseCrl } from "./crl.js";
 export { type KeyUsageName, normalizeSerial } from "./der.js";

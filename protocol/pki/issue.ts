@@ -13,12 +13,15 @@ import {
   attributeProblem,
   type CertAttributes,
   type CertRole,
+  isCaRole as isCaRoleName,
   parseCertificate,
   parsed,
+  ROLE_OIDS,
 } from "./certificate.js";
 import { type KeyUsageName, normalizeSerial, OID_CRL_NUMBER } from "./der.js";
 
 export interface IssueOptions {
+  /** Decides the defaults below and the role purpose in extendedKeyUsage (ROLE_OIDS). */
   role: CertRole;
   subjectCommonName: string;
   /**
@@ -37,7 +40,15 @@ export interface IssueOptions {
   attributes?: CertAttributes;
   /** "default": CA keyCertSign + cRLSign, leaf digitalSignature + keyAgreement; "none": no extension. */
   keyUsage?: "default" | "none" | KeyUsageName[];
-  /** Overrides basicConstraints cA (hostile fixtures: a leaf marked CA, a CA marked not-CA). */
+  /**
+   * extendedKeyUsage: "default" is the role's purpose alone (ROLE_OIDS[role]); "none" leaves the
+   * extension out; a list gives the purposes as OIDs (hostile fixtures: a CA without a role, two roles).
+   */
+  extendedKeyUsage?: "default" | "none" | readonly string[];
+  /**
+   * Overrides basicConstraints cA, and writes the extension even on a leaf (hostile fixtures: a leaf
+   * marked CA, a CA marked not-CA).
+   */
   caFlag?: boolean;
   /** Extra extensions as DER, for hostile fixtures (an unknown critical extension). */
   extraExtensions?: readonly { oid: string; critical: boolean; value: Uint8Array }[];
@@ -122,13 +133,14 @@ function keyUsageFlags(lib: X509Lib, usages: readonly KeyUsageName[]): number {
 }
 
 /**
- * Issue a DER certificate signed with ECDSA P-256 / SHA-256: basicConstraints (critical), keyUsage
- * (critical), subjectKeyIdentifier, authorityKeyIdentifier (= the issuer's SKI), our attributes.
+ * Issue a DER certificate signed with ECDSA P-256 / SHA-256: basicConstraints (critical, CAs only),
+ * keyUsage (critical), extendedKeyUsage (the role's purpose, non-critical), subjectKeyIdentifier (CAs),
+ * authorityKeyIdentifier (= the issuer's SKI), our attributes.
  * Subject is CN + O only, so a leaf stays ~340 bytes on the air.
  */
 export async function issueCertificate(options: IssueOptions): Promise<Uint8Array> {
   const lib = await loadX509();
-  const isCaRole = options.role === "root" || options.role === "ca";
+  const isCaRole = isCaRoleName(options.role);
   const serial = normalizeSerial(options.serialNumber);
   if (serial === "0") throw new RangeError("serial number must be positive");
   if (!(options.notAfter.getTime() > options.notBefore.getTime()))
@@ -168,9 +180,11 @@ export async function issueCertificate(options: IssueOptions): Promise<Uint8Arra
   }
 
   const isCa = options.caFlag ?? isCaRole;
-  const extensions: InstanceType<X509Lib["Extension"]>[] = [
-    new lib.BasicConstraintsExtension(isCa, isCa ? options.pathLength : undefined, true),
-  ];
+  const extensions: InstanceType<X509Lib["Extension"]>[] = [];
+  // A leaf has no basicConstraints (RFC 5280 4.2.1.9 allows it; absent means cA FALSE): its role is
+  // in extendedKeyUsage, and the 14 bytes keep a first tap's terminal chain in four short APDUs.
+  if (isCa || options.caFlag !== undefined)
+    extensions.push(new lib.BasicConstraintsExtension(isCa, isCa ? options.pathLength : undefined, true));
   const usage = options.keyUsage ?? "default";
   if (usage !== "none") {
     const names: readonly KeyUsageName[] =
@@ -180,6 +194,13 @@ export async function issueCertificate(options: IssueOptions): Promise<Uint8Arra
           : ["digitalSignature", "keyAgreement"]
         : usage;
     extensions.push(new lib.KeyUsagesExtension(keyUsageFlags(lib, names), true));
+  }
+  const purposes = options.extendedKeyUsage ?? "default";
+  if (purposes !== "none") {
+    const oids = purposes === "default" ? [ROLE_OIDS[options.role]] : [...purposes];
+    // Non-critical, so software that knows nothing of our roles still reads the certificate; our
+    // verifier requires the purpose whatever the flag says (TrustStore.verifyChain).
+    extensions.push(new lib.ExtendedKeyUsageExtension(oids, false));
   }
   if (isCaRole) extensions.push(new lib.SubjectKeyIdentifierExtension(subjectKeyId));
   extensions.push(new lib.AuthorityKeyIdentifierExtension(authorityKeyId));

@@ -3,20 +3,49 @@
  * keyUsage (where `openssl verify` refuses), so node:crypto is used only for each link's signature and
  * every path rule is a small function here, applied by `TrustStore.verifyChain` in a fixed order (the
  * order decides which PROTO_ERR_CERT_* code a certificate with several faults gets).
+ *
+ * Roles are checked at every step, not only at the leaf: each certificate of the path must carry the
+ * extendedKeyUsage purpose of its place (ROLE_OIDS), so that a bank's issuer CA cannot mint terminals
+ * nor an acquirer CA cards, whatever the trust store holds.
  */
 import { equalBytes } from "../bytes.js";
 import { ProtocolError } from "../errors.js";
-import { type Certificate, certError, type ParsedCertificate, parsed } from "./certificate.js";
+import {
+  type Certificate,
+  type CertRole,
+  certError,
+  hasRole,
+  isCaRole,
+  type ParsedCertificate,
+  parsed,
+} from "./certificate.js";
 import type { Crl } from "./crl.js";
 
 export interface VerifyOptions {
   /** The time of use (the terminal's clock, the record's time). */
   at: Date;
-  /** What the leaf must be: a card (walletId), a terminal (terminalId + merchantId) or a CA. */
-  role: "card" | "terminal" | "ca";
+  /**
+   * What the end certificate must be: a card (walletId) or a terminal (terminalId + merchantId), or,
+   * to check a CA certificate itself, the CA's role. The CAs above it must carry the roles that may
+   * issue it (ISSUED_BY).
+   */
+  role: CertRole;
   /** CRLs already verified by parseCrl; each certificate is checked against its issuer's. */
   crls?: readonly Crl[];
 }
+
+/**
+ * Which role may issue which: the scheme root the two kinds of CA, an issuer CA cards, an acquirer CA
+ * terminals. So a card's path is exactly root → issuer CA → card and a terminal's root → acquirer CA
+ * → terminal.
+ */
+const ISSUED_BY: Readonly<Record<CertRole, CertRole | undefined>> = {
+  card: "issuer-ca",
+  terminal: "acquirer-ca",
+  "issuer-ca": "root",
+  "acquirer-ca": "root",
+  root: undefined,
+};
 
 /** Longest path we try to build (leaf + intermediates + root): our PKI has 3. */
 const MAX_PATH = 6;
@@ -53,8 +82,10 @@ export class TrustStore {
    * Throws ProtocolError with the precise PROTO_ERR_CERT_* code:
    * ISSUER (no path to a trusted root), SIGNATURE, EXTENSION (unknown critical), NOT_CA,
    * PATH_LENGTH, EXPIRED / NOT_YET_VALID (any certificate of the path), KEY_USAGE (leaf),
-   * ROLE (leaf attributes, or a CA used as a card/terminal), REVOKED (any certificate whose
-   * issuer's CRL is given). The rules apply in the order of the calls below.
+   * ROLE (leaf attributes, a CA used as a card/terminal, or a certificate of the path without the
+   * role purpose of its place: a terminal issued by an issuer CA, a CA without a role marker),
+   * REVOKED (any certificate whose issuer's CRL is given). The rules apply in the order of the calls
+   * below.
    */
   verifyChain(
     leaf: Certificate,
@@ -70,11 +101,17 @@ export class TrustStore {
     }
     for (const cert of path) checkValidAt(cert, options.at);
     const end = path[0]!;
-    if (options.role === "ca") checkLeafIsCa(end);
+    if (isCaRole(options.role)) checkLeafIsCa(end);
     else {
+      const leafRole = options.role as "card" | "terminal";
       checkLeafKeyUsage(end);
-      checkLeafAttributes(end, options.role);
-      checkLeafIsNotCa(end, options.role);
+      checkLeafAttributes(end, leafRole);
+      checkLeafIsNotCa(end, leafRole);
+    }
+    let role: CertRole | undefined = options.role;
+    for (let i = 0; i < path.length; i++) {
+      if (i > 0) role = checkIssuerMayIssue(path[i]!, role!, path[i - 1]!);
+      checkRoleMarker(path[i]!, role!);
     }
     for (let i = 0; i + 1 < path.length; i++) checkNotRevoked(path[i]!, path[i + 1]!, options.crls ?? []);
     return path;
@@ -295,6 +332,46 @@ function checkLeafIsNotCa(end: ParsedCertificate, role: "card" | "terminal"): vo
       subject: end.subject,
       role,
     });
+}
+
+/**
+ * The role the issuer of a `childRole` certificate must have; none above a scheme root (a root is
+ * the top of every path: one certified by something else is not our PKI's shape).
+ */
+function checkIssuerMayIssue(
+  issuer: ParsedCertificate,
+  childRole: CertRole,
+  child: ParsedCertificate,
+): CertRole {
+  const required = ISSUED_BY[childRole];
+  if (required === undefined)
+    throw certError(
+      "PROTO_ERR_CERT_ROLE",
+      `${issuer.subject} certified the scheme root ${child.subject}`,
+      undefined,
+      {
+        subject: issuer.subject,
+        child: child.subject,
+      },
+    );
+  return required;
+}
+
+/**
+ * The certificate carries exactly the role purpose of its place in the path (ROLE_OIDS in
+ * extendedKeyUsage), and no other of ours: a certificate without one, or with two (a CA that is
+ * both an issuer and an acquirer CA), is refused.
+ */
+function checkRoleMarker(cert: ParsedCertificate, required: CertRole): void {
+  if (!hasRole(cert, required))
+    throw certError(
+      "PROTO_ERR_CERT_ROLE",
+      cert.roles.length === 0
+        ? `${cert.subject} carries no role, ${required} needed`
+        : `${cert.subject} is ${cert.roles.join(" and ")}, ${required} needed here`,
+      undefined,
+      { subject: cert.subject, required, roles: [...cert.roles] },
+    );
 }
 
 /** Checked against the CRLs of the certificate's own issuer only. */

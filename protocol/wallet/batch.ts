@@ -50,6 +50,56 @@ export interface BatchManifest {
   readonly previousHash: string;
   /** Chain hash after the last record (hex). */
   readonly chainHead: string;
+  /**
+   * Torn intents the terminal could not resolve from the card's log (it no longer covered them):
+   * the back office settles them. Absent when there are none (and from older terminals).
+   */
+  readonly unresolvedIntents?: readonly UnresolvedIntentWire[];
+}
+
+/** A pending intent the card's log could not settle: the card may have committed it. */
+export interface UnresolvedIntentWire {
+  readonly seq: number;
+  readonly walletId: string;
+  /** Minor units. */
+  readonly amount: number;
+  /** ISO 4217 numeric. */
+  readonly currency: number;
+  /** Unix seconds, as signed to the card. */
+  readonly terminalTime: number;
+  /** The card counter before DEBIT (or a lower bound): a committed debit has a higher one. */
+  readonly cardCounterSeen?: number;
+  /** Why the card's log could not settle it. */
+  readonly reason: string;
+}
+
+export const MAX_UNRESOLVED_INTENTS = 1000;
+export const MAX_UNRESOLVED_REASON = 300;
+const UNRESOLVED_LABEL = "TAPWALLET/1 UNRESOLVED INTENTS";
+
+/** Signed bytes of the unresolved intents: label || n (2) || n × (seq, wallet, amount, currency, time, counter, reason). */
+function unresolvedMessage(list: readonly UnresolvedIntentWire[]): Uint8Array {
+  if (list.length > MAX_UNRESOLVED_INTENTS) throw manifestError("too many unresolved intents");
+  const parts: Uint8Array[] = [utf8(UNRESOLVED_LABEL), u16be(list.length)];
+  for (const u of list) {
+    if (!ID_PATTERN.test(u.walletId)) throw manifestError("unresolved intent: malformed wallet id");
+    const reason = utf8(u.reason);
+    if (reason.length > MAX_UNRESOLVED_REASON) throw manifestError("unresolved intent: reason too long");
+    const wallet = utf8(u.walletId);
+    const counter = u.cardCounterSeen;
+    parts.push(
+      u32be(u.seq),
+      u8(wallet.length),
+      wallet,
+      u64be(u.amount),
+      u16be(u.currency),
+      u32be(u.terminalTime),
+      counter === undefined ? u8(0) : concat(u8(1), u32be(counter)),
+      u16be(reason.length),
+      reason,
+    );
+  }
+  return concat(...parts);
 }
 
 export interface BatchUpload {
@@ -61,6 +111,47 @@ export interface BatchUpload {
   /** Card certificates (base64 DER) by SHA-256 fingerprint (hex). */
   readonly certificates: Readonly<Record<string, string>>;
   readonly records: readonly BatchRecordWire[];
+  /**
+   * Wallets this terminal caught rolled back or with an edited balance, for seqs of this batch
+   * (voided records). Absent when there are none, and from older terminals. Outside the signed
+   * manifest and the batch's content hash: each finding carries its own proof, the card-signed
+   * record for this terminal and seq.
+   */
+  readonly findings?: readonly WalletFindingWire[];
+}
+
+/** At most this many findings ride with one batch. */
+export const MAX_BATCH_FINDINGS = 1000;
+
+/** A wallet whose signed record contradicts what the terminal last verified of it. */
+export interface WalletFindingWire {
+  /** The terminal's own id for the finding (the acquirer keys it by terminal id and this id). */
+  readonly id: number;
+  readonly walletId: string;
+  /** "rollback": the counter did not move forward; "balance-forged": wrong balance at the next counter. */
+  readonly kind: "rollback" | "balance-forged";
+  /** The terminal seq of the declined (voided) payment the record answers. */
+  readonly seq: number;
+  /** What the terminal had verified last: its seq, card counter and balance after (minor units). */
+  readonly seenSeq: number;
+  readonly counterSeen: number;
+  readonly balanceSeen: number;
+  /** What the card signed in this record. */
+  readonly counterClaimed: number;
+  readonly balanceClaimed: number;
+  /** Minor units and ISO 4217 numeric of the declined payment. */
+  readonly amount: number;
+  readonly currency: number;
+  /**
+   * The card-signed record (hex) and its signature (hex, 64 bytes): the proof. Both empty for a
+   * wallet declined before DEBIT (the counter it announced at SELECT was behind): nothing was signed.
+   */
+  readonly cardRecord: string;
+  readonly cardSignature: string;
+  /** The card certificate (base64 DER). */
+  readonly cardCertificate: string;
+  /** Unix seconds. */
+  readonly foundAt: number;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -84,7 +175,9 @@ function u64be(n: number): Uint8Array {
  * Canonical bytes the terminal signs for a manifest:
  * label || batch id (16, UUID bytes) || len(terminal id) || terminal id || len(merchant id) ||
  * merchant id || created at (4) || count (4) || first seq (4) || last seq (4) || previous hash (32)
- * || chain head (32) || n totals (1) || n × (currency (2) || count (4) || amount (8)).
+ * || chain head (32) || n totals (1) || n × (currency (2) || count (4) || amount (8))
+ * [|| unresolved intents (unresolvedMessage), only when the manifest carries them: a manifest
+ * without them has the same bytes as before].
  */
 export function manifestMessage(m: BatchManifest): Uint8Array {
   if (!UUID_RE.test(m.batchId)) throw manifestError("batch id must be a lower-case UUID");
@@ -107,6 +200,7 @@ export function manifestMessage(m: BatchManifest): Uint8Array {
     hex32(m.chainHead, "chain head"),
     u8(m.totals.length),
     ...m.totals.map((t) => concat(u16be(t.currency), u32be(t.count), u64be(t.amount))),
+    ...(m.unresolvedIntents === undefined ? [] : [unresolvedMessage(m.unresolvedIntents)]),
   );
 }
 
@@ -130,13 +224,19 @@ export interface BatchResult {
  * The hotlist: card certificate serials revoked by the issuers and wallet ids blocked (lost
  * phones, detected clones). Signed by the acquirer CA; terminals enforce it offline.
  * Canonical bytes: label || version (4) || issued at (4) || n serials (2) || n × (len (1) ||
- * serial hex ASCII) || n wallets (2) || n × (len (1) || wallet id).
+ * serial hex ASCII) || n wallets (2) || n × (len (1) || wallet id) [|| next update (4)].
+ * The trailing next update is signed when present; a hotlist without it (an older acquirer) has
+ * the same bytes as before, so either verifies. A terminal refuses a hotlist older than the one it
+ * holds, by version or by issue time (a replayed one).
  */
 export interface Hotlist {
   readonly version: number;
+  /** Unix seconds: when the acquirer signed this version. */
   readonly issuedAt: number;
   readonly revokedSerials: readonly string[];
   readonly blockedWallets: readonly string[];
+  /** Unix seconds: when the acquirer publishes the next version at the latest (absent: not said). */
+  readonly nextUpdate?: number;
 }
 
 export const HOTLIST_LABEL = "TAPWALLET/1 HOTLIST";
@@ -158,6 +258,11 @@ export function hotlistMessage(h: Hotlist): Uint8Array {
     if (!ID_PATTERN.test(w))
       throw new ProtocolError("PROTO_ERR_RECORD_FORMAT", "hotlist wallet id is malformed");
     parts.push(u8(w.length), utf8(w));
+  }
+  if (h.nextUpdate !== undefined) {
+    if (!Number.isSafeInteger(h.nextUpdate) || h.nextUpdate < h.issuedAt || h.nextUpdate > 0xffff_ffff)
+      throw new ProtocolError("PROTO_ERR_RECORD_FORMAT", "hotlist next update is not after its issue time");
+    parts.push(u32be(h.nextUpdate));
   }
   return concat(...parts);
 }

@@ -62,6 +62,12 @@ export const TAG = {
   TERMINAL_SEQ: 0xdf21,
   COUNTER: 0xdf22,
   BALANCE: 0xdf23,
+  /**
+   * GET TRANSACTION LOG, with inner 6A83: the oldest card counter the log still holds (the card
+   * holds every record from it to its current counter; current + 1 for an empty log). Absent from
+   * cards that predate it.
+   */
+  LOG_FROM: 0xdf24,
   RECORD: 0xdf30,
   ISSUER_PAYLOAD: 0xdf40,
   LOAD_ID: 0xdf41,

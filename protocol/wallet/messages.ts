@@ -88,7 +88,9 @@ export function caId(certificateDer: Uint8Array): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // SELECT → FCI
 // 6F { 84 AID, A5 { DF01 version (1), DF02 wallet id, DF03 capabilities (2), DF04 currency (2),
-//                   DF05 state (1), DF06 cached CA ids (8 × n, n ≤ 4) } }
+//                   DF05 state (1), DF06 cached CA ids (8 × n, n ≤ 4), [DF22 card counter (4)] } }
+// DF22 is optional (cards that predate it omit it); the FCI is signed into the transcript, so the
+// counter a terminal reads there is the card's own.
 
 export interface Fci {
   readonly version: number;
@@ -97,6 +99,8 @@ export interface Fci {
   readonly currency: number;
   readonly state: number;
   readonly cachedCaIds: readonly Uint8Array[];
+  /** The card counter at SELECT (DF22); absent on cards that do not announce it. */
+  readonly counter?: number;
 }
 
 export function selectCommand(): CommandApdu {
@@ -115,6 +119,7 @@ export function encodeFci(f: Fci): Uint8Array {
       tlv(TAG.CURRENCY, u16be(f.currency)),
       tlv(TAG.STATE, Uint8Array.of(f.state)),
       tlv(TAG.CACHED_CAS, concat(...f.cachedCaIds)),
+      ...(f.counter === undefined ? [] : [tlv(TAG.COUNTER, u32be(f.counter))]),
     ),
   );
 }
@@ -143,6 +148,7 @@ export function parseFci(data: Uint8Array): Fci {
     currency: requireCurrency(p),
     state: requireTag(p, TAG.STATE, { length: 1 })[0]!,
     cachedCaIds,
+    ...(p.some((t) => t.tag === TAG.COUNTER) ? { counter: requireUint32(p, TAG.COUNTER) } : {}),
   };
 }
 
@@ -333,7 +339,8 @@ export function parseSignedRecords(data: Uint8Array): SignedRecord[] {
 
 // ---------------------------------------------------------------------------------------------
 // GET TRANSACTION LOG (84 5A P1 P2, secure), only this session's terminal's entries:
-//   P1 01: data DF21 terminal seq → that entry, or inner 6A83
+//   P1 01: data DF21 terminal seq → that entry, or inner 6A83 with data DF24 (the oldest counter
+//          the log holds; cards that predate DF24 answer 6A83 without data)
 //   P1 02: P2 = n (1..4) → up to n most recent entries, newest first (possibly none)
 
 export function logBySeqData(terminalSeq: number): Uint8Array {
@@ -344,6 +351,24 @@ export function parseLogBySeq(data: Uint8Array): number {
   const list = decodeTlvs(data, { maxDepth: 1 });
   requireLayout(list, [TAG.TERMINAL_SEQ], "GET TRANSACTION LOG");
   return requireUint32(list, TAG.TERMINAL_SEQ);
+}
+
+/** What a 6A83 answer to GET TRANSACTION LOG by seq says about the log's coverage. */
+export interface LogNotFound {
+  /** Every record with a counter from here to the card's current counter is in the log. */
+  readonly logFrom?: number;
+}
+
+export function encodeLogNotFound(n: LogNotFound): Uint8Array {
+  return n.logFrom === undefined ? new Uint8Array(0) : tlv(TAG.LOG_FROM, u32be(n.logFrom));
+}
+
+/** Empty data (a card that predates DF24) → {}; otherwise exactly DF24 (4). */
+export function parseLogNotFound(data: Uint8Array): LogNotFound {
+  if (data.length === 0) return {};
+  const list = decodeTlvs(data, { maxDepth: 1 });
+  requireLayout(list, [TAG.LOG_FROM], "GET TRANSACTION LOG (not found)");
+  return { logFrom: requireUint32(list, TAG.LOG_FROM) };
 }
 
 export const LOG_MODE = { BY_SEQ: LOG_BY_SEQ, LAST_N: LOG_LAST_N } as const;

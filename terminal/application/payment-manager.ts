@@ -19,7 +19,7 @@ import { type EcrState, FINAL_ECR_STATES as FINAL, type StoredEcrPayment } from 
 import { asTerminalError, TerminalError } from "../errors.js";
 import { outcomeJson } from "./outcome-json.js";
 import type { EcrPayments, RecordLedger } from "./ports.js";
-import type { PaymentOutcome, PaymentRequest } from "./run-payment.js";
+import type { PaymentOutcome, PaymentRequest, RecoveredIntent } from "./run-payment.js";
 
 export interface EcrRequest {
   readonly serviceId: string;
@@ -42,6 +42,16 @@ export interface EcrPayment {
   readonly updatedAt: string;
 }
 
+/** An earlier cash-register payment that a later tap of the same wallet resolved. */
+export interface ResolvedPayment {
+  readonly serviceId: string;
+  readonly seq: number;
+  /** What the earlier payment is now: the card's log proved it charged, or not, or still unknown. */
+  readonly outcome: "approved" | "declined" | "torn";
+  readonly amount: number;
+  readonly currency: number;
+}
+
 /** A wallet in the field, ready for one payment. */
 export interface CardPresentation {
   readonly transport: Transport;
@@ -62,6 +72,8 @@ export interface PaymentManagerOptions {
   readonly records: Pick<RecordLedger, "get">;
   readonly cardSource: CardSource;
   readonly pay: (transport: Transport, request: PaymentRequest) => Promise<PaymentOutcome>;
+  /** Only the recovery half of a tap: resolve the presented wallet's torn intents, charge nothing. */
+  readonly recover?: (transport: Transport) => Promise<{ recovered: readonly RecoveredIntent[] }>;
   readonly cardWaitMs: number;
   readonly logger: Logger;
 }
@@ -81,8 +93,13 @@ export class PaymentManager extends EventEmitter {
     super();
     this.#o = options;
     // A payment that was waiting or in progress when posd stopped did not finish here: waiting ones
-    // are aborted; in-progress ones end in error (an intent written is resolved on the next tap).
-    options.payments.endInterrupted();
+    // are aborted; one in progress whose intent was written (its seq is linked in the intent's own
+    // transaction) is torn and follows its intent; one without a seq never reached DEBIT.
+    options.payments.endInterrupted({
+      status: "error",
+      code: "TERM_ERR_INTERRUPTED",
+      message: "posd stopped before anything was sent to the card: nothing was charged",
+    });
   }
 
   get busy(): boolean {
@@ -153,6 +170,7 @@ export class PaymentManager extends EventEmitter {
         amount: request.amount,
         currency: request.currency,
         reference: request.serviceId,
+        serviceId: request.serviceId,
       });
     } catch (e) {
       const err = asTerminalError(e);
@@ -167,11 +185,66 @@ export class PaymentManager extends EventEmitter {
     }
     const seq =
       outcome.status === "approved" ? outcome.record.seq : "seq" in outcome ? outcome.seq : undefined;
-    this.#update(request.serviceId, outcome.status, {
+    // The store linked the seq when the intent was written: a failure after that may have reached
+    // the card, so it is torn (it follows its intent), never an error that invites a second charge.
+    const linked = this.#row(request.serviceId)?.seq;
+    const state = outcome.status === "error" && linked !== undefined ? "torn" : outcome.status;
+    const resolved = this.#resolvedPayments(outcome);
+    for (const r of resolved)
+      log.info(r, `this tap resolved the earlier payment ${r.serviceId} (seq ${r.seq}): ${r.outcome}`);
+    this.#update(request.serviceId, state, {
       ...(seq === undefined ? {} : { seq }),
-      outcome: outcomeJson(outcome),
+      outcome: { ...outcomeJson(outcome), ...(resolved.length > 0 ? { resolvedPayments: resolved } : {}) },
     });
     await presentation.finish(outcome).catch((e) => log.debug({ err: e }, "card feedback failed"));
+  }
+
+  /**
+   * Resolve a torn payment without charging again: wait for the wallet (up to cardWaitMs), read
+   * its log, and answer the payment as it is then: approved (the customer paid), declined (never
+   * charged), or still torn (another wallet was tapped, or the card could not tell). A payment that
+   * is not torn is answered as it is. One thing at a time: busy while a payment runs.
+   */
+  async recover(serviceId: string): Promise<EcrPayment | undefined> {
+    const before = this.get(serviceId);
+    if (before?.state !== "torn") return before;
+    const recover = this.#o.recover;
+    if (!recover) throw new TerminalError("TERM_ERR_USAGE", "this terminal cannot recover payments");
+    if (this.#active)
+      throw new TerminalError(
+        "TERM_ERR_ECR_BUSY",
+        `the terminal is busy with payment ${this.#active.serviceId}`,
+      );
+    if (this.#closed) throw new TerminalError("TERM_ERR_ECR_BUSY", "the terminal is shutting down");
+    const log = this.#o.logger.child({ serviceId });
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort("timeout"), this.#o.cardWaitMs);
+    const job = (async () => {
+      let presentation: CardPresentation;
+      try {
+        presentation = await this.#o.cardSource.waitForCard(abort.signal);
+      } catch {
+        log.info("no wallet presented to resolve the torn payment");
+        return;
+      } finally {
+        clearTimeout(timer);
+      }
+      try {
+        const { recovered } = await recover(presentation.transport);
+        for (const r of recovered)
+          log.info({ seq: r.seq, outcome: r.outcome }, "torn intent resolved on request");
+      } catch (e) {
+        log.warn({ err: e }, "resolving the torn payment failed");
+      }
+      this.emit("change", serviceId, this.get(serviceId)?.state ?? "torn");
+    })();
+    const done = job.finally(() => {
+      this.#active = undefined;
+      this.emit("idle");
+    });
+    this.#active = { serviceId, abort, done };
+    await done;
+    return this.get(serviceId);
   }
 
   /** Abort a payment that is still waiting for a card. */
@@ -231,6 +304,26 @@ export class PaymentManager extends EventEmitter {
     const row = this.#row(active.serviceId);
     if (row?.state === "waiting_for_card") active.abort.abort("aborted");
     await active.done;
+  }
+
+  /**
+   * The earlier cash-register payments whose torn intents this tap resolved: the register learns
+   * from the answer to the new payment that the customer had already paid (or had not).
+   */
+  #resolvedPayments(outcome: PaymentOutcome): ResolvedPayment[] {
+    const out: ResolvedPayment[] = [];
+    for (const r of outcome.recovered) {
+      const earlier = this.#o.payments.bySeq(r.seq);
+      if (!earlier) continue;
+      out.push({
+        serviceId: earlier.serviceId,
+        seq: r.seq,
+        outcome: r.outcome === "complete" ? "approved" : r.outcome === "voided" ? "declined" : "torn",
+        amount: earlier.amount,
+        currency: earlier.currency,
+      });
+    }
+    return out;
   }
 
   #row(serviceId: string): StoredEcrPayment | undefined {

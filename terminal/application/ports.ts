@@ -22,6 +22,7 @@ import type {
   StoredTransaction,
   TransactionStatus,
 } from "../domain/records.js";
+import type { NewWalletFinding, SeenWallet, WalletFinding } from "../domain/wallet-watch.js";
 
 /** The terminal's clock. */
 export interface Clock {
@@ -50,6 +51,12 @@ export interface RecordLedger {
   void(seq: number, resolution: string, sign: RecordSigner): StoredTransaction;
   /** Pending intents, oldest first; only the wallet's when `walletId` is given. */
   pendingIntents(walletId?: string): Intent[];
+  /**
+   * Mark a pending intent unresolved: the card's log no longer covers it, so only the back office
+   * can settle it. It stays pending; the next batch closed carries it (Batches.close). Once set,
+   * the reason is kept (a second call changes nothing).
+   */
+  markUnresolved(seq: number, reason: string): void;
   /** Highest card counter stored for a wallet (a later answer must be higher). */
   lastCardCounter(walletId: string): number | undefined;
   get(seq: number): StoredTransaction | undefined;
@@ -74,6 +81,8 @@ export interface EcrPayments {
   /** Store a new payment, waiting for a card. Throws if the service id is already stored. */
   create(payment: NewEcrPayment): void;
   get(serviceId: string): StoredEcrPayment | undefined;
+  /** The payment whose intent has this seq. */
+  bySeq(seq: number): StoredEcrPayment | undefined;
   /** Move to `state`; a seq or outcome given replaces the stored one, one not given keeps it. */
   update(
     serviceId: string,
@@ -81,10 +90,12 @@ export interface EcrPayments {
     change?: { readonly seq?: number; readonly outcome?: Record<string, unknown> },
   ): void;
   /**
-   * After a restart, nothing is running: a payment still waiting for a card is aborted, one in
-   * progress ends in error (its intent, if one was written, is resolved on the wallet's next tap).
+   * After a restart, nothing is running: a payment still waiting for a card is aborted; one in
+   * progress whose intent was written (it has a seq: DEBIT may have reached the card) becomes torn
+   * and follows its intent; one in progress without a seq ends in error with `outcome`, as nothing
+   * was sent to the card.
    */
-  endInterrupted(): void;
+  endInterrupted(outcome: Record<string, unknown>): void;
   /** Payments created at or after `sinceMs`, by state and currency. */
   tallySince(sinceMs: number): StateTally[];
 }
@@ -120,14 +131,50 @@ export interface Batches {
   unbatched(): StatusTally[];
 }
 
+/** What the terminal knows of the hotlist it holds (its freshness is the signed issue time). */
+export interface HotlistInfo {
+  readonly version: number;
+  /** Unix seconds, signed by the acquirer. */
+  readonly issuedAt: number;
+  /** Unix seconds, signed; undefined when the acquirer did not say. */
+  readonly nextUpdate: number | undefined;
+  /** When this terminal stored it (ms). */
+  readonly fetchedAt: number;
+}
+
 /** The acquirer's hotlist as the terminal enforces it offline. */
 export interface HotlistStore {
-  /** Replace the stored hotlist by `hotlist`, in one transaction. */
+  /** Replace the stored hotlist by `hotlist`, in one transaction (dated by the store's clock). */
   replace(hotlist: Hotlist): void;
   version(): number | undefined;
+  /** The stored hotlist's version and dates; undefined before the first sync. */
+  info(): HotlistInfo | undefined;
   size(): { wallets: number; serials: number };
   /** On the tap path: a blocked wallet id or a revoked card certificate serial. */
   isHotlisted(walletId: string, serial: string): boolean;
+}
+
+/**
+ * Per wallet, what this terminal last verified (counter, balance), its own blocklist of wallets it
+ * caught rolled back or forged, and those findings until the acquirer has them
+ * (terminal/domain/wallet-watch.ts). The local blocklist is this terminal's, not the acquirer's
+ * hotlist: a hotlist sync never changes it.
+ */
+export interface WalletWatch {
+  /** The newest consistent record verified for the wallet, undefined before the first. */
+  last(walletId: string): SeenWallet | undefined;
+  /** Remember a verified, consistent record; one with a lower seq than the stored one is ignored. */
+  remember(seen: SeenWallet): void;
+  /** On the tap path, right after authentication. */
+  isBlocked(walletId: string): boolean;
+  /** Store the finding and put its wallet on the local blocklist, in one transaction. */
+  flag(finding: NewWalletFinding): WalletFinding;
+  /** Findings not yet answered by the acquirer whose seq is one of `seqs`, oldest first. */
+  unreported(seqs: readonly number[]): WalletFinding[];
+  /** The acquirer answered the batch that carried these findings. */
+  markReported(ids: readonly number[], batchId: string): void;
+  /** Wallets on the local blocklist, and the finding that put each there. */
+  blocklist(): { walletId: string; findingId: number; since: number }[];
 }
 
 /** Everything a terminal stores, as the use cases see it. */
@@ -137,6 +184,7 @@ export interface TerminalStores {
   readonly ecrPayments: EcrPayments;
   readonly batches: Batches;
   readonly hotlist: HotlistStore;
+  readonly walletWatch: WalletWatch;
   readonly clock: Clock;
 }
 

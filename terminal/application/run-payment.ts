@@ -14,7 +14,7 @@ import { ecdsaSign, type RandomSource } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
 import type { Transport } from "../../protocol/transport.js";
 import { counting, isCounted } from "../../protocol/transport-wrappers.js";
-import type { SignedRecord } from "../../protocol/wallet/messages.js";
+import type { LogNotFound, SignedRecord } from "../../protocol/wallet/messages.js";
 import {
   type AuthenticatedCard,
   CardSession,
@@ -23,6 +23,7 @@ import {
   type TerminalIdentity,
 } from "../card-session/session.js";
 import type { CompletedDebit, Intent, StoredTransaction } from "../domain/records.js";
+import { judgeNotInLog } from "../domain/torn.js";
 import {
   asTerminalError,
   CardRefusal,
@@ -30,7 +31,13 @@ import {
   TerminalError,
   type TerminalErrorCode,
 } from "../errors.js";
-import type { RecordLedger } from "./ports.js";
+import type { RecordLedger, WalletWatch } from "./ports.js";
+import {
+  announcedRollback,
+  catchForgedWallet,
+  flagAnnouncedRollback,
+  rememberRecord,
+} from "./wallet-watch.js";
 
 export interface PaymentDeps {
   /** Where intents and records are kept (the SQLite file in posd). */
@@ -47,6 +54,12 @@ export interface PaymentDeps {
   readonly riskCheck?: (request: PaymentRequest) => TerminalError | undefined;
   /** At most this many pending intents of the wallet are resolved per tap (each costs one APDU). */
   readonly maxRecoveriesPerTap?: number;
+  /**
+   * Per wallet, the last counter and balance this terminal verified, and its local blocklist
+   * (wallet-watch.ts). posd always has it (terminal/composition/root.ts); without it a rolled-back
+   * or edited wallet is only logged.
+   */
+  readonly walletWatch?: WalletWatch;
 }
 
 export interface PaymentRequest {
@@ -56,12 +69,16 @@ export interface PaymentRequest {
   readonly currency: number;
   /** The cash register's reference (service id), stored with the intent. */
   readonly reference?: string;
+  /** The cash-register payment this tap is for: linked to the seq when the intent is written. */
+  readonly serviceId?: string;
 }
 
 export interface RecoveredIntent {
   readonly seq: number;
   readonly outcome: "complete" | "voided" | "unresolved";
   readonly amount: number;
+  /** Why an intent stays unresolved when the card's log cannot settle it (the acquirer will). */
+  readonly reason?: string;
 }
 
 export interface TapStats {
@@ -184,12 +201,71 @@ export async function runPayment(
     return fail(e);
   }
   const walletId = card.walletId;
+  // Caught here before: declined before anything else is sent to it (its log is not trusted either).
+  if (deps.walletWatch?.isBlocked(walletId)) {
+    session.close();
+    return fail(
+      new TerminalError(
+        "TERM_ERR_LOCAL_BLOCKLIST",
+        "the wallet is on this terminal's blocklist: it was caught here rolled back or with a forged balance",
+        { details: { walletId } },
+      ),
+      walletId,
+    );
+  }
+  // The counter the card announced at SELECT is behind what this terminal verified: declined
+  // before DEBIT, so the card commits nothing (wallet-watch.ts).
+  const watched = deps.walletWatch;
+  const early = watched && announcedRollback(watched, card);
+  if (early) {
+    try {
+      const { balance } = await session.readBalance();
+      const voided = timed(() =>
+        deps.store.createIntent({
+          walletId,
+          amount: request.amount,
+          currency: request.currency,
+          terminalTime: card.terminalTime,
+          transcriptHash: card.transcriptHash,
+          ...(request.reference ? { reference: request.reference } : {}),
+          ...(request.serviceId === undefined ? {} : { serviceId: request.serviceId }),
+        }),
+      );
+      const caught = timed(() =>
+        flagAnnouncedRollback(watched, voided.seq, early, { balance, ...request }, card, log),
+      );
+      timed(() => deps.store.void(voided.seq, caught.resolution, sign));
+      return {
+        status: "declined",
+        code: caught.error.code,
+        message: caught.error.message,
+        walletId,
+        seq: voided.seq,
+        recovered,
+        stats: stats(),
+      };
+    } catch (e) {
+      return fail(e, walletId);
+    } finally {
+      session.close();
+    }
+  }
 
   // Torn taps of this wallet first: a pending intent is resolved from the card's own log.
   try {
-    const pending = timed(() => deps.store.pendingIntents(walletId)).slice(0, deps.maxRecoveriesPerTap ?? 2);
+    // An intent marked unresolved is not asked again: the card's log no longer covers it.
+    const pending = timed(() => deps.store.pendingIntents(walletId))
+      .filter((i) => !i.unresolved)
+      .slice(0, deps.maxRecoveriesPerTap ?? 2);
     for (const intent of pending)
       recovered.push(await recoverIntent(session, deps, intent, sign, timed, log));
+    // A torn tap's record just proved the wallet rolled back or edited: no new DEBIT for it.
+    if (deps.walletWatch?.isBlocked(walletId))
+      throw new TerminalError(
+        "TERM_ERR_LOCAL_BLOCKLIST",
+        "the wallet's recovered record shows it rolled back or with a forged balance: declined and blocklisted here",
+        { details: { walletId } },
+      );
   } catch (e) {
     session.close();
     return fail(e, walletId);
@@ -204,7 +280,11 @@ export async function runPayment(
         currency: request.currency,
         terminalTime: card.terminalTime,
         transcriptHash: card.transcriptHash,
+        // The card's counter before DEBIT (its FCI), or for a card that does not announce it a
+        // lower bound: the highest this terminal verified, else 0 (see terminal/domain/torn.ts).
+        cardCounterSeen: card.fci.counter ?? deps.store.lastCardCounter(walletId) ?? 0,
         ...(request.reference ? { reference: request.reference } : {}),
+        ...(request.serviceId === undefined ? {} : { serviceId: request.serviceId }),
       }),
     );
   } catch (e) {
@@ -218,13 +298,28 @@ export async function runPayment(
       currency: request.currency,
       terminalSeq: intent.seq,
     });
-    const previous = timed(() => deps.store.lastCardCounter(walletId));
-    if (previous !== undefined && signed.record.cardCounter <= previous) {
-      // A validly signed record, bound to this session, with an old counter: a restored or cloned
-      // wallet. The card did commit it, so it is stored; the acquirer's fork detection decides.
-      log.warn({ walletId, counter: signed.record.cardCounter, previous }, "card counter went backwards");
+    const watch = deps.walletWatch;
+    // The card has committed: a rolled-back or edited wallet is declined, never approved; its
+    // signed record is kept in the finding and the intent voided (see wallet-watch.ts).
+    const caught = watch && timed(() => catchForgedWallet(watch, intent.seq, signed, card, log));
+    if (caught) {
+      timed(() => deps.store.void(intent.seq, caught.resolution, sign));
+      return {
+        status: "declined",
+        code: caught.error.code,
+        message: caught.error.message,
+        walletId,
+        seq: intent.seq,
+        recovered,
+        stats: stats(),
+      };
     }
+    // Without a wallet watch (a hand-built PaymentDeps) an old counter is only logged.
+    const previous = timed(() => deps.store.lastCardCounter(walletId));
+    if (previous !== undefined && signed.record.cardCounter <= previous)
+      log.warn({ walletId, counter: signed.record.cardCounter, previous }, "card counter went backwards");
     const record = timed(() => deps.store.complete(intent.seq, completedDebit(signed, card, "online"), sign));
+    if (watch) timed(() => rememberRecord(watch, intent.seq, signed.record));
     log.info({ walletId, seq: intent.seq, counter: signed.record.cardCounter }, "approved");
     return { status: "approved", record, walletId, recovered, stats: stats() };
   } catch (e) {
@@ -276,7 +371,7 @@ export async function recoverPending(
   try {
     await session.select();
     walletId = (await session.authenticate()).walletId;
-    for (const intent of deps.store.pendingIntents(walletId)) {
+    for (const intent of deps.store.pendingIntents(walletId).filter((i) => !i.unresolved)) {
       recovered.push(await recoverIntent(session, deps, intent, sign, (fn) => fn(), deps.logger));
     }
     return { walletId, recovered };
@@ -309,9 +404,9 @@ async function recoverIntent(
   log: Logger,
 ): Promise<RecoveredIntent> {
   const base = { seq: intent.seq, amount: intent.amount };
-  let signed: Awaited<ReturnType<CardSession["recover"]>>;
+  let answer: Awaited<ReturnType<CardSession["recover"]>>;
   try {
-    signed = await session.recover({
+    answer = await session.recover({
       terminalSeq: intent.seq,
       amount: intent.amount,
       currency: intent.currency,
@@ -332,15 +427,58 @@ async function recoverIntent(
     }
     throw e;
   }
-  if (signed === undefined) {
-    timed(() => deps.store.void(intent.seq, "voided: not in the card's log (never committed)", sign));
-    log.info({ seq: intent.seq }, "torn intent voided: the card never committed it");
+  if ("notInLog" in answer) return settleNotInLog(session, deps, intent, answer.notInLog, sign, timed, log);
+  const signed = answer.found;
+  const watch = deps.walletWatch;
+  const caught = watch && timed(() => catchForgedWallet(watch, intent.seq, signed, session.card!, log));
+  if (caught) {
+    // A torn tap must not become "approved" on a forged record either: declined like a fresh one.
+    timed(() => deps.store.void(intent.seq, caught.resolution, sign));
     return { ...base, outcome: "voided" };
   }
   timed(() => deps.store.complete(intent.seq, completedDebit(signed, session.card!, "recovered"), sign));
+  if (watch) timed(() => rememberRecord(watch, intent.seq, signed.record));
   log.info(
     { seq: intent.seq, counter: signed.record.cardCounter },
     "torn intent recovered from the card's log",
   );
   return { ...base, outcome: "complete" };
+}
+
+/**
+ * The card's log has no entry for the intent (6A83). That proves "never committed" only when the
+ * log still covers the counter seen before DEBIT (terminal/domain/torn.ts); otherwise the intent
+ * stays pending, marked unresolved, and travels with the next upload for the back office.
+ */
+async function settleNotInLog(
+  session: CardSession,
+  deps: PaymentDeps,
+  intent: Intent,
+  notInLog: LogNotFound,
+  sign: (m: Uint8Array) => Uint8Array,
+  timed: <T>(fn: () => T) => T,
+  log: Logger,
+): Promise<RecoveredIntent> {
+  const base = { seq: intent.seq, amount: intent.amount };
+  let currentCounter = session.card?.fci.counter;
+  if (notInLog.logFrom === undefined && currentCounter === undefined && intent.cardCounterSeen !== undefined)
+    currentCounter = (await session.readBalance()).counter; // a card that predates DF24 and DF22
+  const verdict = judgeNotInLog({
+    counterSeen: intent.cardCounterSeen,
+    ...notInLog,
+    ...(currentCounter === undefined ? {} : { currentCounter }),
+  });
+  if (verdict.proven) {
+    timed(() =>
+      deps.store.void(intent.seq, `voided: not in the card's log (never committed; ${verdict.why})`, sign),
+    );
+    log.info({ seq: intent.seq }, "torn intent voided: the card never committed it");
+    return { ...base, outcome: "voided" };
+  }
+  timed(() => deps.store.markUnresolved(intent.seq, verdict.reason));
+  log.warn(
+    { seq: intent.seq, counterSeen: intent.cardCounterSeen, ...notInLog, currentCounter },
+    `torn intent unresolved: ${verdict.reason}; it goes to the acquirer with the next upload`,
+  );
+  return { ...base, outcome: "unresolved", reason: verdict.reason };
 }

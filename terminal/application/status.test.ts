@@ -10,7 +10,7 @@ import {
 } from "../../test-support/terminal-fixture.js";
 import { formatStatus } from "../output.js";
 import type { AcquirerPort } from "./ports.js";
-import type { RiskLimits } from "./risk.js";
+import type { HotlistPolicy, RiskLimits } from "./risk.js";
 import { runPayment } from "./run-payment.js";
 import { type StatusInput, terminalStatus } from "./status.js";
 import { uploadBatches } from "./upload.js";
@@ -36,6 +36,18 @@ const LIMITS: RiskLimits = {
   maxOfflineHours: 24,
 };
 
+const HOTLIST_POLICY: HotlistPolicy = { maxAgeHours: 24, floors: new Map([[EUR, 5_000]]) };
+
+const NEVER_SYNCED = {
+  version: null,
+  issuedAt: null,
+  ageHours: null,
+  maxAgeHours: 24,
+  nextUpdate: null,
+  fetchedAt: null,
+  stale: true,
+};
+
 /** An acquirer that settles every batch: each complete record accepted, each voided one noted. */
 const settlingAcquirer: AcquirerPort = {
   async uploadBatch(upload) {
@@ -56,7 +68,13 @@ afterEach(() => t.cleanup());
 
 function status(input: Partial<StatusInput> = {}) {
   return terminalStatus(
-    { records: t.stores.records, risk: t.stores.risk, batches: t.stores.batches, clock: t.stores.clock },
+    {
+      records: t.stores.records,
+      risk: t.stores.risk,
+      batches: t.stores.batches,
+      hotlist: t.stores.hotlist,
+      clock: t.stores.clock,
+    },
     {
       terminalId: "T-0001",
       merchantId: "M-0001",
@@ -65,6 +83,7 @@ function status(input: Partial<StatusInput> = {}) {
       certificateNotAfter: new Date(T0 + 30 * DAY),
       dataDir: "/var/lib/posd",
       limits: LIMITS,
+      hotlistPolicy: HOTLIST_POLICY,
       ...input,
     },
   );
@@ -128,7 +147,10 @@ describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
         offlineRecords: { current: 0, max: 500 },
         offlineAmount: { current: "0.00 EUR", max: "500.00 EUR" },
         offlineHours: { current: 0, max: 24 },
+        offlineAmounts: [],
       },
+      hotlist: NEVER_SYNCED,
+      warnings: [],
     });
   });
 
@@ -158,6 +180,7 @@ describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
       offlineRecords: { current: 2, max: 500 },
       offlineAmount: { current: "3.35 EUR", max: "500.00 EUR" },
       offlineHours: { current: 3.5, max: 24 },
+      offlineAmounts: [],
     });
   });
 
@@ -167,7 +190,39 @@ describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
       offlineRecords: { current: 0, max: null },
       offlineAmount: { current: "0.00 EUR", max: null },
       offlineHours: { current: 0, max: null },
+      offlineAmounts: [],
     });
+  });
+
+  it("shows the hotlist's version, signed issue time and age, and calls it stale past the maximum age", () => {
+    fresh();
+    const issuedAt = FIXED_TIME - 2 * 3600;
+    t.stores.hotlist.replace({
+      version: 7,
+      issuedAt,
+      revokedSerials: [],
+      blockedWallets: ["W-LOST-0001"],
+      nextUpdate: issuedAt + 6 * 3600,
+    });
+    expect(status().hotlist).toEqual({
+      version: 7,
+      issuedAt: iso(issuedAt * 1000),
+      ageHours: 2,
+      maxAgeHours: 24,
+      nextUpdate: iso((issuedAt + 6 * 3600) * 1000),
+      fetchedAt: iso(T0),
+      stale: false,
+    });
+    now = T0 + 22.5 * HOUR;
+    expect(status().hotlist).toMatchObject({ ageHours: 24.5, stale: true });
+  });
+
+  it("shows the value limits of other currencies beside the terminal's own", () => {
+    fresh();
+    const limits = { ...LIMITS, maxOfflineAmounts: new Map([[840, 30_000]]) };
+    expect(status({ limits }).limits.offlineAmounts).toEqual([
+      { currency: 840, current: "0.00 USD", max: "300.00 USD" },
+    ]);
   });
 
   it("shows null for certificate attributes the terminal certificate does not carry", () => {
@@ -200,6 +255,18 @@ describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
 });
 
 describe("posd status as text (formatStatus)", () => {
+  it("prints the hotlist's age, STALE past the maximum, and each warning on its own line", () => {
+    now = T0;
+    t = testTerminal({ clock: world, store: "memory" });
+    t.stores.hotlist.replace({ version: 3, issuedAt: FIXED_TIME, revokedSerials: [], blockedWallets: [] });
+    now = T0 + 30 * HOUR;
+    const lines = formatStatus(status({ warnings: ["the key passphrase is stored next to the key"] }));
+    expect(lines.slice(-2)).toEqual([
+      `hotlist      version 3 issued ${iso(T0)} (30 h old, max 24 h); STALE: payments above the floor are declined until posd sync`,
+      "warning      the key passphrase is stored next to the key",
+    ]);
+  });
+
   it("prints one line per topic and one per torn payment", async () => {
     now = T0;
     t = testTerminal({ clock: world, store: "memory" });
@@ -212,6 +279,7 @@ describe("posd status as text (formatStatus)", () => {
       "unbatched    2 records   3.35 EUR (2)",
       `last upload  ${iso(T0 + HOUR)}`,
       "limits       2/500 records   3.35 EUR/500.00 EUR   3.5/24 h offline",
+      "hotlist      none (never synced): payments above the floor are declined until posd sync",
     ]);
   });
 
@@ -219,7 +287,7 @@ describe("posd status as text (formatStatus)", () => {
     now = T0;
     t = testTerminal({ clock: world, store: "memory" });
     const lines = formatStatus(status({ limits: { currency: EUR } }));
-    expect(lines.slice(-3)).toEqual([
+    expect(lines.slice(-4, -1)).toEqual([
       "unbatched    0 records",
       "last upload  never",
       "limits       0/∞ records   0.00 EUR/∞   0/∞ h offline",

@@ -1,7 +1,7 @@
 /**
  * `posd status`: what the terminal is and holds, as one plain value: its identity, how long the
  * certificate has left, the seq, pending (torn) payments, what awaits a batch, the last upload and
- * where it stands against the offline limits. The value is what `posd status --json` prints, key
+ * where it stands against the offline limits, how old the hotlist is, and what to worry about. The value is what `posd status --json` prints, key
  * for key; terminal/output.ts renders it as text.
  *
  * The stores answer through the ports; what comes from the configuration and the terminal
@@ -9,8 +9,14 @@
  */
 import type { TransactionStatus } from "../domain/records.js";
 import { money } from "./outcome-json.js";
-import type { Batches, Clock, RecordLedger, RiskView } from "./ports.js";
-import { type RiskLimits, riskState } from "./risk.js";
+import type { Batches, Clock, HotlistStore, RecordLedger, RiskView } from "./ports.js";
+import {
+  type HotlistFreshness,
+  type HotlistPolicy,
+  hotlistFreshness,
+  type RiskLimits,
+  riskState,
+} from "./risk.js";
 
 const DAY_MS = 86_400_000;
 
@@ -18,6 +24,7 @@ export interface StatusPorts {
   readonly records: Pick<RecordLedger, "lastSeq" | "counts" | "pendingIntents">;
   readonly risk: RiskView;
   readonly batches: Pick<Batches, "unbatched" | "lastUploadAt">;
+  readonly hotlist: Pick<HotlistStore, "info">;
   readonly clock: Clock;
 }
 
@@ -32,6 +39,9 @@ export interface StatusInput {
   readonly dataDir: string;
   /** The configured offline limits; the offline amount is shown in `limits.currency`. */
   readonly limits: RiskLimits;
+  readonly hotlistPolicy: HotlistPolicy;
+  /** What the operator should fix (a key passphrase stored beside the key…), one sentence each. */
+  readonly warnings?: readonly string[];
 }
 
 /** A limit's current value and its maximum (null: no limit configured). */
@@ -55,7 +65,13 @@ export interface TerminalStatus {
   readonly lastSeq: number;
   readonly counts: Readonly<Record<TransactionStatus, number>>;
   /** Torn payments, oldest first, resolved when the same wallet is presented again. */
-  readonly pending: readonly { readonly seq: number; readonly walletId: string; readonly amount: string }[];
+  readonly pending: readonly {
+    readonly seq: number;
+    readonly walletId: string;
+    readonly amount: string;
+    /** The card's log could not settle it: why (the acquirer settles it after the next upload). */
+    readonly unresolved?: string;
+  }[];
   /** Complete records not yet in a batch, per currency. */
   readonly unbatched: {
     readonly count: number;
@@ -72,13 +88,19 @@ export interface TerminalStatus {
     readonly offlineAmount: LimitUse<string>;
     /** Hours since the oldest record the acquirer has not answered, to one decimal. */
     readonly offlineHours: LimitUse<number>;
+    /** The value limits in other currencies (limits.maxOfflineAmounts), by currency. */
+    readonly offlineAmounts: readonly ({ readonly currency: number } & LimitUse<string>)[];
   };
+  /** The hotlist held: its version, signed issue time and age, and whether it is too old. */
+  readonly hotlist: HotlistFreshness;
+  readonly warnings: readonly string[];
 }
 
 export function terminalStatus(ports: StatusPorts, input: StatusInput): TerminalStatus {
   const now = ports.clock.now();
   const { limits } = input;
   const risk = riskState(ports.risk, limits, now);
+  const exposure = ports.risk.offlineExposure().byCurrency;
   const counts = ports.records.counts();
   const unbatched = ports.batches.unbatched().filter((t) => t.status === "complete");
   const lastUpload = ports.batches.lastUploadAt();
@@ -99,6 +121,7 @@ export function terminalStatus(ports: StatusPorts, input: StatusInput): Terminal
       seq: p.seq,
       walletId: p.walletId,
       amount: money(p.amount, p.currency),
+      ...(p.unresolved ? { unresolved: p.unresolved.reason } : {}),
     })),
     unbatched: {
       count: unbatched.reduce((n, t) => n + t.count, 0),
@@ -119,6 +142,16 @@ export function terminalStatus(ports: StatusPorts, input: StatusInput): Terminal
         current: Math.round(risk.hoursOffline * 10) / 10,
         max: limits.maxOfflineHours ?? null,
       },
+      offlineAmounts: [...(limits.maxOfflineAmounts ?? new Map<number, number>())]
+        .filter(([currency]) => currency !== limits.currency)
+        .sort(([a], [b]) => a - b)
+        .map(([currency, max]) => ({
+          currency,
+          current: money(exposure.find((c) => c.currency === currency)?.amount ?? 0, currency),
+          max: money(max, currency),
+        })),
     },
+    hotlist: hotlistFreshness(ports.hotlist, input.hotlistPolicy, now),
+    warnings: [...(input.warnings ?? [])],
   };
 }

@@ -386,18 +386,36 @@ describe.each(STORE_KINDS)("the terminal's stores (%s)", (kind: StoreKind) => {
       expect(s.ecrPayments.get("S-1")!.outcome).not.toHaveProperty("gone");
     });
 
-    it("ends what a restart interrupted: waiting → aborted, in progress → error", () => {
-      for (const id of ["S-1", "S-2", "S-3"]) s.ecrPayments.create(payment(id));
+    it("ends what a restart interrupted: waiting → aborted, in progress with a seq → torn, without → error", () => {
+      for (const id of ["S-1", "S-2", "S-3", "S-4"]) s.ecrPayments.create(payment(id));
       s.ecrPayments.update("S-2", "in_progress");
       s.ecrPayments.update("S-3", "approved", { outcome: { status: "approved" } });
+      s.ecrPayments.update("S-4", "in_progress");
+      const seq = s.records.createIntent({ ...intent(), serviceId: "S-4" }).seq;
       now += 1;
-      s.ecrPayments.endInterrupted();
-      expect(["S-1", "S-2", "S-3"].map((id) => s.ecrPayments.get(id)!.state)).toEqual([
+      const interrupted = { status: "error", code: "TERM_ERR_INTERRUPTED" };
+      s.ecrPayments.endInterrupted(interrupted);
+      expect(["S-1", "S-2", "S-3", "S-4"].map((id) => s.ecrPayments.get(id)!.state)).toEqual([
         "aborted",
         "error",
         "approved",
+        "torn",
       ]);
+      expect(s.ecrPayments.get("S-2")).toMatchObject({ seq: undefined, outcome: interrupted });
+      expect(s.ecrPayments.get("S-4")).toMatchObject({ seq, outcome: undefined });
       expect(s.ecrPayments.get("S-1")!.updatedAt).toBe(T0 + 1);
+    });
+
+    it("links a payment to its intent's seq in the intent's own transaction, and finds it by seq", () => {
+      s.ecrPayments.create(payment("S-1"));
+      s.ecrPayments.update("S-1", "in_progress");
+      const seq = s.records.createIntent({ ...intent(), serviceId: "S-1" }).seq;
+      expect(s.ecrPayments.get("S-1")!.seq).toBe(seq);
+      expect(s.ecrPayments.bySeq(seq)!.serviceId).toBe("S-1");
+      expect(s.ecrPayments.bySeq(seq + 1)).toBeUndefined();
+      // A second intent for the same payment (a retry) never moves the link of the first.
+      s.records.createIntent({ ...intent(), serviceId: "S-1" });
+      expect(s.ecrPayments.get("S-1")!.seq).toBe(seq);
     });
 
     it("tallies payments created since a moment by state and currency", () => {

@@ -9,10 +9,17 @@
 
 import { ecdsaSign } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
-import type { BatchResult, Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
+import {
+  type BatchResult,
+  type Hotlist,
+  type HotlistWire,
+  MAX_BATCH_FINDINGS,
+} from "../../protocol/wallet/batch.js";
 import type { TerminalIdentity } from "../card-session/session.js";
 import { batchUpload } from "../domain/batch.js";
-import type { AcquirerPort, Batches, HotlistStore } from "./ports.js";
+import { findingWire } from "../domain/wallet-watch.js";
+import { TerminalError } from "../errors.js";
+import type { AcquirerPort, Batches, HotlistStore, WalletWatch } from "./ports.js";
 
 export interface UploadContext {
   readonly batches: Batches;
@@ -20,6 +27,8 @@ export interface UploadContext {
   readonly terminalId: string;
   readonly merchantId: string;
   readonly logger: Logger;
+  /** Rolled-back or forged wallets caught here: each finding rides with the batch holding its seq. */
+  readonly walletWatch?: WalletWatch;
 }
 
 export interface UploadProgress {
@@ -59,12 +68,26 @@ export async function uploadBatches(
   let accepted = 0;
   let rejected = 0;
   for (const batch of batches) {
-    const upload = batchUpload(batch, store.entries(batch.batchId), certificate, certificates);
+    const entries = store.entries(batch.batchId);
+    const findings = (ctx.walletWatch?.unreported(entries.map((e) => e.seq)) ?? []).slice(
+      0,
+      MAX_BATCH_FINDINGS,
+    );
+    const upload = {
+      ...batchUpload(batch, entries, certificate, certificates),
+      ...(findings.length > 0 ? { findings: findings.map(findingWire) } : {}),
+    };
     store.countAttempt(batch.batchId);
     const log = ctx.logger.child({ batchId: batch.batchId, records: upload.records.length });
     if (batch.attempts > 0) log.info({ attempt: batch.attempts + 1 }, "re-sending a batch under the same id");
     const result = await acquirer.uploadBatch(upload);
     store.applyResult(result);
+    // The acquirer answered (settled or rejected): it stored the findings with the batch.
+    if (findings.length > 0)
+      ctx.walletWatch?.markReported(
+        findings.map((f) => f.id),
+        batch.batchId,
+      );
     accepted += result.accepted;
     rejected += result.rejected;
     results.push(result);
@@ -77,16 +100,37 @@ export async function uploadBatches(
   return { batches: batches.length, records: total, accepted, rejected, results };
 }
 
-/** Fetch the hotlist if it changed; `verify` checks its signature (and throws when it is bad). */
+/**
+ * Fetch the hotlist if it changed; `verify` checks its signature (and throws when it is bad). A
+ * signed hotlist older than the stored one, by version or by issue time, is a replay (an old list
+ * served from anywhere): TERM_ERR_HOTLIST_REPLAYED, and the stored one stays.
+ */
 export async function syncHotlist(
   ctx: { readonly hotlist: HotlistStore; readonly logger: Logger },
   acquirer: AcquirerPort,
   verify: (wire: HotlistWire) => Hotlist,
 ): Promise<{ changed: boolean; version: number | undefined; wallets: number; serials: number }> {
-  const current = ctx.hotlist.version();
+  const stored = ctx.hotlist.info();
+  const current = stored?.version;
   const wire = await acquirer.fetchHotlist(current);
   if (!wire) return { changed: false, version: current, ...ctx.hotlist.size() };
   const hotlist = verify(wire);
+  if (stored && (hotlist.version < stored.version || hotlist.issuedAt < stored.issuedAt)) {
+    const when = (s: number) => new Date(s * 1000).toISOString();
+    throw new TerminalError(
+      "TERM_ERR_HOTLIST_REPLAYED",
+      `hotlist refused: version ${hotlist.version} issued ${when(hotlist.issuedAt)} is older than the stored ` +
+        `version ${stored.version} issued ${when(stored.issuedAt)} (a replayed hotlist); the stored one stays`,
+      {
+        details: {
+          version: hotlist.version,
+          issuedAt: hotlist.issuedAt,
+          storedVersion: stored.version,
+          storedIssuedAt: stored.issuedAt,
+        },
+      },
+    );
+  }
   ctx.hotlist.replace(hotlist);
   ctx.logger.info({ version: hotlist.version, wallets: hotlist.blockedWallets.length }, "hotlist updated");
   return {

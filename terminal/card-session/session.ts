@@ -39,10 +39,12 @@ import {
   externalAuthCommand,
   type Fci,
   initiateAuthCommand,
+  type LogNotFound,
   logBySeqData,
   parseBalance,
   parseCardAuth,
   parseFci,
+  parseLogNotFound,
   parseSignedRecord,
   type SignedRecord,
   selectCommand,
@@ -294,8 +296,10 @@ export class CardSession {
   }
 
   /**
-   * GET TRANSACTION LOG for one of this terminal's seqs: the verified record if the card committed
-   * it, undefined if the card proves it has none (inner 6A83).
+   * GET TRANSACTION LOG for one of this terminal's seqs: the verified record if the card's log
+   * holds it; otherwise (inner 6A83) what the card says of its log's coverage (DF24, absent from
+   * cards that predate it). Whether "not in the log" proves "never committed" is the caller's
+   * judgement (terminal/domain/torn.ts), not this layer's.
    */
   async recover(intent: {
     terminalSeq: number;
@@ -303,7 +307,7 @@ export class CardSession {
     currency: number;
     terminalTime: number;
     transcriptHash: Uint8Array;
-  }): Promise<SignedRecord | undefined> {
+  }): Promise<{ found: SignedRecord } | { notInLog: LogNotFound }> {
     const card = this.#requireCard();
     const inner = await this.#secure(
       "GET TRANSACTION LOG",
@@ -312,7 +316,13 @@ export class CardSession {
       0,
       logBySeqData(intent.terminalSeq),
     );
-    if (inner.sw === SW.RECORD_NOT_FOUND) return undefined;
+    if (inner.sw === SW.RECORD_NOT_FOUND) {
+      try {
+        return { notInLog: parseLogNotFound(inner.data) };
+      } catch (e) {
+        throw toTerminalError(e, "GET TRANSACTION LOG");
+      }
+    }
     if (inner.sw !== SW.OK) throw statusWordError(TRANSACTION_LOG_SW, inner.sw);
     const signed = this.#parseRecord(inner.data, "GET TRANSACTION LOG");
     this.#checkRecord(signed, card, {
@@ -322,7 +332,7 @@ export class CardSession {
       time: intent.terminalTime,
       binding: intent.transcriptHash,
     });
-    return signed;
+    return { found: signed };
   }
 
   async readBalance(): Promise<BalanceInfo> {

@@ -50,7 +50,11 @@ export const INITIATE_AUTH_SW: CommandStatusWords = {
     ],
     [
       WALLET_SW.TERMINAL_CLOCK,
-      { code: "TERM_ERR_TERMINAL_REFUSED", message: "the wallet refused this terminal's certificate" },
+      {
+        code: "TERM_ERR_TERMINAL_REFUSED",
+        message:
+          "the wallet refused this terminal's certificate: it expired before a time the wallet has seen",
+      },
     ],
     [WALLET_SW.BLOCKED, { code: "TERM_ERR_CARD_BLOCKED", message: "the wallet is blocked" }],
   ]),
@@ -116,6 +120,15 @@ export const DEBIT_SW: CommandStatusWords = {
     [
       WALLET_SW.DUPLICATE_TERMINAL_SEQ,
       { code: "TERM_ERR_PROTOCOL", message: "the card already debited this terminal seq" },
+    ],
+    // The last DEBIT check (docs/protocol.md): inside a session 6985 can only mean the spent counter.
+    [
+      SW.CONDITIONS_NOT_SATISFIED,
+      {
+        code: "TERM_ERR_CARD_COUNTER_SPENT",
+        message: "the wallet's card counter is spent: it accepts no more payments",
+        refused: true,
+      },
     ],
   ]),
   otherwise: unexpected("DEBIT", true),

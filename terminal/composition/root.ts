@@ -8,16 +8,25 @@ import { currencyByCode } from "../../protocol/amount.js";
 import { decryptPrivateKeyPem } from "../../protocol/crypto.js";
 import { isTapwalletError } from "../../protocol/errors.js";
 import type { Logger } from "../../protocol/logger.js";
-import { type Certificate, type Crl, certificateFromPem, parseCrl, TrustStore } from "../../protocol/pki.js";
+import {
+  type Certificate,
+  type CertRole,
+  type Crl,
+  certificateFromPem,
+  hasRole,
+  parseCrl,
+  TrustStore,
+} from "../../protocol/pki.js";
 import type { Transport } from "../../protocol/transport.js";
 import type { CountedTransport } from "../../protocol/transport-wrappers.js";
 import type { BatchStore } from "../adapters/sqlite/batch-store.js";
 import type { EcrPaymentStore } from "../adapters/sqlite/ecr-payment-store.js";
 import type { SqliteHotlist } from "../adapters/sqlite/hotlist-store.js";
 import type { RecordStore } from "../adapters/sqlite/record-store.js";
+import type { SqliteWalletWatch } from "../adapters/sqlite/seen-wallets-store.js";
 import { SqliteTerminalStore } from "../adapters/sqlite/terminal-store.js";
 import type { Clock } from "../application/ports.js";
-import { checkRisk, type RiskLimits } from "../application/risk.js";
+import { checkHotlist, checkRisk, type HotlistPolicy, type RiskLimits } from "../application/risk.js";
 import type { PaymentDeps } from "../application/run-payment.js";
 import type { CardTrust, TerminalIdentity } from "../card-session/session.js";
 import type { Config } from "../config.js";
@@ -33,6 +42,8 @@ export interface TerminalContext {
   readonly batches: BatchStore;
   readonly hotlist: SqliteHotlist;
   readonly ecrPayments: EcrPaymentStore;
+  /** Per wallet the last verified counter and balance, the local blocklist, the findings to upload. */
+  readonly walletWatch: SqliteWalletWatch;
   /** The clock everything stored is dated by. */
   readonly clock: Clock;
   readonly logger: Logger;
@@ -42,6 +53,8 @@ export interface TerminalContext {
   readonly currency: number;
   /** The offline risk limits of the configuration, the amount limit in `currency`. */
   readonly riskLimits: RiskLimits;
+  /** How fresh the hotlist must be for payments above the floor (configuration `hotlist`). */
+  readonly hotlistPolicy: HotlistPolicy;
   /** The stack's settings for every card connection: the configured per-APDU timeout, the log. */
   readonly cardTransport: CardTransportOptions;
   close(): void;
@@ -151,6 +164,9 @@ export function loadIdentity(config: Config, env: NodeJS.ProcessEnv = process.en
 export function loadTrust(config: Config): CardTrust {
   const roots = config.trust.rootFiles.map((f) => readCertificate(f, "root certificate"));
   const issuers = config.trust.issuerFiles.map((f) => readCertificate(f, "issuer CA certificate"));
+  // An acquirer CA listed among the issuers would let it certify cards here: refuse to start.
+  for (const [i, f] of config.trust.rootFiles.entries()) requireRole(roots[i]!, "root", f);
+  for (const [i, f] of config.trust.issuerFiles.entries()) requireRole(issuers[i]!, "issuer-ca", f);
   let store: TrustStore;
   try {
     store = new TrustStore(roots, issuers);
@@ -165,6 +181,15 @@ export function loadTrust(config: Config): CardTrust {
   return { store, crls };
 }
 
+function requireRole(cert: Certificate, role: CertRole, file: string): void {
+  if (!hasRole(cert, role))
+    throw new TerminalError(
+      "TERM_ERR_CONFIG",
+      `${file} is not a${role === "root" ? " scheme root" : "n issuer CA"} certificate (its roles: ${cert.roles.join(", ") || "none"})`,
+      { details: { file, required: role, roles: [...cert.roles] } },
+    );
+}
+
 export function limitsFromConfig(config: Config, currency: number): RiskLimits {
   return {
     currency,
@@ -175,7 +200,12 @@ export function limitsFromConfig(config: Config, currency: number): RiskLimits {
     ...(config.limits.maxOfflineHours === undefined
       ? {}
       : { maxOfflineHours: config.limits.maxOfflineHours }),
+    maxOfflineAmounts: config.maxOfflineAmountsMinor,
   };
+}
+
+export function hotlistPolicyFromConfig(config: Config): HotlistPolicy {
+  return { maxAgeHours: config.hotlist.maxAgeHours, floors: config.hotlistFloorsMinor };
 }
 
 export function openTerminal(
@@ -202,12 +232,14 @@ export function openTerminal(
     batches: stores.batches,
     hotlist,
     ecrPayments: stores.ecrPayments,
+    walletWatch: stores.walletWatch,
     clock: stores.clock,
     logger: logger.child({ terminal: attrs.terminalId }),
     terminalId: attrs.terminalId!,
     merchantId: attrs.merchantId!,
     currency,
     riskLimits: limitsFromConfig(config, currency),
+    hotlistPolicy: hotlistPolicyFromConfig(config),
     cardTransport: { timeoutMs: config.reader.apduTimeoutMs, logger },
     close: () => stores.close(),
   };
@@ -220,7 +252,10 @@ export function paymentDeps(ctx: TerminalContext): PaymentDeps {
     identity: ctx.identity,
     trust: ctx.trust,
     logger: ctx.logger,
-    riskCheck: (request) => checkRisk(ctx.store, ctx.riskLimits, request, ctx.clock.now()),
+    walletWatch: ctx.walletWatch,
+    riskCheck: (request) =>
+      checkRisk(ctx.store, ctx.riskLimits, request, ctx.clock.now()) ??
+      checkHotlist(ctx.hotlist, ctx.hotlistPolicy, request, ctx.clock.now()),
   };
 }
 

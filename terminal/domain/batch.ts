@@ -11,9 +11,11 @@ import {
   type BatchRecordWire,
   type BatchUpload,
   type CurrencyTotal,
+  MAX_UNRESOLVED_REASON,
   manifestMessage,
+  type UnresolvedIntentWire,
 } from "../../protocol/wallet/batch.js";
-import type { RecordSigner } from "./records.js";
+import type { Intent, RecordSigner } from "./records.js";
 
 export type BatchStatus = "closed" | "settled" | "rejected";
 
@@ -48,6 +50,21 @@ export interface BatchHeader {
   readonly merchantId: string;
   /** When the batch is closed, ms. */
   readonly closedAt: number;
+  /** Torn intents the card's log could not settle, reported (and signed) with this batch. */
+  readonly unresolvedIntents?: readonly UnresolvedIntentWire[];
+}
+
+/** A pending intent marked unresolved, as the manifest carries it. */
+export function unresolvedWire(i: Intent): UnresolvedIntentWire {
+  return {
+    seq: i.seq,
+    walletId: i.walletId,
+    amount: i.amount,
+    currency: i.currency,
+    terminalTime: i.terminalTime,
+    ...(i.cardCounterSeen === undefined ? {} : { cardCounterSeen: i.cardCounterSeen }),
+    reason: (i.unresolved?.reason ?? "unresolved").slice(0, MAX_UNRESOLVED_REASON),
+  };
 }
 
 /** The signed manifest of a batch over `entries` (non-empty, in chain order). */
@@ -76,6 +93,7 @@ export function closeBatch(
     lastSeq: last.seq,
     previousHash: hex(first.previousHash),
     chainHead: hex(last.chainHash),
+    ...(header.unresolvedIntents?.length ? { unresolvedIntents: header.unresolvedIntents } : {}),
   };
   return { manifest, manifestSignature: hex(sign(manifestMessage(manifest))) };
 }

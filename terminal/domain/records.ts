@@ -17,12 +17,28 @@ export interface NewIntent {
   readonly terminalTime: number;
   readonly transcriptHash: Uint8Array;
   readonly reference?: string;
+  /**
+   * The cash-register payment this intent is for. The store links the payment to the seq in the
+   * transaction that allocates it, so a crash after DEBIT can never leave the payment without it.
+   */
+  readonly serviceId?: string;
+  /**
+   * The card counter before DEBIT (the FCI's DF22), or a lower bound of it (the highest counter
+   * this terminal had verified for the wallet) for a card that does not announce it. A later
+   * "not in the card's log" is checked against it (terminal/domain/torn.ts).
+   */
+  readonly cardCounterSeen?: number;
 }
 
 export interface Intent extends NewIntent {
   readonly seq: number;
   /** When the intent was stored (ms, the store's clock). */
   readonly createdAt: number;
+  /**
+   * Set when the card's log could not settle it (it no longer covers the counter seen): the intent
+   * stays pending, no later tap asks the card again, and it travels with the next upload.
+   */
+  readonly unresolved?: { readonly reason: string; readonly at: number; readonly batchId?: string };
 }
 
 export interface CompletedDebit {
@@ -60,6 +76,10 @@ export interface StoredTransaction {
   readonly batchId: string | undefined;
   readonly uploadStatus: string | undefined;
   readonly uploadReason: string | undefined;
+  /** The card counter seen before DEBIT (NewIntent.cardCounterSeen). */
+  readonly cardCounterSeen?: number;
+  /** A pending intent the card's log could not settle, and why (Intent.unresolved). */
+  readonly unresolvedReason?: string;
 }
 
 /** Signs a terminal record message with the terminal key (synchronous: it runs inside a transaction). */

@@ -8,7 +8,7 @@ import { ProtocolError } from "../../../protocol/errors.js";
 import type { Certificate } from "../../../protocol/pki.js";
 import { SW } from "../../../protocol/sw.js";
 import { tlv } from "../../../protocol/tlv.js";
-import { INS, NONCE_LENGTH, TAG, WALLET_SW } from "../../../protocol/wallet/constants.js";
+import { ID_PATTERN, INS, NONCE_LENGTH, TAG, WALLET_SW } from "../../../protocol/wallet/constants.js";
 import {
   cardAuthMessage,
   encodeCardAuth,
@@ -48,6 +48,23 @@ function verifyTerminal(
   }
 }
 
+const MCC = /^\d{4}$/;
+const REGION = /^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$/;
+
+/**
+ * The syntax the card requires of the terminal's attributes (docs/protocol.md, "Ids"): terminal and
+ * merchant ids 1–16 of [A-Za-z0-9._-], merchant category 4 digits, region ISO 3166 (TW, TW-TPE).
+ * Checked here, not at DEBIT: the record could not carry a 17-character terminal id.
+ */
+function terminalAttributeProblem(terminal: Certificate): string | undefined {
+  const a = terminal.attributes;
+  if (a.terminalId === undefined || !ID_PATTERN.test(a.terminalId)) return "terminal id";
+  if (a.merchantId === undefined || !ID_PATTERN.test(a.merchantId)) return "merchant id";
+  if (a.merchantCategory !== undefined && !MCC.test(a.merchantCategory)) return "merchant category";
+  if (a.region !== undefined && !REGION.test(a.region)) return "region";
+  return undefined;
+}
+
 /** Remember acquirer CAs the terminal had to send (announced in DF06 next time); at most 4, oldest out. */
 function cacheCas(ctx: AppletContext, path: readonly Certificate[], presented: readonly Uint8Array[]): void {
   const cached = new Set(ctx.state.cachedCas);
@@ -80,6 +97,7 @@ export const initiateAuthCommand: CommandSpec = {
   ins: INS.INITIATE_AUTH,
   classes: ["proprietary"],
   chainable: true,
+  p1p2: [0, 0],
   handler(ctx, c) {
     const fci = beginAuthentication(ctx, c);
     // DF10 terminal certificate, DF10 CA certificate (0..2), DF11 eph key, DF12 nonce, DF14 time
@@ -87,7 +105,11 @@ export const initiateAuthCommand: CommandSpec = {
     const peer = parseOr6A80(() => ctx.identity.crypto.importPeerKey(init.ephemeralKey));
     const path = verifyTerminal(ctx, init.certificates, init.time);
     const terminal = path[0]!;
-    // A stolen terminal cannot turn its clock back past what this card has already seen.
+    const problem = terminalAttributeProblem(terminal);
+    if (problem)
+      throw new SwError(WALLET_SW.TERMINAL_REFUSED, `terminal certificate refused: malformed ${problem}`);
+    // A stolen terminal cannot turn its clock back past what this card has already seen: the mark
+    // is the latest terminal-certificate notBefore of a session that changed the card (records.ts).
     if (terminal.notAfter.getTime() < ctx.state.highWaterTime * 1000)
       throw new SwError(
         WALLET_SW.TERMINAL_CLOCK,

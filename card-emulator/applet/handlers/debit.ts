@@ -16,7 +16,7 @@ import {
   type Session,
   SwError,
 } from "../context.js";
-import { makeRecord, nextCounter, recordAnswer } from "../records.js";
+import { makeRecord, nextCounter, raiseHighWater, recordAnswer } from "../records.js";
 import { appendLog, type CardPolicy, cloneState } from "../state.js";
 
 /** A policy region "TW" admits the terminal regions "TW" and "TW-TPE"; "TW-TPE" admits only itself. */
@@ -89,7 +89,7 @@ export function commitDebit(ctx: AppletContext, debit: Debit): AppletAnswer {
   const next = cloneState(s);
   next.balance = balanceAfter;
   next.counter = counter;
-  next.highWaterTime = Math.max(next.highWaterTime, session.time);
+  raiseHighWater(next, session.terminal);
   appendLog(next, made.entry);
   ctx.commit(next);
   return { data: recordAnswer(made) };

@@ -23,7 +23,7 @@ import {
   parseOr6A80,
   SwError,
 } from "../context.js";
-import { makeRecord, nextCounter, recordAnswer } from "../records.js";
+import { makeRecord, nextCounter, raiseHighWater, recordAnswer } from "../records.js";
 import { appendLog, type CardState, cloneState } from "../state.js";
 
 interface Verified {
@@ -61,7 +61,7 @@ function commitOnline(
   change(next);
   next.counter = counter;
   const session = c.secure ? ctx.session : undefined;
-  if (session) next.highWaterTime = Math.max(next.highWaterTime, session.time);
+  if (session) raiseHighWater(next, session.terminal);
   const made = makeRecord(ctx, counter, {
     type: record.type,
     amount: record.amount,

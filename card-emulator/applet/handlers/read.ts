@@ -12,9 +12,19 @@ import {
   RECORD_TYPE,
   WALLET_STATE,
 } from "../../../protocol/wallet/constants.js";
-import { encodeBalance, parseLogBySeq } from "../../../protocol/wallet/messages.js";
+import { encodeBalance, encodeLogNotFound, parseLogBySeq } from "../../../protocol/wallet/messages.js";
 import { type CommandSpec, parseOr6A80, SwError } from "../context.js";
 import { entryAnswer } from "../records.js";
+import type { CardState } from "../state.js";
+
+/**
+ * The oldest counter the log holds: every change bumps the counter and lands in the log in the same
+ * commit, and only the oldest entries are dropped, so the log holds every record from here to the
+ * current counter (the current counter + 1 when it is empty).
+ */
+function logFrom(state: Readonly<CardState>): number {
+  return state.log[0]?.counter ?? state.counter + 1;
+}
 
 export const getTransactionLogCommand: CommandSpec = {
   name: "GET TRANSACTION LOG",
@@ -30,7 +40,10 @@ export const getTransactionLogCommand: CommandSpec = {
       if (c.p2 !== 0) throw new SwError(SW.INCORRECT_P1P2);
       const seq = parseOr6A80(() => parseLogBySeq(c.data));
       const found = mine.findLast((e) => e.type === RECORD_TYPE.DEBIT && e.terminalSeq === seq);
-      if (!found) throw new SwError(SW.RECORD_NOT_FOUND);
+      // Not found: say which counters the log still covers, so the terminal can tell "never
+      // committed" from "committed, but the entry has been pushed out of the 32-entry log".
+      if (!found)
+        return { data: encodeLogNotFound({ logFrom: logFrom(ctx.state) }), sw: SW.RECORD_NOT_FOUND };
       return { data: entryAnswer(found) };
     }
     if (c.p1 === LOG_LAST_N) {

@@ -33,6 +33,9 @@ export function buildFci(ctx: AppletContext): Uint8Array {
     currency: ctx.state.currency,
     state: ctx.state.blocked ? WALLET_STATE.BLOCKED : WALLET_STATE.ACTIVE,
     cachedCaIds: ctx.state.cachedCas.map((b64) => caId(new Uint8Array(Buffer.from(b64, "base64")))),
+    // The counter before this session's commits: a terminal records it with its intent, so that a
+    // later "not in the log" (6A83) can be checked against the log's coverage (read.ts).
+    counter: ctx.state.counter,
   });
 }
 

@@ -3,7 +3,7 @@ import { silentLogger } from "../../../protocol/logger.js";
 import { HostileCard } from "../../../test-support/hostile-card.js";
 import { type TestTerminal, testTerminal } from "../../../test-support/terminal-fixture.js";
 import { PaymentManager } from "../../application/payment-manager.js";
-import { runPayment } from "../../application/run-payment.js";
+import { recoverPending, runPayment } from "../../application/run-payment.js";
 import { VirtualCardSource } from "../virtual/virtual-card-source.js";
 import { buildEcrApp } from "./ecr-server.js";
 
@@ -19,6 +19,7 @@ function build(cardWaitMs = 5_000) {
     records: t.store,
     cardSource: source,
     pay: (transport, request) => runPayment(transport, t.deps, request),
+    recover: (transport) => recoverPending(transport, t.deps),
     cardWaitMs,
     logger: silentLogger(),
   });
@@ -146,6 +147,23 @@ describe("ECR API", () => {
       state: "declined",
       outcome: { resolution: expect.stringContaining("voided") },
     });
+  });
+
+  it("recovers a torn payment on request from the wallet's log, charging nothing", async () => {
+    await post({ serviceId: "S-13", amount: 100, currency: "EUR" });
+    source.present(new HostileCard({ debitRecord: (r) => ({ ...r, amount: 1 }) }));
+    expect((await get("S-13", "?wait=5")).json().state).toBe("torn");
+    // (inject() sends when its answer is asked for: then() starts it now)
+    const asked = app.inject({ method: "POST", url: "/v1/payments/S-13/recover" }).then((r) => r);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await post({ serviceId: "S-14", amount: 100, currency: "EUR" })).statusCode).toBe(409);
+    const card = new HostileCard();
+    source.present(card); // the same wallet: its log has no such seq, and covers it → never charged
+    const answer = await asked;
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json()).toMatchObject({ serviceId: "S-13", state: "declined" });
+    expect(card.log).not.toContain(0x54); // no DEBIT was sent
+    expect((await app.inject({ method: "POST", url: "/v1/payments/NOPE/recover" })).statusCode).toBe(404);
   });
 
   const bad: [string, unknown, number][] = [

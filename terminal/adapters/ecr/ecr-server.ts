@@ -6,10 +6,18 @@
  *   POST /v1/payments {serviceId, amount (minor units), currency, reference?}  [?wait=seconds]
  *   GET  /v1/payments/:serviceId [?wait=seconds]   long-poll until the payment is final
  *   POST /v1/payments/:serviceId/abort
+ *   POST /v1/payments/:serviceId/recover           a torn payment resolved on the next tap, no charge
  *   GET  /v1/status
  *   GET  /v1/totals                                  since the last upload, by outcome and currency
+ *
+ * Who may call it (every route, before anything else): a request whose Host is not the bound
+ * address, localhost, a loopback address or a name in ecr.allowedHosts is refused (a web page that
+ * re-binds its own DNS name to 127.0.0.1 cannot reach the API); so is a browser's cross-origin
+ * request (an Origin other than the API's own, or Sec-Fetch-Site other than same-origin or none);
+ * and with ecr.token set, a request without `Authorization: Bearer <token>`.
  */
-import Fastify, { type FastifyError, type FastifyReply } from "fastify";
+import { createHash, timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
 import { currencyByCode, MAX_AMOUNT_MINOR } from "../../../protocol/amount.js";
 import type { Logger } from "../../../protocol/logger.js";
 import { money } from "../../application/outcome-json.js";
@@ -31,6 +39,87 @@ export interface EcrAppOptions {
   readonly status: () => Record<string, unknown>;
   /** Longest long-poll a client may ask for, seconds. */
   readonly maxWaitSeconds?: number;
+  /** Who may call the API (Host names, bearer token); default: loopback names only, no token. */
+  readonly access?: EcrAccess;
+}
+
+export interface EcrAccess {
+  /** The address the API listens on (ecr.host). */
+  readonly boundHost: string;
+  /** Other names the Host header may carry (ecr.allowedHosts). */
+  readonly allowedHosts?: readonly string[];
+  /** When set, `Authorization: Bearer <token>` is required (ecr.token, $TAPWALLET_ECR_TOKEN). */
+  readonly token?: string;
+}
+
+/** The access rules from the configuration's `ecr` section. */
+export function ecrAccess(ecr: {
+  readonly host: string;
+  readonly allowedHosts: readonly string[];
+  readonly token?: string | undefined;
+}): EcrAccess {
+  return {
+    boundHost: ecr.host,
+    allowedHosts: ecr.allowedHosts,
+    ...(ecr.token === undefined ? {} : { token: ecr.token }),
+  };
+}
+
+/** The host name of a Host header or an origin's host ("[::1]:8765" → "::1"), lower case. */
+function hostName(hostAndPort: string): string {
+  const h = hostAndPort.trim().toLowerCase();
+  if (h.startsWith("[")) return h.slice(1, h.indexOf("]") === -1 ? undefined : h.indexOf("]"));
+  const colons = h.split(":").length - 1;
+  const name = colons === 1 ? h.slice(0, h.indexOf(":")) : h;
+  return name.endsWith(".") ? name.slice(0, -1) : name;
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1)$/;
+
+/** Why a request may not use the API (403 or 401), or undefined when it may. */
+function refusal(
+  req: FastifyRequest,
+  access: EcrAccess,
+  allowed: ReadonlySet<string>,
+  tokenDigest: Buffer | undefined,
+): TerminalError | undefined {
+  const host = req.headers.host;
+  if (!host || !(LOOPBACK.test(hostName(host)) || allowed.has(hostName(host))))
+    return new TerminalError(
+      "TERM_ERR_ECR_FORBIDDEN",
+      `Host ${JSON.stringify(host ?? "")} is not this terminal's (${access.boundHost}, localhost or ecr.allowedHosts)`,
+    );
+  const site = req.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none")
+    return new TerminalError(
+      "TERM_ERR_ECR_FORBIDDEN",
+      `a cross-origin browser request (Sec-Fetch-Site ${site})`,
+    );
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    let same = false;
+    try {
+      const o = new URL(origin);
+      same = o.protocol === "http:" && o.host === host.trim().toLowerCase();
+    } catch {
+      same = false;
+    }
+    if (!same)
+      return new TerminalError("TERM_ERR_ECR_FORBIDDEN", `a cross-origin browser request (Origin ${origin})`);
+  }
+  if (tokenDigest) {
+    const auth = req.headers.authorization ?? "";
+    const given = /^Bearer (\S+)$/.exec(auth)?.[1];
+    const digest = createHash("sha256")
+      .update(given ?? "")
+      .digest();
+    if (given === undefined || !timingSafeEqual(digest, tokenDigest))
+      return new TerminalError(
+        "TERM_ERR_ECR_UNAUTHORIZED",
+        given === undefined ? "this API needs Authorization: Bearer <ecr.token>" : "wrong bearer token",
+      );
+  }
+  return undefined;
 }
 
 const SERVICE_ID = "^[A-Za-z0-9._:-]{1,64}$";
@@ -76,6 +165,24 @@ export function buildEcrApp(o: EcrAppOptions) {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   const maxWait = o.maxWaitSeconds ?? 60;
+  const access = o.access ?? { boundHost: "127.0.0.1" };
+  const allowed = new Set(
+    [access.boundHost, ...(access.allowedHosts ?? [])]
+      .map(hostName)
+      .filter((h) => h !== "0.0.0.0" && h !== "::"),
+  );
+  const tokenDigest =
+    access.token === undefined ? undefined : createHash("sha256").update(access.token).digest();
+  app.addHook("onRequest", async (req, reply) => {
+    const no = refusal(req, access, allowed, tokenDigest);
+    if (!no) return;
+    o.logger.warn(
+      { code: no.code, host: req.headers.host, origin: req.headers.origin },
+      `ECR request refused: ${no.message}`,
+    );
+    if (no.code === "TERM_ERR_ECR_UNAUTHORIZED") reply.header("www-authenticate", 'Bearer realm="posd"');
+    return reply.code(httpStatus(no.code)).send({ code: no.code, message: no.message });
+  });
 
   app.setErrorHandler((error: FastifyError, _req, reply) => {
     if (error.validation) {
@@ -155,6 +262,26 @@ export function buildEcrApp(o: EcrAppOptions) {
             .code(404)
             .send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no payment with this serviceId" });
         return (await o.manager.waitFinal(req.params.serviceId, 5_000)) ?? payment;
+      } catch (e) {
+        if (e instanceof TerminalError) return refused(reply, e);
+        throw e;
+      }
+    },
+  );
+
+  // A torn payment resolved from the wallet's log on its next tap, without charging again (the
+  // cashier's procedure after a lost answer, README "Cash-register API").
+  app.post<{ Params: { serviceId: string } }>(
+    "/v1/payments/:serviceId/recover",
+    { schema: { params: serviceParams } },
+    async (req, reply) => {
+      try {
+        const payment = await o.manager.recover(req.params.serviceId);
+        if (!payment)
+          return reply
+            .code(404)
+            .send({ code: "TERM_ERR_ECR_NOT_FOUND", message: "no payment with this serviceId" });
+        return payment;
       } catch (e) {
         if (e instanceof TerminalError) return refused(reply, e);
         throw e;

@@ -122,6 +122,7 @@ function asHotlistWire(body: unknown): HotlistWire {
     !isRecord(body) ||
     !isCount(body.version) ||
     !isCount(body.issuedAt) ||
+    (body.nextUpdate !== undefined && !isCount(body.nextUpdate)) ||
     !strings(body.revokedSerials) ||
     !strings(body.blockedWallets) ||
     typeof body.signature !== "string" ||
@@ -329,7 +330,9 @@ export class AcquirerClient {
 
 /**
  * Check a hotlist before enforcing it: the acquirer CA's signature over `hotlistMessage`, and the
- * CRL (signed by the same CA) listing exactly the same serials with CRL number = version.
+ * CRL (signed by the same CA) listing exactly the same serials with CRL number = version. The
+ * signed next update, when the acquirer gives one, is kept. Whether it is older than the stored
+ * hotlist (a replay) is syncHotlist's check.
  * `acquirerCa` must be a certificate the terminal already trusts (verified to its root).
  * Throws TERM_ERR_HOTLIST_SIGNATURE on any mismatch.
  */
@@ -345,6 +348,7 @@ export function verifyHotlist(wire: HotlistWire, acquirerCa: Certificate): Hotli
     issuedAt: wire.issuedAt,
     revokedSerials: [...wire.revokedSerials],
     blockedWallets: [...wire.blockedWallets],
+    ...(wire.nextUpdate === undefined ? {} : { nextUpdate: wire.nextUpdate }),
   };
   let message: Uint8Array;
   try {

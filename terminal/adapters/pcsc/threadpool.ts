@@ -24,6 +24,7 @@
  *   SIGTERM makes the parent exit with that code.
  */
 import { spawn } from "node:child_process";
+import { Socket } from "node:net";
 import type { Readable } from "node:stream";
 
 /** Room for a hung transmit per reader plus the pool's normal work. */
@@ -31,6 +32,14 @@ export const PCSC_THREADPOOL_SIZE = 16;
 
 /** Names the child's file descriptor on which it may report its exit code (see above). */
 export const EXIT_CODE_FD_ENV = "TAPWALLET_EXIT_CODE_FD";
+
+/**
+ * Names the child's file descriptor that the parent holds open and never writes: it reaches end of
+ * file when the parent dies, even by SIGKILL, and the child then stops as on SIGTERM (watchParent).
+ * Without it, `kill -9` of the posd a user started left the daemon running, holding the API port
+ * and the reader.
+ */
+export const PARENT_FD_ENV = "TAPWALLET_PARENT_FD";
 
 /** libuv's default pool size. */
 const LIBUV_DEFAULT = 4;
@@ -57,9 +66,16 @@ export function threadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
 export function ensureThreadpool(size = PCSC_THREADPOOL_SIZE): boolean {
   if (process.env.UV_THREADPOOL_SIZE !== undefined) return true;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: ["inherit", "inherit", "inherit", "pipe"],
-    env: { ...process.env, UV_THREADPOOL_SIZE: String(size), [EXIT_CODE_FD_ENV]: "3" },
+    stdio: ["inherit", "inherit", "inherit", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      UV_THREADPOOL_SIZE: String(size),
+      [EXIT_CODE_FD_ENV]: "3",
+      [PARENT_FD_ENV]: "4",
+    },
   });
+  // Held open, never written: its end of file tells the child that this process is gone.
+  child.stdio[4]?.on("error", () => {});
   let reported = "";
   const channel = child.stdio[3] as Readable | null | undefined;
   channel?.setEncoding("utf8");
@@ -87,4 +103,33 @@ export function ensureThreadpool(size = PCSC_THREADPOOL_SIZE): boolean {
     else process.exitCode = code ?? 1;
   });
   return false;
+}
+
+/**
+ * In the child of ensureThreadpool(): when the parent is gone (its end of the $TAPWALLET_PARENT_FD
+ * pipe closed, which the kernel does however it died), stop this process the way SIGTERM does, so
+ * that nothing of posd goes on answering on the API port or holding the reader. Does nothing in a
+ * process that was not started by ensureThreadpool(). The watch does not keep the process alive.
+ */
+export function watchParent(onGone: () => void = () => process.kill(process.pid, "SIGTERM")): void {
+  const fd = Number.parseInt(process.env[PARENT_FD_ENV] ?? "", 10);
+  if (!Number.isInteger(fd) || fd < 3) return;
+  delete process.env[PARENT_FD_ENV];
+  let socket: Socket;
+  try {
+    socket = new Socket({ fd, readable: true, writable: false });
+  } catch {
+    return;
+  }
+  let gone = false;
+  const fire = () => {
+    if (gone) return;
+    gone = true;
+    onGone();
+  };
+  socket.on("data", () => {});
+  socket.on("end", fire);
+  socket.on("close", fire);
+  socket.on("error", fire);
+  socket.unref();
 }

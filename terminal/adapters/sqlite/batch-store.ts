@@ -7,12 +7,16 @@
  */
 import { randomUUID } from "node:crypto";
 import type Database from "../../../protocol/sqlite.js";
-import type { BatchManifest, BatchResult } from "../../../protocol/wallet/batch.js";
+import {
+  type BatchManifest,
+  type BatchResult,
+  MAX_UNRESOLVED_INTENTS,
+} from "../../../protocol/wallet/batch.js";
 import type { Batches, CloseBatchOptions } from "../../application/ports.js";
-import { type BatchEntry, closeBatch, type OutgoingBatch } from "../../domain/batch.js";
+import { type BatchEntry, closeBatch, type OutgoingBatch, unresolvedWire } from "../../domain/batch.js";
 import type { StatusTally } from "../../domain/records.js";
 import type { Connection } from "./database.js";
-import { FINAL_COLUMNS, type FinalRow, toBatchEntry } from "./rows.js";
+import { FINAL_COLUMNS, type FinalRow, type TransactionRow, toBatchEntry, toIntent } from "./rows.js";
 
 interface BatchRow {
   batch_id: string;
@@ -50,8 +54,17 @@ export class BatchStore implements Batches {
       const first = entries[0]!;
       const last = entries[entries.length - 1]!;
       const closedAt = this.#c.clock.now();
-      const header = { batchId: randomUUID(), terminalId: o.terminalId, merchantId: o.merchantId, closedAt };
+      // Torn intents the card's log could not settle travel (signed) with the next batch closed.
+      const unresolved = (s.unreportedUnresolved.all() as TransactionRow[]).map(toIntent);
+      const header = {
+        batchId: randomUUID(),
+        terminalId: o.terminalId,
+        merchantId: o.merchantId,
+        closedAt,
+        unresolvedIntents: unresolved.map(unresolvedWire),
+      };
       const { manifest, manifestSignature } = closeBatch(entries, header, o.sign);
+      for (const u of unresolved) s.reportUnresolved.run(manifest.batchId, u.seq);
       s.insert.run(
         manifest.batchId,
         first.chainIndex,
@@ -96,7 +109,10 @@ export class BatchStore implements Batches {
     this.#c.db
       .transaction(() => {
         for (const v of result.records) s.setVerdict.run(v.status, v.reason ?? null, result.batchId, v.seq);
-        if (result.status === "rejected") s.rejectRest.run(result.reason ?? "batch rejected", result.batchId);
+        if (result.status === "rejected") {
+          s.rejectRest.run(result.reason ?? "batch rejected", result.batchId);
+          s.unreportUnresolved.run(result.batchId); // not taken: they travel with the next batch
+        }
         s.answer.run(result.status, now, JSON.stringify(result), result.batchId);
         this.#c.meta.set("last_upload_at", new Date(now).toISOString());
         this.#c.meta.set("last_upload_ms", String(now));
@@ -137,6 +153,14 @@ function prepare(db: Database.Database) {
     ),
     rejectRest: db.prepare(
       "UPDATE transactions SET upload_status = 'rejected', upload_reason = ? WHERE batch_id = ? AND upload_status IS NULL",
+    ),
+    unreportedUnresolved: db.prepare(
+      `SELECT * FROM transactions WHERE status = 'pending' AND unresolved_reason IS NOT NULL
+       AND unresolved_batch_id IS NULL ORDER BY seq LIMIT ${MAX_UNRESOLVED_INTENTS}`,
+    ),
+    reportUnresolved: db.prepare("UPDATE transactions SET unresolved_batch_id = ? WHERE seq = ?"),
+    unreportUnresolved: db.prepare(
+      "UPDATE transactions SET unresolved_batch_id = NULL WHERE unresolved_batch_id = ? AND status = 'pending'",
     ),
     answer: db.prepare("UPDATE batches SET status = ?, settled_at = ?, result = ? WHERE batch_id = ?"),
     unbatchedTally: db.prepare(

@@ -55,6 +55,11 @@ export class EcrPaymentStore implements EcrPayments {
     return row && toPayment(row);
   }
 
+  bySeq(seq: number): StoredEcrPayment | undefined {
+    const row = this.#stmt.bySeq.get(seq) as EcrRow | undefined;
+    return row && toPayment(row);
+  }
+
   update(
     serviceId: string,
     state: EcrState,
@@ -64,10 +69,13 @@ export class EcrPaymentStore implements EcrPayments {
     this.#stmt.update.run(state, change.seq ?? null, outcome, this.#c.clock.now(), serviceId);
   }
 
-  endInterrupted(): void {
+  endInterrupted(outcome: Record<string, unknown>): void {
     const now = this.#c.clock.now();
-    this.#stmt.abortWaiting.run(now);
-    this.#stmt.failInProgress.run(now);
+    this.#c.db.transaction(() => {
+      this.#stmt.abortWaiting.run(now);
+      this.#stmt.tearInProgress.run(now);
+      this.#stmt.failInProgress.run(JSON.stringify(outcome), now);
+    })();
   }
 
   tallySince(sinceMs: number): StateTally[] {
@@ -88,8 +96,12 @@ function prepare(db: Database.Database) {
     abortWaiting: db.prepare(
       "UPDATE ecr_payments SET state = 'aborted', updated_at = ? WHERE state = 'waiting_for_card'",
     ),
+    bySeq: db.prepare("SELECT * FROM ecr_payments WHERE seq = ?"),
+    tearInProgress: db.prepare(
+      "UPDATE ecr_payments SET state = 'torn', updated_at = ? WHERE state = 'in_progress' AND seq IS NOT NULL",
+    ),
     failInProgress: db.prepare(
-      "UPDATE ecr_payments SET state = 'error', updated_at = ? WHERE state = 'in_progress'",
+      "UPDATE ecr_payments SET state = 'error', outcome = ?, updated_at = ? WHERE state = 'in_progress' AND seq IS NULL",
     ),
     tally: db.prepare(
       `SELECT state, currency, COUNT(*) AS count, SUM(amount) AS amount FROM ecr_payments

@@ -1,11 +1,12 @@
 /**
- * The acquirer's hotlist in the terminal's SQLite file (`hotlist_wallets`, `hotlist_serials` and
- * its version in `meta`): the HotlistStore port. The membership check runs on every tap, so its
+ * The acquirer's hotlist in the terminal's SQLite file (`hotlist_wallets`, `hotlist_serials`, and
+ * in `meta` its version, signed issue and next-update times and when it was fetched): the
+ * HotlistStore port. The membership check runs on every tap, so its
  * statements are prepared once.
  */
 import type Database from "../../../protocol/sqlite.js";
 import type { Hotlist } from "../../../protocol/wallet/batch.js";
-import type { HotlistStore } from "../../application/ports.js";
+import type { HotlistInfo, HotlistStore } from "../../application/ports.js";
 import type { Connection } from "./database.js";
 
 export class SqliteHotlist implements HotlistStore {
@@ -27,6 +28,10 @@ export class SqliteHotlist implements HotlistStore {
         for (const serial of hotlist.revokedSerials) s.addSerial.run(serial);
         this.#c.meta.set("hotlist_version", String(hotlist.version));
         this.#c.meta.set("hotlist_issued_at", String(hotlist.issuedAt));
+        this.#c.meta.set(
+          "hotlist_next_update",
+          hotlist.nextUpdate === undefined ? "" : String(hotlist.nextUpdate),
+        );
         this.#c.meta.set("hotlist_fetched_at", new Date(this.#c.clock.now()).toISOString());
       })
       .immediate();
@@ -35,6 +40,19 @@ export class SqliteHotlist implements HotlistStore {
   version(): number | undefined {
     const v = this.#c.meta.get("hotlist_version");
     return v === undefined ? undefined : Number(v);
+  }
+
+  info(): HotlistInfo | undefined {
+    const version = this.version();
+    if (version === undefined) return undefined;
+    const next = this.#c.meta.get("hotlist_next_update");
+    const fetched = this.#c.meta.get("hotlist_fetched_at");
+    return {
+      version,
+      issuedAt: Number(this.#c.meta.get("hotlist_issued_at") ?? "0"),
+      nextUpdate: next === undefined || next === "" ? undefined : Number(next),
+      fetchedAt: fetched === undefined ? 0 : Date.parse(fetched),
+    };
   }
 
   size(): { wallets: number; serials: number } {

@@ -85,4 +85,61 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE hotlist_wallets (wallet_id TEXT PRIMARY KEY);
   CREATE TABLE hotlist_serials (serial TEXT PRIMARY KEY);
   `,
+  // 4: a cash-register payment found by its intent's seq (naming the earlier payment a tap resolved)
+  `
+  CREATE INDEX ecr_payments_seq ON ecr_payments (seq) WHERE seq IS NOT NULL;
+  `,
+  // 5: per wallet, the newest record this terminal verified (rollback and edited-balance checks,
+  // seeded from the records already stored), the terminal's own blocklist (apart from the
+  // acquirer's hotlist, which a sync replaces) and the findings that travel with the next upload
+  `
+  CREATE TABLE seen_wallets (
+    wallet_id     TEXT PRIMARY KEY,
+    seq           INTEGER NOT NULL,
+    card_counter  INTEGER NOT NULL,
+    balance_after INTEGER NOT NULL,
+    currency      INTEGER NOT NULL,
+    seen_at       INTEGER NOT NULL
+  );
+  INSERT INTO seen_wallets (wallet_id, seq, card_counter, balance_after, currency, seen_at)
+    SELECT t.wallet_id, t.seq, t.card_counter, t.balance_after, t.currency, COALESCE(t.resolved_at, t.created_at)
+    FROM transactions t
+    WHERE t.status = 'complete'
+      AND t.seq = (SELECT MAX(u.seq) FROM transactions u WHERE u.wallet_id = t.wallet_id AND u.status = 'complete');
+
+  CREATE TABLE wallet_findings (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    wallet_id        TEXT NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('rollback', 'balance-forged')),
+    seq              INTEGER NOT NULL,
+    seen_seq         INTEGER NOT NULL,
+    seen_counter     INTEGER NOT NULL,
+    seen_balance     INTEGER NOT NULL,
+    seen_currency    INTEGER NOT NULL,
+    claimed_counter  INTEGER NOT NULL,
+    claimed_balance  INTEGER NOT NULL,
+    amount           INTEGER NOT NULL,
+    currency         INTEGER NOT NULL,
+    card_record      BLOB NOT NULL,
+    card_signature   BLOB NOT NULL,
+    card_certificate BLOB NOT NULL,
+    found_at         INTEGER NOT NULL,
+    reported_in      TEXT
+  );
+  CREATE INDEX wallet_findings_unreported ON wallet_findings (seq) WHERE reported_in IS NULL;
+
+  CREATE TABLE local_blocklist (
+    wallet_id  TEXT PRIMARY KEY,
+    finding_id INTEGER NOT NULL REFERENCES wallet_findings (id),
+    blocked_at INTEGER NOT NULL
+  );
+  `,
+  // 6: torn intents the card's log no longer covers: the card counter seen before DEBIT, and the
+  // intent left unresolved (still pending) with its reason and the batch that reported it
+  `
+  ALTER TABLE transactions ADD COLUMN card_counter_seen INTEGER;
+  ALTER TABLE transactions ADD COLUMN unresolved_reason TEXT;
+  ALTER TABLE transactions ADD COLUMN unresolved_at INTEGER;
+  ALTER TABLE transactions ADD COLUMN unresolved_batch_id TEXT;
+  `,
 ];

@@ -53,6 +53,16 @@ export class RecordStore implements RecordLedger, RiskView {
   }
 
   createIntent(intent: NewIntent): Intent {
+    return this.#c.db
+      .transaction(() => {
+        const created = this.#insertIntent(intent);
+        if (intent.serviceId !== undefined) this.#stmt.linkEcrPayment.run(created.seq, intent.serviceId);
+        return created;
+      })
+      .immediate();
+  }
+
+  #insertIntent(intent: NewIntent): Intent {
     const createdAt = this.#c.clock.now();
     const info = this.#stmt.insertIntent.run({
       walletId: intent.walletId,
@@ -61,6 +71,7 @@ export class RecordStore implements RecordLedger, RiskView {
       terminalTime: intent.terminalTime,
       transcriptHash: Buffer.from(intent.transcriptHash),
       reference: intent.reference ?? null,
+      cardCounterSeen: intent.cardCounterSeen ?? null,
       createdAt,
     });
     return { ...intent, seq: Number(info.lastInsertRowid), createdAt };
@@ -76,6 +87,10 @@ export class RecordStore implements RecordLedger, RiskView {
       walletId === undefined ? this.#stmt.pendingAll.all() : this.#stmt.pendingByWallet.all(walletId)
     ) as TransactionRow[];
     return rows.map(toIntent);
+  }
+
+  markUnresolved(seq: number, reason: string): void {
+    this.#stmt.markUnresolved.run(reason, this.#c.clock.now(), seq);
   }
 
   lastCardCounter(walletId: string): number | undefined {
@@ -194,14 +209,19 @@ export class RecordStore implements RecordLedger, RiskView {
 function prepare(db: Database.Database) {
   return {
     insertIntent: db.prepare(
-      `INSERT INTO transactions (status, wallet_id, amount, currency, terminal_time, transcript_hash, reference, created_at)
-       VALUES ('pending', @walletId, @amount, @currency, @terminalTime, @transcriptHash, @reference, @createdAt)`,
+      `INSERT INTO transactions (status, wallet_id, amount, currency, terminal_time, transcript_hash, reference, card_counter_seen, created_at)
+       VALUES ('pending', @walletId, @amount, @currency, @terminalTime, @transcriptHash, @reference, @cardCounterSeen, @createdAt)`,
     ),
+    linkEcrPayment: db.prepare("UPDATE ecr_payments SET seq = ? WHERE service_id = ? AND seq IS NULL"),
     bySeq: db.prepare("SELECT * FROM transactions WHERE seq = ?"),
     pendingByWallet: db.prepare(
       "SELECT * FROM transactions WHERE status = 'pending' AND wallet_id = ? ORDER BY seq",
     ),
     pendingAll: db.prepare("SELECT * FROM transactions WHERE status = 'pending' ORDER BY seq"),
+    markUnresolved: db.prepare(
+      `UPDATE transactions SET unresolved_reason = ?, unresolved_at = ?
+       WHERE seq = ? AND status = 'pending' AND unresolved_reason IS NULL`,
+    ),
     insertCert: db.prepare("INSERT OR IGNORE INTO certificates (fingerprint, der) VALUES (?, ?)"),
     finalize: db.prepare(
       `UPDATE transactions SET status = @status, resolved_at = @resolvedAt, resolution = @resolution,

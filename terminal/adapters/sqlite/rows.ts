@@ -30,6 +30,10 @@ export interface TransactionRow {
   batch_id: string | null;
   upload_status: string | null;
   upload_reason: string | null;
+  card_counter_seen: number | null;
+  unresolved_reason: string | null;
+  unresolved_at: number | null;
+  unresolved_batch_id: string | null;
 }
 
 /** The columns a batch entry is read from (a final row: chained, so never pending). */
@@ -76,6 +80,8 @@ export function toTransaction(r: TransactionRow): StoredTransaction {
     batchId: opt(r.batch_id),
     uploadStatus: opt(r.upload_status),
     uploadReason: opt(r.upload_reason),
+    ...(r.card_counter_seen === null ? {} : { cardCounterSeen: r.card_counter_seen }),
+    ...(r.unresolved_reason === null ? {} : { unresolvedReason: r.unresolved_reason }),
   };
 }
 
@@ -89,6 +95,16 @@ export function toIntent(r: TransactionRow): Intent {
     transcriptHash: new Uint8Array(r.transcript_hash),
     createdAt: r.created_at,
     ...(r.reference === null ? {} : { reference: r.reference }),
+    ...(r.card_counter_seen === null ? {} : { cardCounterSeen: r.card_counter_seen }),
+    ...(r.unresolved_reason === null
+      ? {}
+      : {
+          unresolved: {
+            reason: r.unresolved_reason,
+            at: r.unresolved_at ?? r.created_at,
+            ...(r.unresolved_batch_id === null ? {} : { batchId: r.unresolved_batch_id }),
+          },
+        }),
   };
 }
 

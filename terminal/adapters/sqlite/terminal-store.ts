@@ -11,6 +11,7 @@ import { EcrPaymentStore } from "./ecr-payment-store.js";
 import { SqliteHotlist } from "./hotlist-store.js";
 import { MetaTable } from "./meta.js";
 import { RecordStore } from "./record-store.js";
+import { SqliteWalletWatch } from "./seen-wallets-store.js";
 
 /** The machine's clock: what posd dates its records by. */
 export const systemClock: Clock = { now: () => Date.now() };
@@ -22,6 +23,7 @@ export class SqliteTerminalStore implements TerminalStores {
   readonly ecrPayments: EcrPaymentStore;
   readonly batches: BatchStore;
   readonly hotlist: SqliteHotlist;
+  readonly walletWatch: SqliteWalletWatch;
   readonly clock: Clock;
   readonly #db: Database.Database;
 
@@ -35,6 +37,7 @@ export class SqliteTerminalStore implements TerminalStores {
     this.ecrPayments = new EcrPaymentStore(connection);
     this.batches = new BatchStore(connection);
     this.hotlist = new SqliteHotlist(connection);
+    this.walletWatch = new SqliteWalletWatch(connection);
   }
 
   /** Open (creating and migrating if needed); everything stored is dated by `clock`. */
