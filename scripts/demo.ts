@@ -3,11 +3,12 @@
  *
  * Two wallets are personalised, a terminal is initialised from the test PKI, a few taps go through
  * (one declined for insufficient funds, one torn after the card committed and recovered on the
- * next tap), the records are printed, then an acquirer is started on a free loopback port, the
- * terminal uploads its batch over real HTTP, and the acquirer prints its settlement report.
+ * next tap), a wallet restored from a backup is caught, the records are printed, then an acquirer
+ * is started on a free loopback port, the terminal uploads its batch over real HTTP (with the
+ * finding about that wallet), and the acquirer prints its settlement report.
  * Everything lives in a temporary directory that is removed at the end (--keep keeps it).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AcquirerStore } from "../acquirer-stub/db/store.js";
@@ -23,7 +24,7 @@ import { fixturesDir } from "../protocol/paths.js";
 import { AcquirerClient, verifyHotlist } from "../terminal/adapters/http/acquirer-client.js";
 import { runPayment } from "../terminal/application/run-payment.js";
 import { syncHotlist, uploadBatches } from "../terminal/application/upload.js";
-import { openTerminal } from "../terminal/composition/root.js";
+import { openTerminal, paymentDeps } from "../terminal/composition/root.js";
 import { loadConfig } from "../terminal/config.js";
 import { initTerminal } from "../terminal/init.js";
 import { printOutcome, printRecords } from "../terminal/output.js";
@@ -68,13 +69,13 @@ async function main(): Promise<void> {
       `terminal T-0001 of merchant M-0001, certificate valid until ${init.certificateNotAfter.toISOString()}`,
     );
     const ctx = openTerminal(loadConfig({ dataDir: home }), silentLogger());
-    const deps = { store: ctx.store, identity: ctx.identity, trust: ctx.trust, logger: ctx.logger };
-    const cards = Object.fromEntries(
-      Object.entries(wallets).map(([name, path]) => {
-        const applet = new FaultyApplet(new FileCardStateStore(path));
-        return [name, { applet, transport: new InProcessTransport(applet) }];
-      }),
-    );
+    // What posd itself uses: risk limits, the hotlist and the wallet watch included.
+    const deps = paymentDeps(ctx);
+    const open = (path: string) => {
+      const applet = new FaultyApplet(new FileCardStateStore(path));
+      return { applet, transport: new InProcessTransport(applet) };
+    };
+    const cards = Object.fromEntries(Object.entries(wallets).map(([name, path]) => [name, open(path)]));
     const tap = async (who: string, amount: string) => {
       const o = await runPayment(cards[who]!.transport, deps, {
         amount: parseAmount(amount, EUR),
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
     };
 
     step("taps");
+    const bobBackup = readFileSync(wallets.bob!);
     await tap("alice", "4.50");
     await tap("bob", "12.00");
     out("(the next tap tears: the phone leaves the field right after the card committed the debit)");
@@ -96,6 +98,14 @@ async function main(): Promise<void> {
     out("(alice taps again: the terminal first asks her card's log about the torn payment)");
     await tap("alice", "2.00");
     await tap("bob", "1.50");
+
+    step("attack: bob restores his wallet from a backup taken before he paid 1.50");
+    writeFileSync(wallets.bob!, bobBackup);
+    cards.bob = open(wallets.bob!);
+    out("(the terminal verified bob's counter 1; the restored card shows counter 0 at SELECT)");
+    await tap("bob", "5.00");
+    out("(bob is now on this terminal's local blocklist, and the finding goes with the next upload)");
+    await tap("bob", "1.00");
 
     step("posd records");
     printRecords(ctx.store.list());
