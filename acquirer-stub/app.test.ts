@@ -25,7 +25,7 @@ import {
 import { frozenClock } from "../test-support/clock.js";
 import type { SettlementReport } from "./domain/settle.js";
 import { MAX_FUTURE_SKEW_SECONDS } from "./domain/verify.js";
-import { TEST_NOW, type TestAcquirer, testAcquirer } from "./testing.js";
+import { countRows, TEST_NOW, type TestAcquirer, testAcquirer } from "./testing.js";
 
 const pki = loadFixturePki();
 const DAY = DEFAULT_DAY;
@@ -33,8 +33,8 @@ const DAY = DEFAULT_DAY;
 const clock = frozenClock(TEST_NOW).date;
 
 let acq: TestAcquirer;
-beforeEach(() => {
-  acq = testAcquirer({ clock });
+beforeEach(async () => {
+  acq = await testAcquirer({ clock });
 });
 afterEach(async () => {
   await acq.close();
@@ -67,12 +67,12 @@ function reasons(result: BatchResult): Record<number, string | undefined> {
   return Object.fromEntries(result.records.map((r) => [r.seq, r.reason ?? r.status]));
 }
 
-function batchCount(): number {
-  return (acq.store.db.prepare("SELECT COUNT(*) AS n FROM batches").get() as { n: number }).n;
+function batchCount(): Promise<number> {
+  return countRows(acq.store, "batches");
 }
 
-function recordCount(): number {
-  return (acq.store.db.prepare("SELECT COUNT(*) AS n FROM records").get() as { n: number }).n;
+function recordCount(): Promise<number> {
+  return countRows(acq.store, "records");
 }
 
 describe("POST /v1/batches: a good batch", () => {
@@ -142,18 +142,43 @@ describe("POST /v1/batches: a good batch", () => {
     expect(again.res.headers["idempotent-replayed"]).toBe("true");
   });
 
-  it("refuses the same batch id with other content (409) and stores nothing", async () => {
+  it("refuses the same batch id with other content from the same terminal (409) and stores nothing", async () => {
+    const sim = new TerminalSim();
+    sim.debits(2);
+    const upload = sim.closeBatch();
+    await post(upload);
+    const again = new TerminalSim();
+    again.debits(1);
+    const conflicting = again.closeBatch({ batchId: upload.manifest.batchId });
+    const { status, body } = await post(conflicting);
+    expect(status).toBe(409);
+    expect(body.code).toBe("ACQ_ERR_IDEMPOTENCY_CONFLICT");
+    expect(await recordCount()).toBe(2);
+  });
+
+  it("keeps batch ids per terminal: another terminal's batch under the same id settles on its own", async () => {
     const sim = new TerminalSim();
     sim.debits(2);
     const upload = sim.closeBatch();
     await post(upload);
     const other = new TerminalSim({ terminal: "terminals/term-0002" });
-    other.debits(1);
-    const conflicting = other.closeBatch({ batchId: upload.manifest.batchId });
-    const { status, body } = await post(conflicting);
-    expect(status).toBe(409);
-    expect(body.code).toBe("ACQ_ERR_IDEMPOTENCY_CONFLICT");
-    expect(recordCount()).toBe(2);
+    other.debit({ card: "cards/bob" });
+    const same = other.closeBatch({ batchId: upload.manifest.batchId });
+    const { status, body } = await post(same);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: "settled", accepted: 1 });
+    expect(await recordCount()).toBe(3);
+    // T-0001's own retry still gets its own stored verdict.
+    const retry = await post(upload);
+    expect(retry).toMatchObject({ status: 200, body: { accepted: 2 } });
+    expect(retry.res.headers["idempotent-replayed"]).toBe("true");
+    const ambiguous = await acq.app.inject({ method: "GET", url: `/v1/batches/${upload.manifest.batchId}` });
+    expect(ambiguous.statusCode).toBe(400);
+    const mine = await acq.app.inject({
+      method: "GET",
+      url: `/v1/batches/${upload.manifest.batchId}?terminalId=T-0001`,
+    });
+    expect(mine.json()).toMatchObject({ accepted: 2 });
   });
 
   it("answers 409 ACQ_ERR_IN_FLIGHT to a second request for a batch still being verified", async () => {
@@ -254,19 +279,19 @@ describe("POST /v1/batches: the terminal must be authenticated (403, nothing sto
       const { status, body } = await post(upload);
       expect(status).toBe(403);
       expect(body.code).toBe(code);
-      expect(batchCount()).toBe(0);
+      expect(await batchCount()).toBe(0);
       const stored = await acq.app.inject({ method: "GET", url: `/v1/batches/${upload.manifest.batchId}` });
       expect(stored.statusCode).toBe(404);
     });
 
   it("refuses a terminal id revoked by the operator (revoke-terminal), even with a valid certificate", async () => {
-    acq.store.revokeTerminal("T-0001", 1, "stolen");
+    await acq.store.revokeTerminal("T-0001", 1, "stolen");
     const sim = new TerminalSim();
     sim.debits(1);
     const { status, body } = await post(sim.closeBatch());
     expect(status).toBe(403);
     expect(body.code).toBe("ACQ_ERR_TERMINAL_REVOKED");
-    expect(batchCount()).toBe(0);
+    expect(await batchCount()).toBe(0);
   });
 });
 
@@ -426,7 +451,7 @@ describe("POST /v1/batches: a broken chain rejects the whole batch (422, stored)
       expect(body).toMatchObject({ status: "rejected", reason: "ACQ_ERR_CHAIN_BREAK", accepted: 0 });
       expect(body.records.every((r) => r.status === "rejected")).toBe(true);
       expect(await settled()).toEqual({ count: 0, amount: 0 });
-      expect(recordCount()).toBe(0);
+      expect(await recordCount()).toBe(0);
       const again = await post(upload);
       expect(again.status).toBe(422);
       expect(again.res.headers["idempotent-replayed"]).toBe("true");
@@ -453,7 +478,7 @@ describe("POST /v1/batches: a broken chain rejects the whole batch (422, stored)
     const early = await post(b2);
     expect(early.status).toBe(409);
     expect(early.body.code).toBe("ACQ_ERR_CHAIN_BREAK");
-    expect(batchCount()).toBe(0);
+    expect(await batchCount()).toBe(0);
     expect((await post(b1)).status).toBe(200);
     expect((await post(b2)).status).toBe(200);
     expect(await settled()).toEqual({ count: 4, amount: 1800 });
@@ -509,7 +534,7 @@ describe("clone detection", () => {
     t1.debit({ card: "cards/bob", counter: 7, amount: 1 });
     const { body } = await post(t1.closeBatch());
     expect(reasons(body)).toEqual({ 1: "accepted", 2: "ACQ_ERR_CLONE" });
-    expect(acq.store.walletBlock("W-BOB-0002")).toMatchObject({ reason: "clone" });
+    expect(await acq.store.walletBlock("W-BOB-0002")).toMatchObject({ reason: "clone" });
   });
 
   it("reports gaps in a wallet's counters as outstanding, not as errors", async () => {
@@ -631,8 +656,8 @@ describe("malformed HTTP: 4xx with a reason, nothing stored", () => {
       const body = res.json() as { code: string; message: string };
       expect(body.code).toBe(code);
       expect(body.message.length).toBeGreaterThan(0);
-      expect(batchCount()).toBe(0);
-      expect(recordCount()).toBe(0);
+      expect(await batchCount()).toBe(0);
+      expect(await recordCount()).toBe(0);
     });
 
   it("answers an unknown route with 404 ACQ_ERR_NOT_FOUND", async () => {
@@ -667,7 +692,7 @@ describe("GET /v1/hotlist and wallet blocking", () => {
   });
 
   it("moves the version on block and unblock, and not when nothing changes", async () => {
-    const v0 = acq.store.hotlistVersion();
+    const v0 = await acq.store.hotlistVersion();
     const block = await acq.app.inject({
       method: "POST",
       url: "/v1/wallets/W-BOB-0002/block",
@@ -712,7 +737,7 @@ describe("GET /v1/hotlist and wallet blocking", () => {
       payload: { reason: "lost" },
     });
     expect(id.statusCode).toBe(400);
-    expect(acq.store.hotlistState().blockedWallets).toEqual([]);
+    expect((await acq.store.hotlistState()).blockedWallets).toEqual([]);
   });
 
   it("publishes a CRL that openssl verifies with the acquirer CA", async () => {
@@ -753,11 +778,11 @@ describe("operator routes and health", () => {
   it("answers /healthz", async () => {
     const res = await acq.app.inject({ method: "GET", url: "/healthz" });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: "ok" });
+    expect(res.json()).toEqual({ status: "ok", engine: acq.store.kind });
   });
 
   it("requires the operator token when one is configured", async () => {
-    const guarded = testAcquirer({ clock, operatorToken: "s3cret-token" });
+    const guarded = await testAcquirer({ clock, operatorToken: "s3cret-token" });
     try {
       const none = await guarded.app.inject({ method: "GET", url: "/v1/reports/settlement?date=2026-11-23" });
       expect(none.statusCode).toBe(401);

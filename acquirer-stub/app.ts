@@ -3,21 +3,29 @@
  * returns it without listening (tests use `inject()`; server.ts listens).
  *
  * Routes (JSON; errors are `{ code: "ACQ_ERR_…", message, details? }`):
- *   GET  /healthz                          200 { status: "ok" } | 503 database unavailable
+ *   GET  /healthz                          200 { status: "ok", engine } | 503 database unavailable
  *   POST /v1/batches                       see routes/batches.ts (idempotent by batch id)
- *   GET  /v1/batches/:batchId              the stored verdict, 404 when none
+ *   GET  /v1/batches/:batchId[?terminalId=] the stored verdict, 404 when none
  *   GET  /v1/hotlist[?since=VERSION]       signed hotlist | 304
  *   POST /v1/wallets/:walletId/block       operator (routes/operator.ts)
  *   POST /v1/wallets/:walletId/unblock     operator
  *   GET  /v1/wallets/:walletId/ledger      operator
  *   GET  /v1/reports/settlement?date=      operator
+ *   POST /v1/platform/…                    the wallet platform, terminal-signed (platform/routes.ts),
+ *                                          when the issuer key is given
+ *   GET  /v1/platform/wallets/:walletId    operator
+ *   GET  /v1/platform/reconciliation       operator
  */
+import type { KeyObject } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import { type Logger, silentLogger } from "../protocol/logger.js";
 import { BatchProcessor } from "./application/batches.js";
 import type { AcquirerStore } from "./db/store.js";
 import type { HotlistSigner } from "./domain/hotlist.js";
 import type { AcquirerTrust } from "./domain/trust.js";
+import { IssuerSigner } from "./platform/issuer.js";
+import { registerPlatformRoutes } from "./platform/routes.js";
+import { PlatformStore } from "./platform/store/platform-store.js";
 import { registerBatchRoutes } from "./routes/batches.js";
 import { errorHandler, notFoundHandler } from "./routes/errors.js";
 import { registerHotlistRoutes } from "./routes/hotlist.js";
@@ -31,6 +39,11 @@ export interface AcquirerDeps {
   readonly trust: AcquirerTrust;
   /** The acquirer CA certificate and key that sign the hotlist and its CRL. */
   readonly hotlistSigner: HotlistSigner;
+  /**
+   * The issuer CA key the wallet platform signs issuer commands with (LOAD, LOAD REVERSAL); without
+   * it the platform's terminal routes are not served.
+   */
+  readonly issuerKey?: KeyObject;
   /** One pino logger per process (protocol/logger.ts); default: silent. */
   readonly logger?: Logger;
   /** Injected clock (tests): certificate validity, received times, hotlist times. */
@@ -46,7 +59,7 @@ export interface AcquirerDeps {
   readonly afterCommit?: (batchId: string) => Promise<void>;
 }
 
-export function buildApp(deps: AcquirerDeps): FastifyInstance {
+export async function buildApp(deps: AcquirerDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? (() => new Date());
   const app = Fastify({
     loggerInstance: deps.logger ?? silentLogger(),
@@ -62,7 +75,7 @@ export function buildApp(deps: AcquirerDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   const nowSeconds = Math.floor(clock().getTime() / 1000);
-  deps.store.syncRevokedCardSerials(deps.trust.revokedCardSerials(), nowSeconds);
+  await deps.store.syncRevokedCardSerials(deps.trust.revokedCardSerials(), nowSeconds);
 
   const processor = new BatchProcessor({
     store: deps.store,
@@ -76,12 +89,26 @@ export function buildApp(deps: AcquirerDeps): FastifyInstance {
   app.setNotFoundHandler(notFoundHandler);
 
   app.get("/healthz", async (_request, reply) => {
-    if (!deps.store.healthy())
-      return reply.status(503).send({ code: "ACQ_ERR_STORE", message: "database unavailable" });
-    return { status: "ok" };
+    if (!(await deps.store.healthy()))
+      return reply
+        .status(503)
+        .header("retry-after", "1")
+        .send({ code: "ACQ_ERR_STORE_UNAVAILABLE", message: "database unavailable" });
+    return { status: "ok", engine: deps.store.kind };
   });
   registerBatchRoutes(app, processor);
   registerHotlistRoutes(app, deps.store, deps.hotlistSigner, clock);
   registerOperatorRoutes(app, deps.store, clock, deps.operatorToken);
+  if (deps.issuerKey)
+    registerPlatformRoutes(app, {
+      ctx: {
+        store: PlatformStore.of(deps.store, deps.logger),
+        trust: deps.trust,
+        issuer: new IssuerSigner(deps.issuerKey),
+        clock,
+      },
+      isTerminalRevoked: (terminalId) => deps.store.isTerminalRevoked(terminalId),
+      operatorToken: deps.operatorToken,
+    });
   return app;
 }

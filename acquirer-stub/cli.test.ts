@@ -12,6 +12,7 @@ import { packageRoot } from "../protocol/paths.js";
 import { AcquirerClient } from "../terminal/adapters/http/acquirer-client.js";
 import { TerminalSim } from "../test-support/batch-builder.js";
 import { frozenClock, realClock } from "../test-support/clock.js";
+import { testDatabase, testEngine, testPostgresUrl } from "./testing.js";
 
 const CLI = join(packageRoot(), "dist", "acquirer-stub", "cli.js");
 const run = promisify(execFile);
@@ -66,7 +67,7 @@ describe.skipIf(!existsSync(CLI))("acquirer-stub CLI", () => {
     const report = await cli("report", "--help");
     expect(report.stdout).toMatch(/--date <YYYY-MM-DD>/);
     expect(report.stdout).toMatch(/--json/);
-    expect(report.stdout).toMatch(/--db <file>.*default: "acquirer\.sqlite"/);
+    expect(report.stdout).toMatch(/--db <file\|url>[\s\S]*default:\s+"acquirer\.sqlite"/);
     const block = await cli("block", "--help");
     expect(block.stdout).toMatch(/choices: "lost", "stolen", "fraud", "clone", "other"/);
   });
@@ -98,10 +99,23 @@ describe.skipIf(!existsSync(CLI))("acquirer-stub CLI", () => {
     expect(existsSync(db)).toBe(false);
   });
 
+  it.runIf(testEngine() === "postgres")(
+    "refuses to report on a PostgreSQL database that does not exist (exit 1, unreachable)",
+    async () => {
+      const url = new URL(testPostgresUrl()!);
+      url.pathname = "/tw_no_such_database";
+      const r = await cli("report", "--date", "2026-11-23", "--db", url.href);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/ACQ_ERR_STORE_UNREACHABLE/);
+    },
+  );
+
   it("serves batches, and blocks, reports, revokes on the same database while serving", async () => {
-    const db = join(dir, "acquirer.sqlite");
+    // The engine under test: a SQLite file, or (TAPWALLET_TEST_ENGINE=postgres) a database URL.
+    const database = await testDatabase();
+    const db = database.target;
     const { url, child } = await serve(db);
-    expect(statSync(db).mode & 0o777).toBe(0o600);
+    if (database.kind === "sqlite") expect(statSync(db).mode & 0o777).toBe(0o600);
     const client = new AcquirerClient({ baseUrl: url, baseDelayMs: 5 });
     try {
       // `serve` runs on the real clock, so the simulated terminal does too (read once, so that the
@@ -155,7 +169,9 @@ describe.skipIf(!existsSync(CLI))("acquirer-stub CLI", () => {
       client.close();
       const exited = new Promise<number | null>((r) => child.on("exit", r));
       child.kill("SIGTERM");
-      expect(await exited).toBe(0);
+      const code = await exited;
+      await database.drop();
+      expect(code).toBe(0);
     }
   });
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * acquirer-stub: the tapwallet acquirer. `serve` runs the HTTP service; the other commands work on
- * the same SQLite file directly (safe while `serve` runs: WAL). Exit codes: 0 ok, 1 error, 2 usage.
+ * the same database directly (safe while `serve` runs: WAL on SQLite, transactions on
+ * PostgreSQL). Exit codes: 0 ok, 1 error, 2 usage.
  */
 import { existsSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
@@ -10,14 +11,20 @@ import { isTapwalletError } from "../protocol/errors.js";
 import { createLogger } from "../protocol/logger.js";
 import { ID_PATTERN } from "../protocol/wallet/constants.js";
 import { defaultPkiDir } from "./config.js";
+import { parseDbTarget } from "./db/engine.js";
 import { AcquirerStore } from "./db/store.js";
 import { BLOCK_REASONS, type BlockReason } from "./domain/hotlist.js";
 import { currencyCode, formatRanges, formatTotal, isCalendarDate, renderReport } from "./domain/settle.js";
 import { AcquirerError } from "./errors.js";
+import { registerPlatformCommands } from "./platform/cli.js";
+import { renderReconciliation } from "./platform/reconciliation-text.js";
+import { platformReconciliation } from "./platform/reports.js";
+import { PlatformStore } from "./platform/store/platform-store.js";
 import { serve } from "./server.js";
 
 const EXIT = { OK: 0, ERROR: 1, USAGE: 2 } as const;
 const DEFAULT_DB = "acquirer.sqlite";
+const DB_ENV = "TAPWALLET_ACQUIRER_DB";
 const OPERATOR_TOKEN_ENV = "TAPWALLET_ACQUIRER_OPERATOR_TOKEN";
 
 function usage(message: string): AcquirerError {
@@ -35,33 +42,45 @@ function requireId(text: string, what: string): string {
 }
 
 /** Open an existing database: a report on a mistyped path must not silently create an empty one. */
-function openExisting(path: string): AcquirerStore {
-  if (path !== ":memory:" && !existsSync(path))
+async function openExisting(db: string): Promise<AcquirerStore> {
+  const target = parseDbTarget(db);
+  if (target.kind === "sqlite" && target.path !== ":memory:" && !existsSync(target.path))
     throw new AcquirerError(
       "ACQ_ERR_STORE",
-      `no acquirer database at ${path} (start \`acquirer-stub serve --db ${path}\` first)`,
+      `no acquirer database at ${target.path} (start \`acquirer-stub serve --db ${target.path}\` first)`,
     );
-  return AcquirerStore.open(path);
+  return AcquirerStore.open(db);
 }
 
-function withStore<T>(path: string, fn: (store: AcquirerStore) => T): T {
-  const store = openExisting(path);
+/** Run `fn` on the database; `create`: a command that sets up state may make a new one. */
+async function withStore<T>(
+  db: string,
+  fn: (store: AcquirerStore) => Promise<T>,
+  options: { create?: boolean } = {},
+): Promise<T> {
+  const store = options.create ? await AcquirerStore.open(db) : await openExisting(db);
   try {
-    return fn(store);
+    return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-const dbOption = () => new Option("--db <file>", "acquirer SQLite database").default(DEFAULT_DB);
+const dbOption = () =>
+  new Option("--db <file|url>", "acquirer database: a SQLite file, or postgres://user@host:port/dbname")
+    .env(DB_ENV)
+    .default(DEFAULT_DB);
 
 const program = new Command()
   .name("acquirer-stub")
   .description(
-    "the tapwallet acquirer: verifies uploaded batches, settles per merchant, publishes the hotlist.\n" +
-      "`serve` runs the HTTP service; the other commands work on its database file (also while it runs).\n" +
+    "the tapwallet acquirer: verifies uploaded batches, settles per merchant, publishes the hotlist;\n" +
+      "and the wallet platform: wallets, the bank accounts behind them, loads (`wallet`, `bank`).\n" +
+      "`serve` runs the HTTP service; the other commands work on its database (also while it runs).\n" +
+      `The database is a SQLite file (default ${DEFAULT_DB}) or a PostgreSQL URL (--db or ${DB_ENV});\n` +
+      "several `serve` instances may share one PostgreSQL database.\n" +
       "Exit codes: 0 ok, 1 error, 2 usage.",
   )
   .version("0.1.0")
@@ -80,7 +99,8 @@ const program = new Command()
 program
   .command("serve")
   .description(
-    "run the HTTP service (POST /v1/batches, GET /v1/hotlist, reports, wallet block/unblock) until SIGINT/SIGTERM.\n" +
+    "run the HTTP service (POST /v1/batches, GET /v1/hotlist, reports, wallet block/unblock, the wallet\n" +
+      "platform's /v1/platform/… when the PKI directory has issuer-ca.key.pem) until SIGINT/SIGTERM.\n" +
       `Operator routes need a bearer token when ${OPERATOR_TOKEN_ENV} is set.`,
   )
   .addOption(dbOption())
@@ -88,8 +108,8 @@ program
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option(
     "--ca <dir>",
-    "PKI directory: root-ca.crt.pem, issuer-ca.crt.pem, acquirer-ca.crt.pem + .key.pem, crl/*.crl " +
-      "(key passphrase from TAPWALLET_ACQUIRER_KEY_PASSPHRASE)",
+    "PKI directory: root-ca.crt.pem, issuer-ca.crt.pem [+ .key.pem], acquirer-ca.crt.pem + .key.pem, crl/*.crl " +
+      "(key passphrases from TAPWALLET_ACQUIRER_KEY_PASSPHRASE, TAPWALLET_ISSUER_KEY_PASSPHRASE)",
     defaultPkiDir(),
   )
   .action(async (o: { db: string; port: string; host: string; ca: string }) => {
@@ -105,7 +125,7 @@ program
       logger,
       ...(token ? { operatorToken: token } : {}),
     });
-    process.stdout.write(`acquirer listening on ${server.url} (database ${o.db})\n`);
+    process.stdout.write(`acquirer listening on ${server.url} (database ${server.database})\n`);
     const stop = (signal: string) => {
       logger.info({ signal }, "stopping");
       server.close().then(
@@ -121,17 +141,22 @@ program
   .command("report")
   .description(
     "settlement for one business day (UTC date of the records' terminal time) per merchant and currency,\n" +
-      "reconciliation of the batches received that day, outstanding counter and seq gaps, clones",
+      "reconciliation of the batches received that day, outstanding counter and seq gaps, clones;\n" +
+      "then the wallet platform's reconciliation of every account (loads against the bank and the tellers'\n" +
+      "drawers, settled consumption against the bookings, each wallet's offline account), with every difference",
   )
   .requiredOption("--date <YYYY-MM-DD>", "business day")
   .option("--json", "print JSON")
   .addOption(dbOption())
-  .action((o: { date: string; json?: boolean; db: string }) => {
+  .action(async (o: { date: string; json?: boolean; db: string }) => {
     if (!isCalendarDate(o.date))
       throw usage(`--date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(o.date)}`);
-    const report = withStore(o.db, (s) => s.settlementReport(o.date));
-    if (o.json) printJson(report);
-    else process.stdout.write(renderReport(report));
+    const { report, platform } = await withStore(o.db, async (s) => ({
+      report: await s.settlementReport(o.date),
+      platform: await platformReconciliation(PlatformStore.of(s)),
+    }));
+    if (o.json) printJson({ ...report, platform });
+    else process.stdout.write(`${renderReport(report)}\n${renderReconciliation(platform)}`);
   });
 
 program
@@ -142,8 +167,8 @@ program
   )
   .option("--json", "print JSON")
   .addOption(dbOption())
-  .action((o: { json?: boolean; db: string }) => {
-    const open = withStore(o.db, (s) => s.unresolvedIntents());
+  .action(async (o: { json?: boolean; db: string }) => {
+    const open = await withStore(o.db, (s) => s.unresolvedIntents());
     if (o.json) printJson({ unresolvedIntents: open });
     else if (open.length === 0) process.stdout.write("no unresolved torn intents\n");
     else {
@@ -162,11 +187,11 @@ program
   .argument("<WALLET_ID>", "wallet id")
   .addOption(new Option("--reason <reason>", "why").choices([...BLOCK_REASONS]).makeOptionMandatory())
   .addOption(dbOption())
-  .action((walletId: string, o: { reason: BlockReason; db: string }) => {
+  .action(async (walletId: string, o: { reason: BlockReason; db: string }) => {
     requireId(walletId, "WALLET_ID");
-    const { changed, version } = withStore(o.db, (s) => ({
-      changed: s.blockWallet(walletId, o.reason, nowSeconds()),
-      version: s.hotlistVersion(),
+    const { changed, version } = await withStore(o.db, async (s) => ({
+      changed: await s.blockWallet(walletId, o.reason, nowSeconds()),
+      version: await s.hotlistVersion(),
     }));
     process.stdout.write(
       changed
@@ -180,11 +205,11 @@ program
   .description("release a blocked wallet: it leaves the hotlist, whose version moves")
   .argument("<WALLET_ID>", "wallet id")
   .addOption(dbOption())
-  .action((walletId: string, o: { db: string }) => {
+  .action(async (walletId: string, o: { db: string }) => {
     requireId(walletId, "WALLET_ID");
-    const { changed, version } = withStore(o.db, (s) => ({
-      changed: s.unblockWallet(walletId, nowSeconds()),
-      version: s.hotlistVersion(),
+    const { changed, version } = await withStore(o.db, async (s) => ({
+      changed: await s.unblockWallet(walletId, nowSeconds()),
+      version: await s.hotlistVersion(),
     }));
     process.stdout.write(
       changed
@@ -199,9 +224,9 @@ program
   .argument("<TERMINAL_ID>", "terminal id")
   .option("--reason <text>", "note kept with the revocation")
   .addOption(dbOption())
-  .action((terminalId: string, o: { reason?: string; db: string }) => {
+  .action(async (terminalId: string, o: { reason?: string; db: string }) => {
     requireId(terminalId, "TERMINAL_ID");
-    const changed = withStore(o.db, (s) => s.revokeTerminal(terminalId, nowSeconds(), o.reason));
+    const changed = await withStore(o.db, (s) => s.revokeTerminal(terminalId, nowSeconds(), o.reason));
     process.stdout.write(
       changed ? `terminal ${terminalId} revoked\n` : `terminal ${terminalId} was already revoked\n`,
     );
@@ -215,9 +240,9 @@ program
   .argument("<WALLET_ID>", "wallet id")
   .option("--json", "print JSON")
   .addOption(dbOption())
-  .action((walletId: string, o: { json?: boolean; db: string }) => {
+  .action(async (walletId: string, o: { json?: boolean; db: string }) => {
     requireId(walletId, "WALLET_ID");
-    const ledger = withStore(o.db, (s) => s.walletLedger(walletId));
+    const ledger = await withStore(o.db, (s) => s.walletLedger(walletId));
     if (o.json) return printJson(ledger);
     const lines = [
       `wallet ${walletId}${ledger.blocked ? `  BLOCKED (${ledger.blocked.reason}, since ${ledger.blocked.since})` : ""}`,
@@ -246,8 +271,8 @@ program
   .description("the current hotlist: version, blocked wallets, revoked card serials")
   .option("--json", "print JSON")
   .addOption(dbOption())
-  .action((o: { json?: boolean; db: string }) => {
-    const state = withStore(o.db, (s) => s.hotlistState());
+  .action(async (o: { json?: boolean; db: string }) => {
+    const state = await withStore(o.db, (s) => s.hotlistState());
     const view = {
       version: state.version,
       issuedAt: new Date(state.issuedAt * 1000).toISOString(),
@@ -261,6 +286,8 @@ program
         `  revoked card serials: ${view.revokedSerials.join(", ") || "none"}\n`,
     );
   });
+
+registerPlatformCommands(program, { dbOption, withStore, printJson });
 
 async function main(): Promise<void> {
   // A closed stdout (`… | head -1`) is a normal end; `serve` keeps serving without it.

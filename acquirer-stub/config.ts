@@ -4,14 +4,18 @@
  *   issuer-ca.crt.pem      the issuer CA whose cards are settled
  *   acquirer-ca.crt.pem    the acquirer CA (certifies terminals, signs the hotlist)
  *   acquirer-ca.key.pem    its key, encrypted PKCS#8; passphrase from TAPWALLET_ACQUIRER_KEY_PASSPHRASE
+ *   issuer-ca.key.pem      optional: the issuer CA key the wallet platform signs issuer commands
+ *                          with (LOAD, LOAD REVERSAL); passphrase from TAPWALLET_ISSUER_KEY_PASSPHRASE.
+ *                          Without it the platform's terminal routes are off.
  *   crl/issuer-ca.crl      optional DER CRLs (revoked card certificates, revoked terminals)
  *   crl/acquirer-ca.crl
  * The committed test PKI (fixtures/pki) is the default; its passphrase is public and used only
  * for that directory.
  */
+import type { KeyObject } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { decryptPrivateKeyPem } from "../protocol/crypto.js";
+import { decryptPrivateKeyPem, ecdsaSign, ecdsaVerify } from "../protocol/crypto.js";
 import { isTapwalletError } from "../protocol/errors.js";
 import { fixturesDir } from "../protocol/paths.js";
 import { type Certificate, type Crl, certificateFromPem, parseCrl } from "../protocol/pki.js";
@@ -21,12 +25,15 @@ import { AcquirerTrust } from "./domain/trust.js";
 import { AcquirerError } from "./errors.js";
 
 export const PASSPHRASE_ENV = "TAPWALLET_ACQUIRER_KEY_PASSPHRASE";
+export const ISSUER_PASSPHRASE_ENV = "TAPWALLET_ISSUER_KEY_PASSPHRASE";
 
 export interface LoadedPki {
   readonly dir: string;
   readonly testOnly: boolean;
   readonly trust: AcquirerTrust;
   readonly hotlistSigner: HotlistSigner;
+  /** The issuer CA key (issuer-ca.key.pem), when the directory has it: the wallet platform signs with it. */
+  readonly issuerKey: KeyObject | undefined;
 }
 
 export function defaultPkiDir(): string {
@@ -72,19 +79,29 @@ export function loadPki(dir: string, env: NodeJS.ProcessEnv = process.env): Load
       throw configError(`${path} is not a CRL of ${issuer.subject}: ${(cause as Error).message}`, cause);
     }
   }
-  const passphrase = env[PASSPHRASE_ENV] ?? (testOnly ? FIXTURE_PASSPHRASE : undefined);
-  if (passphrase === undefined)
-    throw configError(`set ${PASSPHRASE_ENV} to decrypt ${join(abs, "acquirer-ca.key.pem")}`);
-  let privateKey: ReturnType<typeof decryptPrivateKeyPem>;
-  try {
-    privateKey = decryptPrivateKeyPem(read("acquirer-ca.key.pem"), passphrase);
-  } catch (cause) {
-    if (cause instanceof AcquirerError) throw cause;
-    throw configError(
-      `cannot decrypt the acquirer CA key: ${isTapwalletError(cause) ? cause.message : "unknown error"}`,
-      cause,
-    );
-  }
+  const key = (name: string, passphraseEnv: string, what: string, certificate: Certificate): KeyObject => {
+    const passphrase = env[passphraseEnv] ?? (testOnly ? FIXTURE_PASSPHRASE : undefined);
+    if (passphrase === undefined) throw configError(`set ${passphraseEnv} to decrypt ${join(abs, name)}`);
+    let privateKey: KeyObject;
+    try {
+      privateKey = decryptPrivateKeyPem(read(name), passphrase);
+    } catch (cause) {
+      if (cause instanceof AcquirerError) throw cause;
+      throw configError(
+        `cannot decrypt the ${what} key: ${isTapwalletError(cause) ? cause.message : "unknown error"}`,
+        cause,
+      );
+    }
+    // A key that is not the certificate's would sign what nobody verifies: refuse it at start.
+    const probe = new TextEncoder().encode(`tapwallet key check ${name}`);
+    if (!ecdsaVerify(certificate.publicKey, probe, ecdsaSign(privateKey, probe)))
+      throw configError(`${join(abs, name)} is not the key of ${certificate.subject}`);
+    return privateKey;
+  };
+  const privateKey = key("acquirer-ca.key.pem", PASSPHRASE_ENV, "acquirer CA", acquirerCa);
+  const issuerKey = existsSync(join(abs, "issuer-ca.key.pem"))
+    ? key("issuer-ca.key.pem", ISSUER_PASSPHRASE_ENV, "issuer CA", issuerCa)
+    : undefined;
   const trust = new AcquirerTrust({ roots: [root], issuerCas: [issuerCa], acquirerCas: [acquirerCa], crls });
-  return { dir: abs, testOnly, trust, hotlistSigner: { certificate: acquirerCa, privateKey } };
+  return { dir: abs, testOnly, trust, hotlistSigner: { certificate: acquirerCa, privateKey }, issuerKey };
 }

@@ -12,6 +12,15 @@ export const ACQUIRER_ERROR_CODES = {
   ACQ_ERR_UNAUTHORIZED: "an operator route was called without the operator token",
   ACQ_ERR_INTERNAL: "an unexpected internal error (a bug: report it with the log); nothing was stored",
   ACQ_ERR_STORE: "the acquirer database cannot be opened, migrated or written",
+  ACQ_ERR_STORE_URL:
+    "the --db value (or TAPWALLET_ACQUIRER_DB) is neither a file path nor a postgres:// URL naming a database",
+  ACQ_ERR_STORE_UNREACHABLE:
+    "the acquirer database cannot be reached at start (refused, unknown host, wrong password, no such database)",
+  ACQ_ERR_STORE_SCHEMA:
+    "the acquirer database's schema is newer than this acquirer-stub, or was made by one before 0.2: nothing was changed",
+  ACQ_ERR_STORE_UNAVAILABLE: "the database connection was lost during the request; nothing was stored: retry",
+  ACQ_ERR_STORE_CONFLICT:
+    "concurrent writers (other instances) kept conflicting with this write past its retries; nothing was stored: retry",
   ACQ_ERR_CONFIG: "a trust file (root, issuer or acquirer CA, key, CRL) is missing or invalid",
   ACQ_ERR_TERMINAL_CERT:
     "terminal certificate does not chain to the root through an acquirer CA, or is invalid now",
@@ -38,6 +47,39 @@ export const ACQUIRER_ERROR_CODES = {
   ACQ_ERR_SEQ_REUSED: "this terminal seq was already used by another record of the terminal",
   ACQ_ERR_FINDING_UNPROVEN:
     "a terminal's finding carries no card-signed record (the wallet was declined before DEBIT): stored as the terminal's word",
+  // The wallet platform (acquirer-stub/platform/): online terminals' requests, loads and reversals.
+  ACQ_ERR_REQUEST_SIGNATURE:
+    "a wallet-platform request carries no terminal signature, or it does not verify over the method, path and body received",
+  ACQ_ERR_REQUEST_TIME:
+    "the terminal time in a wallet-platform request is more than 300 s from the platform's clock",
+  ACQ_ERR_WALLET_UNKNOWN: "no wallet with this id was issued on the wallet platform",
+  ACQ_ERR_WALLET_BLOCKED:
+    "the wallet (or the card as the terminal read it) is not active: lost, blocked or closed",
+  ACQ_ERR_WALLET_EXISTS: "this wallet id was already issued with other parameters",
+  ACQ_ERR_CARD_MISMATCH:
+    "the card certificate names another wallet, or differs from the certificate registered for the wallet",
+  ACQ_ERR_CURRENCY: "the load's currency differs from the wallet's or the funding account's",
+  ACQ_ERR_LOAD_AMOUNT: "the load amount is not 1..999999999999 minor units",
+  ACQ_ERR_OVER_BALANCE_LIMIT:
+    "the card's balance plus the load would exceed the card's or the wallet's balance limit",
+  ACQ_ERR_NO_BOUND_ACCOUNT: "a bound or auto load for a wallet without a bound bank account",
+  ACQ_ERR_AUTO_LOAD_OFF: "an auto load for a wallet whose auto-load is not switched on",
+  ACQ_ERR_ACCOUNT_UNKNOWN: "no bank account with this number",
+  ACQ_ERR_ACCOUNT_CLOSED: "the bank account is closed",
+  ACQ_ERR_ACCOUNT_EXISTS: "this bank account number was already opened with other values",
+  ACQ_ERR_INSUFFICIENT_FUNDS:
+    "the funding account's available balance (bank balance less holds, or the online account less pending loads) does not cover the load",
+  ACQ_ERR_CHALLENGE_REUSED: "the card challenge was already used for another issuer command of this wallet",
+  ACQ_ERR_LOAD_UNKNOWN: "no load with this id",
+  ACQ_ERR_LOAD_STATE:
+    "the load is not in a state that allows this (already completed with another proof, voided, reversed, or not reversible)",
+  ACQ_ERR_LOAD_SIGNATURE:
+    "the card signature over the forwarded record does not verify with the wallet's card certificate",
+  ACQ_ERR_LOAD_RECORD_MISMATCH:
+    "the forwarded card record is not the one the platform's command asks for (type, wallet, amount, currency or binding: details.fields)",
+  ACQ_ERR_REVERSAL_UNKNOWN: "no reversal with this request id for this load",
+  ACQ_ERR_REVERSAL_DAY:
+    "a completed cash load can be revoked only on its business day (UTC date of its issue)",
 } as const;
 
 export type AcquirerErrorCode = keyof typeof ACQUIRER_ERROR_CODES;

@@ -1,15 +1,19 @@
 /**
  * Test wiring for the acquirer (used by tests and benchmarks, never by the service): the app on a
- * fresh database file with the committed test PKI and the clock of the test's world.
+ * fresh database (SQLite, or PostgreSQL when TAPWALLET_TEST_POSTGRES is set) with the committed
+ * test PKI and the clock of the test's world.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import pg from "pg";
 import type { Logger } from "../protocol/logger.js";
 import { type AcquirerDeps, buildApp } from "./app.js";
 import { defaultPkiDir, type LoadedPki, loadPki } from "./config.js";
-import { AcquirerStore } from "./db/store.js";
+import type { AcquirerDb } from "./db/schema.js";
+import { AcquirerStore, type EngineKind } from "./db/store.js";
 
 /**
  * 2026-11-24T08:00:00Z: the instant of frozen acquirer worlds (records built by TerminalSim are
@@ -29,8 +33,9 @@ export function testPki(): LoadedPki {
 export interface TestAcquirer {
   readonly app: FastifyInstance;
   readonly store: AcquirerStore;
+  /** What `--db` would be given to reach this acquirer's database (a file path or a URL). */
   readonly dbPath: string;
-  /** Close the app (and the database) and delete the files. */
+  /** Close the app (and the database) and delete it. */
   close(): Promise<void>;
 }
 
@@ -45,12 +50,82 @@ export type TestAcquirerOptions = Partial<
   logger?: Logger;
 };
 
-export function testAcquirer(options: TestAcquirerOptions): TestAcquirer {
-  const dir = mkdtempSync(join(tmpdir(), "acquirer-test-"));
-  const dbPath = join(dir, "acquirer.sqlite");
-  const store = AcquirerStore.open(dbPath);
+/**
+ * A PostgreSQL server the tests may use: the URL of a database they may create databases from,
+ * e.g. postgres://postgres@127.0.0.1:55432/postgres (`scripts/postgres-setup.sh start` prints it).
+ * Tests that need PostgreSQL (the fleet, the outage) run when it is set, skip loudly when it is
+ * not, and fail under CI=true without it.
+ */
+export const TEST_POSTGRES_ENV = "TAPWALLET_TEST_POSTGRES";
+
+/**
+ * The engine testAcquirer() and testDatabase() use: `postgres` runs the acquirer's suite on the
+ * server TAPWALLET_TEST_POSTGRES names; anything else (the default) on SQLite files. CI runs the
+ * suite once each way.
+ */
+export const TEST_ENGINE_ENV = "TAPWALLET_TEST_ENGINE";
+
+export function testEngine(): EngineKind {
+  return process.env[TEST_ENGINE_ENV] === "postgres" ? "postgres" : "sqlite";
+}
+
+/** The PostgreSQL server of the tests, or undefined (see TEST_POSTGRES_ENV). */
+export function testPostgresUrl(): string | undefined {
+  return process.env[TEST_POSTGRES_ENV] || undefined;
+}
+
+export interface TestDatabase {
+  /** `--db` for it: a file path, or a postgres:// URL of a database of its own. */
+  readonly target: string;
+  readonly kind: EngineKind;
+  drop(): Promise<void>;
+}
+
+let created = 0;
+
+/** A new, empty database (a temporary file, or a new PostgreSQL database on the tests' server). */
+export async function testDatabase(kind: EngineKind = testEngine()): Promise<TestDatabase> {
+  if (kind === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "acquirer-test-"));
+    return {
+      target: join(dir, "acquirer.sqlite"),
+      kind: "sqlite",
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const admin = testPostgresUrl();
+  if (!admin)
+    throw new Error(
+      `${TEST_ENGINE_ENV}=postgres needs ${TEST_POSTGRES_ENV}: run scripts/postgres-setup.sh start and export ` +
+        `${TEST_POSTGRES_ENV}="$(scripts/postgres-setup.sh url)"`,
+    );
+  const name = `tw_${process.pid}_${++created}_${randomBytes(3).toString("hex")}`;
+  await adminQuery(admin, `CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    target: url.href,
+    kind: "postgres",
+    drop: () => adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+async function adminQuery(adminUrl: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function testAcquirer(options: TestAcquirerOptions): Promise<TestAcquirer> {
+  const database = await testDatabase();
+  const store = await AcquirerStore.open(database.target, options.logger ? { logger: options.logger } : {});
   const p = testPki();
-  const app = buildApp({
+  const app = await buildApp({
+    ...(p.issuerKey ? { issuerKey: p.issuerKey } : {}),
     ...options,
     store,
     trust: p.trust,
@@ -60,10 +135,33 @@ export function testAcquirer(options: TestAcquirerOptions): TestAcquirer {
   return {
     app,
     store,
-    dbPath,
+    dbPath: database.target,
     close: async () => {
       await app.close();
-      rmSync(dir, { recursive: true, force: true });
+      await database.drop();
     },
   };
+}
+
+/** Rows in one of the acquirer's tables (tests count what was stored, on either engine). */
+export async function countRows(store: AcquirerStore, table: keyof AcquirerDb): Promise<number> {
+  const row = await store.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Count and sum of the accepted records (one terminal's, when given), on either engine. */
+export async function acceptedTotals(
+  store: AcquirerStore,
+  terminalId?: string,
+): Promise<{ count: number; amount: number }> {
+  let q = store.db
+    .selectFrom("records")
+    .select((eb) => [eb.fn.countAll<number>().as("count"), eb.fn.sum<number>("amount").as("amount")])
+    .where("status", "=", "accepted");
+  if (terminalId !== undefined) q = q.where("terminal_id", "=", terminalId);
+  const row = await q.executeTakeFirstOrThrow();
+  return { count: Number(row.count), amount: Number(row.amount ?? 0) };
 }

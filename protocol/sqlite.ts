@@ -36,13 +36,27 @@ export default Database;
  * the connection) for the caller to wrap in its program's error code.
  */
 export function openDurable(path: string, migrations: readonly string[], program: string): Database.Database {
+  const db = openDurableConnection(path);
+  try {
+    migrate(db, migrations, program);
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/**
+ * The connection half of openDurable, for a program that migrates its schema another way (the
+ * acquirer, through Kysely): WAL, synchronous=FULL, foreign keys, a 5 s busy timeout.
+ */
+export function openDurableConnection(path: string): Database.Database {
   const db = new Database(path);
   try {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
     db.pragma("busy_timeout = 5000");
-    migrate(db, migrations, program);
     return db;
   } catch (e) {
     db.close();

@@ -10,6 +10,10 @@
  * The record checks (two ECDSA verifications per record) run before the transaction, in chunks that
  * yield to the event loop so health checks and hotlist fetches stay answered during a big batch;
  * the transaction itself is synchronous and short (reads by index, inserts), never around an await.
+ *
+ * A settled batch's accepted debits of wallets issued on the wallet platform are booked against
+ * their offline accounts in the same transaction (platform/store/consumption.ts): the acquiring
+ * system forwards the consumption it settles, exactly once, on whichever instance settles it.
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Logger } from "../../protocol/logger.js";
@@ -66,9 +70,22 @@ export class BatchProcessor {
     this.#afterCommit = options.afterCommit;
   }
 
-  /** The stored answer for a batch id, if it has one. */
-  stored(batchId: string): BatchOutcome | undefined {
-    const b = this.#store.batch(batchId);
+  /**
+   * The stored answer for a batch id: the given terminal's, or, without one, the only terminal's
+   * that used the id (ACQ_ERR_BAD_REQUEST when several did: the caller must say which).
+   */
+  async stored(batchId: string, terminalId?: string): Promise<BatchOutcome | undefined> {
+    const found =
+      terminalId === undefined
+        ? await this.#store.batchesWithId(batchId)
+        : [await this.#store.batch(terminalId, batchId)].filter((b) => b !== undefined);
+    if (found.length > 1)
+      throw new AcquirerError(
+        "ACQ_ERR_BAD_REQUEST",
+        `batch id ${batchId} was used by ${found.length} terminals: give ?terminalId=`,
+        { details: { batchId } },
+      );
+    const b = found[0];
     return b ? { httpStatus: b.httpStatus, body: b.response, replayed: true } : undefined;
   }
 
@@ -80,7 +97,7 @@ export class BatchProcessor {
   async submit(upload: BatchUpload): Promise<BatchOutcome> {
     const m = upload.manifest;
     const contentHash = batchContentHash(upload);
-    const replay = this.#replay(m.batchId, contentHash);
+    const replay = await this.#replay(this.#store, m.terminalId, m.batchId, contentHash);
     if (replay) return replay;
     if (this.#inFlightBatches.has(m.batchId))
       throw new AcquirerError("ACQ_ERR_IN_FLIGHT", `batch ${m.batchId} is being processed`, {
@@ -88,7 +105,8 @@ export class BatchProcessor {
       });
 
     const now = this.#clock();
-    const terminal = authenticateBatch(upload, this.#trust, now, (id) => this.#store.isTerminalRevoked(id));
+    const revoked = await this.#store.isTerminalRevoked(m.terminalId);
+    const terminal = authenticateBatch(upload, this.#trust, now, (id) => id === m.terminalId && revoked);
     if (this.#inFlightTerminals.has(terminal.terminalId))
       throw new AcquirerError(
         "ACQ_ERR_IN_FLIGHT",
@@ -112,12 +130,20 @@ export class BatchProcessor {
       // Findings prove themselves (the card-signed record): checked here, stored with the verdict.
       const findings = (upload.findings ?? []).map((f) => checkFinding(f, upload, terminal, this.#trust));
 
-      outcome = this.#store.transaction((): BatchOutcome => {
-        // Same process, same event loop: nothing can have stored this id since the check above,
-        // but another process on the same file could have; the transaction makes this exact.
-        const raced = this.#replay(m.batchId, contentHash);
-        if (raced) return raced;
-        const decision = decideBatch({ upload, terminal, checked }, this.#store.view);
+      const nowSeconds = Math.floor(now.getTime() / 1000);
+      const cards = new Map(
+        [...ctx.cards.values()].map((c) => [
+          c.fingerprint,
+          { der: c.certificate.der, walletId: c.walletId, serial: c.certificate.serialNumber },
+        ]),
+      );
+      const committed = await this.#store.transaction(`batch ${m.batchId}`, async (tx) => {
+        // Another instance (or the CLI) may have stored this batch since the check above: the
+        // transaction makes this exact, and a retry after a conflict lands here again.
+        const raced = await this.#replay(tx, terminal.terminalId, m.batchId, contentHash);
+        if (raced) return { outcome: raced };
+        const snapshot = await tx.snapshot(terminal.terminalId, m, checked);
+        const decision = decideBatch({ upload, terminal, checked }, snapshot.view);
         if (decision.kind === "not-continuing")
           throw new AcquirerError(
             "ACQ_ERR_CHAIN_BREAK",
@@ -131,29 +157,30 @@ export class BatchProcessor {
               },
             },
           );
-        const cards = new Map(
-          [...ctx.cards.values()].map((c) => [
-            c.fingerprint,
-            { der: c.certificate.der, walletId: c.walletId, serial: c.certificate.serialNumber },
-          ]),
-        );
-        const body = this.#store.applyDecision(
-          decision,
-          {
-            upload,
-            contentHash,
-            terminalId: terminal.terminalId,
-            merchantId: terminal.merchantId,
-            now: Math.floor(now.getTime() / 1000),
-          },
-          cards,
-        );
-        const blocked = this.#store.recordFindings(findings, {
+        const apply = {
+          upload,
+          contentHash,
+          terminalId: terminal.terminalId,
+          merchantId: terminal.merchantId,
+          now: nowSeconds,
+        };
+        const body = await tx.applyDecision(decision, apply, cards, snapshot);
+        // The platform's offline accounts learn of the consumption in the commit that settles it:
+        // never twice (a retry is replayed above), never lost (a crash rolls both back).
+        const forwarded = decision.result.status === "settled" ? await tx.forwardConsumption(apply) : 0;
+        const blocked = await tx.recordFindings(findings, {
           terminalId: terminal.terminalId,
           merchantId: terminal.merchantId,
           batchId: m.batchId,
-          now: Math.floor(now.getTime() / 1000),
+          now: nowSeconds,
         });
+        const fresh: BatchOutcome = { httpStatus: decision.httpStatus, body, replayed: false };
+        return { outcome: fresh, decision, blocked, forwarded };
+      });
+      outcome = committed.outcome;
+      // Logged after the commit: a transaction retried after a conflict logs its verdict once.
+      if (committed.decision) {
+        const { decision, blocked, forwarded } = committed;
         for (const c of findings)
           log?.warn(
             {
@@ -165,14 +192,13 @@ export class BatchProcessor {
             },
             "terminal finding: wallet caught rolled back or edited",
           );
-        this.#logOutcome(log, decision.result, decision.message, decision.clones.length, started);
+        this.#logOutcome(log, decision.result, decision.message, decision.clones.length, forwarded, started);
         for (const c of decision.clones)
           log?.warn(
             { walletId: c.walletId, cardCounter: c.cardCounter, first: c.first, cloneSeq: c.cloneSeq },
             "clone detected: wallet blocked and hotlisted",
           );
-        return { httpStatus: decision.httpStatus, body, replayed: false };
-      });
+      }
     } finally {
       this.#inFlightBatches.delete(m.batchId);
       this.#inFlightTerminals.delete(terminal.terminalId);
@@ -181,8 +207,13 @@ export class BatchProcessor {
     return outcome;
   }
 
-  #replay(batchId: string, contentHash: string): BatchOutcome | undefined {
-    const stored = this.#store.batch(batchId);
+  async #replay(
+    from: Pick<AcquirerStore, "batch">,
+    terminalId: string,
+    batchId: string,
+    contentHash: string,
+  ): Promise<BatchOutcome | undefined> {
+    const stored = await from.batch(terminalId, batchId);
     if (!stored) return undefined;
     if (stored.contentHash !== contentHash)
       throw new AcquirerError(
@@ -198,6 +229,7 @@ export class BatchProcessor {
     result: BatchResult,
     message: string | undefined,
     clones: number,
+    forwarded: number,
     started: number,
   ): void {
     if (!log) return;
@@ -207,6 +239,8 @@ export class BatchProcessor {
       accepted: result.accepted,
       rejected: result.rejected,
       clones,
+      // Debits booked on the wallet platform (those of wallets it issued).
+      platformDebits: forwarded,
       ms: Math.round(performance.now() - started),
     };
     if (result.status === "settled") log.info(fields, "batch settled");

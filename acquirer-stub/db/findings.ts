@@ -3,9 +3,9 @@
  * arrived with a batch (acquirer-stub/domain/findings.ts checks the proof). Keyed by terminal id
  * and the terminal's finding id: a batch re-sent with the same findings changes nothing.
  */
-import type Database from "../../protocol/sqlite.js";
 import type { WalletFindingWire } from "../../protocol/wallet/batch.js";
 import type { CheckedFinding } from "../domain/findings.js";
+import type { Db, TerminalFindingsTable } from "./schema.js";
 
 export interface StoredFinding
   extends Omit<WalletFindingWire, "id" | "cardRecord" | "cardSignature" | "cardCertificate"> {
@@ -21,72 +21,81 @@ export interface StoredFinding
   readonly receivedAt: number;
 }
 
-interface Row {
-  terminal_id: string;
-  finding_id: number;
-  merchant_id: string;
-  wallet_id: string;
-  kind: "rollback" | "balance-forged";
-  seq: number;
-  seen_seq: number;
-  counter_seen: number;
-  balance_seen: number;
-  counter_claimed: number;
-  balance_claimed: number;
-  amount: number;
-  currency: number;
-  found_at: number;
-  reason: string | null;
-  fork: number;
-  batch_id: string;
-  received_at: number;
-}
+/** A stored finding as read back (the proof's bytes stay in the database). */
+type Row = Omit<TerminalFindingsTable, "card_record" | "card_signature" | "card_certificate">;
 
 export class Findings {
-  readonly #s: ReturnType<typeof statements>;
-
-  constructor(db: Database.Database) {
-    this.#s = statements(db);
-  }
+  constructor(readonly db: Db) {}
 
   /** Store the findings of one batch; returns how many were new. */
-  insert(
+  async insert(
     checked: readonly (CheckedFinding & { fork: boolean })[],
     ctx: { terminalId: string; merchantId: string; batchId: string; now: number },
-  ): number {
+  ): Promise<number> {
     let added = 0;
     for (const c of checked) {
       const f = c.finding;
-      added += this.#s.insert.run({
-        terminalId: ctx.terminalId,
-        findingId: f.id,
-        merchantId: ctx.merchantId,
-        walletId: f.walletId,
-        kind: f.kind,
-        seq: f.seq,
-        seenSeq: f.seenSeq,
-        counterSeen: f.counterSeen,
-        balanceSeen: f.balanceSeen,
-        counterClaimed: f.counterClaimed,
-        balanceClaimed: f.balanceClaimed,
-        amount: f.amount,
-        currency: f.currency,
-        cardRecord: Buffer.from(c.cardRecord),
-        cardSignature: Buffer.from(f.cardSignature, "hex"),
-        cardCertificate: Buffer.from(f.cardCertificate, "base64"),
-        foundAt: f.foundAt,
-        reason: c.reason ?? null,
-        fork: c.fork ? 1 : 0,
-        batchId: ctx.batchId,
-        receivedAt: ctx.now,
-      }).changes;
+      const r = await this.db
+        .insertInto("terminal_findings")
+        .values({
+          terminal_id: ctx.terminalId,
+          finding_id: f.id,
+          merchant_id: ctx.merchantId,
+          wallet_id: f.walletId,
+          kind: f.kind,
+          seq: f.seq,
+          seen_seq: f.seenSeq,
+          counter_seen: f.counterSeen,
+          balance_seen: f.balanceSeen,
+          counter_claimed: f.counterClaimed,
+          balance_claimed: f.balanceClaimed,
+          amount: f.amount,
+          currency: f.currency,
+          card_record: Buffer.from(c.cardRecord),
+          card_signature: Buffer.from(f.cardSignature, "hex"),
+          card_certificate: Buffer.from(f.cardCertificate, "base64"),
+          found_at: f.foundAt,
+          reason: c.reason ?? null,
+          fork: c.fork ? 1 : 0,
+          batch_id: ctx.batchId,
+          received_at: ctx.now,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      added += Number(r.numInsertedOrUpdatedRows ?? 0n);
     }
     return added;
   }
 
   /** Every finding, or one wallet's, oldest first. */
-  list(walletId?: string): StoredFinding[] {
-    const rows = (walletId === undefined ? this.#s.list.all() : this.#s.byWallet.all(walletId)) as Row[];
+  async list(walletId?: string): Promise<StoredFinding[]> {
+    let q = this.db
+      .selectFrom("terminal_findings")
+      .select([
+        "terminal_id",
+        "finding_id",
+        "merchant_id",
+        "wallet_id",
+        "kind",
+        "seq",
+        "seen_seq",
+        "counter_seen",
+        "balance_seen",
+        "counter_claimed",
+        "balance_claimed",
+        "amount",
+        "currency",
+        "found_at",
+        "reason",
+        "fork",
+        "batch_id",
+        "received_at",
+      ])
+      .orderBy("received_at")
+      .orderBy("terminal_id")
+      .orderBy("finding_id");
+    if (walletId !== undefined) q = q.where("wallet_id", "=", walletId);
+    const rows: Row[] = await q.execute();
     return rows.map((r) => ({
       terminalId: r.terminal_id,
       findingId: r.finding_id,
@@ -108,27 +117,4 @@ export class Findings {
       receivedAt: r.received_at,
     }));
   }
-}
-
-const COLUMNS = `terminal_id, finding_id, merchant_id, wallet_id, kind, seq, seen_seq, counter_seen,
-  balance_seen, counter_claimed, balance_claimed, amount, currency, found_at, reason, fork, batch_id,
-  received_at`;
-
-function statements(db: Database.Database) {
-  return {
-    insert: db.prepare(
-      `INSERT OR IGNORE INTO terminal_findings (terminal_id, finding_id, merchant_id, wallet_id, kind, seq,
-         seen_seq, counter_seen, balance_seen, counter_claimed, balance_claimed, amount, currency,
-         card_record, card_signature, card_certificate, found_at, reason, fork, batch_id, received_at)
-       VALUES (@terminalId, @findingId, @merchantId, @walletId, @kind, @seq, @seenSeq, @counterSeen,
-         @balanceSeen, @counterClaimed, @balanceClaimed, @amount, @currency, @cardRecord, @cardSignature,
-         @cardCertificate, @foundAt, @reason, @fork, @batchId, @receivedAt)`,
-    ),
-    list: db.prepare(
-      `SELECT ${COLUMNS} FROM terminal_findings ORDER BY received_at, terminal_id, finding_id`,
-    ),
-    byWallet: db.prepare(
-      `SELECT ${COLUMNS} FROM terminal_findings WHERE wallet_id = ? ORDER BY received_at, terminal_id, finding_id`,
-    ),
-  };
 }

@@ -1,17 +1,20 @@
 /**
  * The hotlist in the acquirer's database: blocked wallets (`blocked_wallets`) with the audit trail
  * of every block and unblock (`wallet_events`), card serials revoked by the issuers' CRLs
- * (`revoked_card_serials`), and the list's version and issue time (keys `hotlist_version` and
- * `hotlist_issued_at` of `meta`). The version moves when the published list changes, and when the
- * list has not changed for HOTLIST_REISSUE_SECONDS (a re-issue: same content, new issue time).
+ * (`revoked_card_serials`), and the list's version and issue time (the one row of `hotlist`). The
+ * version moves when the published list changes, and when the list has not changed for
+ * HOTLIST_REISSUE_SECONDS (a re-issue: same content, new issue time).
  *
- * No transaction here: the store runs each change (the row, its event and the version bump) in
- * one, or inside a batch's. The server reads the version from the database on every request, so a
- * block made by the CLI while `serve` runs is published at once.
+ * Every move is one atomic `version = version + 1` guarded by the change itself: the insert that
+ * added the blocked wallet (a second instance blocking the same wallet inserts nothing and does not
+ * bump), the delete that removed it, or, for a re-issue, `issued_at <= olderThan` evaluated on the
+ * row as the last writer left it. So the version moves once per change, however many instances.
+ *
+ * No transaction here: the store runs each change (the row, its event and the bump) in one.
  */
-import type Database from "../../protocol/sqlite.js";
 import type { BlockReason, HotlistState } from "../domain/hotlist.js";
 import { iso } from "./columns.js";
+import type { Db } from "./schema.js";
 
 export type BlockSource = "operator" | "clone-detection";
 
@@ -22,69 +25,63 @@ export interface WalletBlock {
   readonly since: string;
 }
 
-function statements(db: Database.Database) {
-  return {
-    getMeta: db.prepare("SELECT value FROM meta WHERE key = ?").pluck(),
-    setMeta: db.prepare(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    ),
-    blocked: db.prepare("SELECT reason, source, blocked_at FROM blocked_wallets WHERE wallet_id = ?"),
-    block: db.prepare(
-      "INSERT INTO blocked_wallets (wallet_id, reason, source, blocked_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    ),
-    unblock: db.prepare("DELETE FROM blocked_wallets WHERE wallet_id = ?"),
-    walletEvent: db.prepare(
-      "INSERT INTO wallet_events (wallet_id, action, reason, source, at) VALUES (?, ?, ?, ?, ?)",
-    ),
-    blockedWallets: db.prepare("SELECT wallet_id FROM blocked_wallets ORDER BY wallet_id").pluck(),
-    revokedSerials: db.prepare(
-      "SELECT serial, MIN(added_at) AS added_at FROM revoked_card_serials GROUP BY serial ORDER BY serial",
-    ),
-    addRevokedSerial: db.prepare(
-      `INSERT INTO revoked_card_serials (serial, issuer_fingerprint, added_at) VALUES (?, ?, ?)
-       ON CONFLICT DO NOTHING`,
-    ),
-  };
-}
+const changed = (r: { numInsertedOrUpdatedRows?: bigint; numDeletedRows?: bigint }) =>
+  Number(r.numInsertedOrUpdatedRows ?? r.numDeletedRows ?? 0n) > 0;
 
 export class Hotlist {
-  readonly #s: ReturnType<typeof statements>;
+  constructor(readonly db: Db) {}
 
-  constructor(db: Database.Database) {
-    this.#s = statements(db);
+  async version(): Promise<number> {
+    const row = await this.db.selectFrom("hotlist").select("version").where("id", "=", 1).executeTakeFirst();
+    return row?.version ?? 0;
   }
 
-  version(): number {
-    return Number(this.#s.getMeta.get("hotlist_version") ?? "0");
-  }
-
-  #bump(now: number): void {
-    this.#s.setMeta.run("hotlist_version", String(this.version() + 1));
-    this.#s.setMeta.run("hotlist_issued_at", String(now));
+  async #bump(now: number): Promise<void> {
+    await this.db
+      .updateTable("hotlist")
+      .set((eb) => ({ version: eb("version", "+", 1), issued_at: now }))
+      .where("id", "=", 1)
+      .execute();
   }
 
   /** Block a wallet (the event is recorded either way). Returns false when it already was blocked. */
-  block(walletId: string, reason: BlockReason, source: BlockSource, now: number): boolean {
-    const changed = this.#s.block.run(walletId, reason, source, now).changes > 0;
-    this.#s.walletEvent.run(walletId, "block", reason, source, now);
-    if (changed) this.#bump(now);
-    return changed;
+  async block(walletId: string, reason: BlockReason, source: BlockSource, now: number): Promise<boolean> {
+    const inserted = changed(
+      await this.db
+        .insertInto("blocked_wallets")
+        .values({ wallet_id: walletId, reason, source, blocked_at: now })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst(),
+    );
+    await this.db
+      .insertInto("wallet_events")
+      .values({ wallet_id: walletId, action: "block", reason, source, at: now })
+      .execute();
+    if (inserted) await this.#bump(now);
+    return inserted;
   }
 
   /** Release a wallet (by the operator). Returns false when it was not blocked. */
-  unblock(walletId: string, now: number): boolean {
-    const changed = this.#s.unblock.run(walletId).changes > 0;
-    if (changed) {
-      this.#s.walletEvent.run(walletId, "unblock", null, "operator", now);
-      this.#bump(now);
+  async unblock(walletId: string, now: number): Promise<boolean> {
+    const deleted = changed(
+      await this.db.deleteFrom("blocked_wallets").where("wallet_id", "=", walletId).executeTakeFirst(),
+    );
+    if (deleted) {
+      await this.db
+        .insertInto("wallet_events")
+        .values({ wallet_id: walletId, action: "unblock", reason: null, source: "operator", at: now })
+        .execute();
+      await this.#bump(now);
     }
-    return changed;
+    return deleted;
   }
 
-  walletBlock(walletId: string): WalletBlock | null {
-    const row = this.#s.blocked.get(walletId) as
-      | { reason: string; source: string; blocked_at: number }
-      | undefined;
+  async walletBlock(walletId: string): Promise<WalletBlock | null> {
+    const row = await this.db
+      .selectFrom("blocked_wallets")
+      .select(["reason", "source", "blocked_at"])
+      .where("wallet_id", "=", walletId)
+      .executeTakeFirst();
     return row ? { reason: row.reason, source: row.source, since: iso(row.blocked_at) } : null;
   }
 
@@ -92,35 +89,73 @@ export class Hotlist {
    * Add revoked card serials; the version moves when one is new (and starts at 1 on a new
    * database, so the first hotlist has a real issue time). Returns how many were new.
    */
-  addRevokedSerials(serials: readonly { serial: string; issuerFingerprint: string }[], now: number): number {
+  async addRevokedSerials(
+    serials: readonly { serial: string; issuerFingerprint: string }[],
+    now: number,
+  ): Promise<number> {
     let added = 0;
-    for (const s of serials)
-      added += this.#s.addRevokedSerial.run(s.serial, s.issuerFingerprint, now).changes;
-    if (added > 0 || this.version() === 0) this.#bump(now);
+    for (const s of serials) {
+      const r = await this.db
+        .insertInto("revoked_card_serials")
+        .values({ serial: s.serial, issuer_fingerprint: s.issuerFingerprint, added_at: now })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      if (changed(r)) added++;
+    }
+    if (added > 0) await this.#bump(now);
+    // The first list of a new database: version 0 → 1, once, whichever instance starts first.
+    else
+      await this.db
+        .updateTable("hotlist")
+        .set({ version: 1, issued_at: now })
+        .where("id", "=", 1)
+        .where("version", "=", 0)
+        .execute();
     return added;
   }
 
   /**
    * Re-issue the list (a new version, same content) when the current one was issued at or before
-   * `olderThan`; a concurrent instance that already did is seen and not repeated. Returns whether
-   * this call re-issued.
+   * `olderThan`; an instance that finds another already did (the condition re-checked on the row
+   * the other left) does nothing. Returns whether this call re-issued.
    */
-  reissueIfOlder(olderThan: number, now: number): boolean {
-    const issuedAt = Number(this.#s.getMeta.get("hotlist_issued_at") ?? "0");
-    if (issuedAt > olderThan) return false;
-    this.#bump(now);
-    return true;
+  async reissueIfOlder(olderThan: number, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("hotlist")
+      .set((eb) => ({ version: eb("version", "+", 1), issued_at: now }))
+      .where("id", "=", 1)
+      .where("issued_at", "<=", olderThan)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
   }
 
   /** Everything the published hotlist is made of; read inside one transaction for a consistent list. */
-  state(): HotlistState {
-    const serials = this.#s.revokedSerials.all() as { serial: string; added_at: number }[];
+  async state(): Promise<HotlistState> {
+    const head = await this.db
+      .selectFrom("hotlist")
+      .select(["version", "issued_at"])
+      .where("id", "=", 1)
+      .executeTakeFirstOrThrow();
+    const serials = await this.db
+      .selectFrom("revoked_card_serials")
+      .select((eb) => ["serial", eb.fn.min<number>("added_at").as("added_at")])
+      .groupBy("serial")
+      .orderBy("serial")
+      .execute();
+    const blocked = await this.db
+      .selectFrom("blocked_wallets")
+      .select("wallet_id")
+      .orderBy("wallet_id")
+      .execute();
+    // Sorted here, not by the engine: PostgreSQL's collation is the database's locale, and the
+    // signed list must be byte-for-byte the same on both engines.
+    serials.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
     return {
-      version: this.version(),
-      issuedAt: Number(this.#s.getMeta.get("hotlist_issued_at") ?? "0"),
+      version: head.version,
+      issuedAt: head.issued_at,
       revokedSerials: serials.map((r) => r.serial),
       revokedSince: new Map(serials.map((r) => [r.serial, r.added_at])),
-      blockedWallets: this.#s.blockedWallets.all() as string[],
+      blockedWallets: blocked.map((r) => r.wallet_id).sort(),
     };
   }
 }

@@ -5,9 +5,8 @@
  * and terminals seen that day, and the clones detected on it.
  *
  * Read-only over `records`, `batches`, `batch_days` and `clones`; the store runs it in one
- * transaction so the parts agree with each other.
+ * snapshot transaction (REPEATABLE READ on PostgreSQL) so the parts agree with each other.
  */
-import type Database from "../../protocol/sqlite.js";
 import {
   type BatchReconciliation,
   gaps,
@@ -17,78 +16,78 @@ import {
 } from "../domain/settle.js";
 import type { Difference } from "../domain/verify.js";
 import { iso } from "./columns.js";
-
-interface SettlementRow {
-  merchantId: string;
-  currency: number;
-  count: number;
-  amount: number;
-}
-
-interface BatchOfDayRow {
-  batch_id: string;
-  terminal_id: string;
-  merchant_id: string;
-  received_at: number;
-  status: "settled" | "rejected";
-  reason: string | null;
-  accepted: number;
-  rejected: number;
-  differences: string;
-}
-
-interface CloneOfDayRow {
-  wallet_id: string;
-  card_counter: number;
-  detected_at: number;
-  first_batch_id: string;
-  clone_batch_id: string;
-}
-
-function statements(db: Database.Database) {
-  return {
-    settlement: db.prepare(
-      `SELECT merchant_id AS merchantId, currency, COUNT(*) AS count, SUM(amount) AS amount FROM records
-       WHERE business_day = ? AND status = 'accepted' GROUP BY merchant_id, currency
-       ORDER BY merchant_id, currency`,
-    ),
-    batchesOfDay: db.prepare(
-      `SELECT batch_id, terminal_id, merchant_id, received_at, status, reason, accepted, rejected, differences
-       FROM batches b
-       WHERE batch_id IN (SELECT batch_id FROM batch_days WHERE business_day = @date)
-          OR (received_day = @date AND NOT EXISTS (SELECT 1 FROM batch_days d WHERE d.batch_id = b.batch_id))
-       ORDER BY received_at, batch_id`,
-    ),
-    countersOfDay: db.prepare(
-      `SELECT wallet_id, card_counter FROM records WHERE status = 'accepted' AND wallet_id IN
-         (SELECT DISTINCT wallet_id FROM records WHERE business_day = ? AND status = 'accepted')
-       ORDER BY wallet_id, card_counter`,
-    ),
-    seqsOfDay: db.prepare(
-      `SELECT DISTINCT r.terminal_id, r.seq FROM records r JOIN batches b ON b.batch_id = r.batch_id
-       WHERE b.status = 'settled' AND r.terminal_id IN
-         (SELECT DISTINCT terminal_id FROM batches WHERE batch_id IN
-           (SELECT batch_id FROM batch_days WHERE business_day = ?))
-       ORDER BY r.terminal_id, r.seq`,
-    ),
-    clonesOfDay: db.prepare(
-      `SELECT wallet_id, card_counter, detected_at, first_batch_id, clone_batch_id FROM clones
-       WHERE detected_day = ? ORDER BY id`,
-    ),
-  };
-}
+import type { Db } from "./schema.js";
 
 export class Reports {
-  readonly #s: ReturnType<typeof statements>;
-
-  constructor(db: Database.Database) {
-    this.#s = statements(db);
-  }
+  constructor(readonly db: Db) {}
 
   /** The settlement report of a business day (YYYY-MM-DD, UTC). */
-  settlement(date: string): SettlementReport {
-    const settlement = (this.#s.settlement.all(date) as SettlementRow[]).map(settlementLine);
-    const reconciliation = (this.#s.batchesOfDay.all({ date }) as BatchOfDayRow[]).map(
+  async settlement(date: string): Promise<SettlementReport> {
+    const lines = await this.db
+      .selectFrom("records")
+      .select((eb) => [
+        "merchant_id",
+        "currency",
+        eb.fn.countAll<number>().as("count"),
+        eb.fn.sum<number>("amount").as("amount"),
+      ])
+      .where("business_day", "=", date)
+      .where("status", "=", "accepted")
+      .groupBy(["merchant_id", "currency"])
+      .orderBy("merchant_id")
+      .orderBy("currency")
+      .execute();
+    const settlement = lines.map((l) =>
+      settlementLine({
+        merchantId: l.merchant_id,
+        currency: l.currency!,
+        count: Number(l.count),
+        amount: Number(l.amount),
+      }),
+    );
+
+    const batches = await this.db
+      .selectFrom("batches as b")
+      .select([
+        "b.batch_id",
+        "b.terminal_id",
+        "b.merchant_id",
+        "b.received_at",
+        "b.status",
+        "b.reason",
+        "b.accepted",
+        "b.rejected",
+        "b.differences",
+      ])
+      .where((eb) =>
+        eb.or([
+          eb.exists(
+            eb
+              .selectFrom("batch_days as d")
+              .select("d.batch_id")
+              .where("d.business_day", "=", date)
+              .whereRef("d.terminal_id", "=", "b.terminal_id")
+              .whereRef("d.batch_id", "=", "b.batch_id"),
+          ),
+          eb.and([
+            eb("b.received_day", "=", date),
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom("batch_days as d")
+                  .select("d.batch_id")
+                  .whereRef("d.terminal_id", "=", "b.terminal_id")
+                  .whereRef("d.batch_id", "=", "b.batch_id"),
+              ),
+            ),
+          ]),
+        ]),
+      )
+      .orderBy("b.received_at")
+      .orderBy("b.batch_id")
+      .orderBy("b.terminal_id")
+      .execute();
+    const reconciliation = batches.map(
       (b): BatchReconciliation => ({
         batchId: b.batch_id,
         terminalId: b.terminal_id,
@@ -101,24 +100,68 @@ export class Reports {
         differences: JSON.parse(b.differences) as Difference[],
       }),
     );
+
+    const counters = await this.db
+      .selectFrom("records")
+      .select(["wallet_id", "card_counter"])
+      .where("status", "=", "accepted")
+      .where("wallet_id", "in", (eb) =>
+        eb
+          .selectFrom("records")
+          .select("wallet_id")
+          .distinct()
+          .where("business_day", "=", date)
+          .where("status", "=", "accepted"),
+      )
+      .orderBy("wallet_id")
+      .orderBy("card_counter")
+      .execute();
     const outstandingCounters = groupGaps(
-      this.#s.countersOfDay.all(date) as { wallet_id: string; card_counter: number }[],
-      (r) => r.wallet_id,
-      (r) => r.card_counter,
+      counters,
+      (r) => r.wallet_id!,
+      (r) => r.card_counter!,
     ).map(([walletId, g]) => ({ walletId, gaps: g }));
+
+    const seqs = await this.db
+      .selectFrom("records as r")
+      .innerJoin("batches as b", (j) =>
+        j.onRef("b.terminal_id", "=", "r.terminal_id").onRef("b.batch_id", "=", "r.batch_id"),
+      )
+      .select(["r.terminal_id", "r.seq"])
+      .distinct()
+      .where("b.status", "=", "settled")
+      .where("r.terminal_id", "in", (eb) =>
+        eb.selectFrom("batch_days").select("terminal_id").distinct().where("business_day", "=", date),
+      )
+      .orderBy("r.terminal_id")
+      .orderBy("r.seq")
+      .execute();
     const outstandingSeqs = groupGaps(
-      this.#s.seqsOfDay.all(date) as { terminal_id: string; seq: number }[],
+      seqs,
       (r) => r.terminal_id,
       (r) => r.seq,
     ).map(([terminalId, g]) => ({ terminalId, gaps: g }));
-    const clones = (this.#s.clonesOfDay.all(date) as CloneOfDayRow[]).map((c) => ({
-      walletId: c.wallet_id,
-      cardCounter: c.card_counter,
-      detectedAt: iso(c.detected_at),
-      firstBatchId: c.first_batch_id,
-      cloneBatchId: c.clone_batch_id,
-    }));
-    return { date, settlement, reconciliation, outstandingCounters, outstandingSeqs, clones };
+
+    const clones = await this.db
+      .selectFrom("clones")
+      .select(["wallet_id", "card_counter", "detected_at", "first_batch_id", "clone_batch_id"])
+      .where("detected_day", "=", date)
+      .orderBy("id")
+      .execute();
+    return {
+      date,
+      settlement,
+      reconciliation,
+      outstandingCounters,
+      outstandingSeqs,
+      clones: clones.map((c) => ({
+        walletId: c.wallet_id,
+        cardCounter: c.card_counter,
+        detectedAt: iso(c.detected_at),
+        firstBatchId: c.first_batch_id,
+        cloneBatchId: c.clone_batch_id,
+      })),
+    };
   }
 }
 

@@ -1,218 +1,323 @@
 /**
- * The acquirer's database (better-sqlite3): WAL with synchronous=FULL set on every open, versioned
- * migrations through `PRAGMA user_version`, statements prepared once per open store. Everything is
- * synchronous: a batch is verified against the ledger and written in one `db.transaction()`, which
- * never spans an await, so it is stored whole or not at all.
+ * The acquirer's database, on SQLite (a file, the default) or PostgreSQL (a URL): one storage
+ * layer written once with Kysely, with the engine, its transactions and its retries in engine.ts
+ * and the schema history in migrations.ts.
  *
- * `AcquirerStore` is the one object the app and the CLI open. It owns the connection, the pragmas,
- * the migrations and every transaction, and composes one part per aggregate, each holding the SQL
- * and the prepared statements of its own tables and the row ↔ domain conversions:
+ * `AcquirerStore` is the one object the app and the CLI open. It owns the engine and every
+ * transaction, and composes one part per aggregate, each holding the queries of its own tables and
+ * the row ↔ domain conversions:
  *
  * | part | file | tables |
  * | --- | --- | --- |
  * | batches and their stored answers | batches.ts | batches, batch_days |
  * | ledger | ledger.ts | records, card_certificates, clones |
  * | terminals | terminals.ts | terminals, revoked_terminals |
- * | hotlist | hotlist.ts | blocked_wallets, wallet_events, revoked_card_serials, meta |
+ * | hotlist | hotlist.ts | blocked_wallets, wallet_events, revoked_card_serials, hotlist |
  * | settlement report | reports.ts | (reads records, batches, batch_days, clones) |
  * | unresolved torn intents | unresolved-intents.ts | unresolved_intents |
  * | wallets terminals caught rolled back or edited | findings.ts | terminal_findings |
+ * | settled consumption forwarded to the wallet platform | ../platform/store/consumption.ts | platform_bookings, platform_entries (reads records, wallets) |
  *
- * The schema itself stays one versioned history in migrations.ts (a shipped migration is never
- * edited), whichever part reads or writes a table.
+ * The wallet platform's tables (wallets, bank accounts, bookings, loads) have their own store on
+ * the same engine: acquirer-stub/platform/store/platform-store.ts. The one platform part here is
+ * the forwarding of a settled batch's debits, because it must commit with the batch.
  *
- * The CLI (block, unblock, revoke-terminal, report) opens the same file while `serve` runs: WAL
- * lets them read and write concurrently, and the server reads revocations and the hotlist version
- * from the database on every request, so a change made by the CLI takes effect at once.
+ * A batch is decided and written in one transaction (`transaction()` → AcquirerTx): the ledger
+ * snapshot it is decided on, the verdict, the entries and the new chain head are one, and a
+ * conflict with another writer (another instance, or the CLI) runs it again from the start.
+ *
+ * Nothing is cached between requests: the server reads revocations and the hotlist version from
+ * the database on every request, so a change made by the CLI or another instance takes effect at
+ * once, and an instance keeps nothing on local disk but its keys.
  */
 import { chmodSync, existsSync } from "node:fs";
-import type Database from "../../protocol/sqlite.js";
-import { openDurable } from "../../protocol/sqlite.js";
+import { sql } from "kysely";
+import type { Logger } from "../../protocol/logger.js";
+import type { BatchManifest } from "../../protocol/wallet/batch.js";
 import type { CheckedFinding } from "../domain/findings.js";
 import type { BlockReason, HotlistState } from "../domain/hotlist.js";
 import type { SettlementReport } from "../domain/settle.js";
-import type { LedgerView } from "../domain/verify.js";
-import { AcquirerError } from "../errors.js";
+import type { CheckedRecord } from "../domain/verify.js";
+import { Consumption } from "../platform/store/consumption.js";
 import { type ApplyContext, Batches, type FinalDecision, type StoredBatch } from "./batches.js";
+import {
+  type DbTarget,
+  describeTarget,
+  type Engine,
+  type EngineKind,
+  inTransaction,
+  type OpenOptions,
+  openEngine,
+  parseDbTarget,
+} from "./engine.js";
 import { Findings, type StoredFinding } from "./findings.js";
 import { Hotlist, type WalletBlock } from "./hotlist.js";
-import { type BatchCards, Ledger, type WalletLedger } from "./ledger.js";
-import { MIGRATIONS } from "./migrations.js";
+import { type BatchCards, Ledger, type LedgerSnapshot, type WalletLedger } from "./ledger.js";
 import { Reports } from "./reports.js";
+import type { Db } from "./schema.js";
 import { Terminals } from "./terminals.js";
 import { type OpenUnresolvedIntent, UnresolvedIntents } from "./unresolved-intents.js";
 
 export type { ApplyContext, StoredBatch } from "./batches.js";
+export type { EngineKind } from "./engine.js";
 export type { LedgerEntry, WalletLedger } from "./ledger.js";
 
-export class AcquirerStore {
-  readonly path: string;
-  readonly db: Database.Database;
-  /** The ledger as the domain sees it (read-only, used inside the batch transaction). */
-  readonly view: LedgerView;
-  readonly #batches: Batches;
-  readonly #ledger: Ledger;
-  readonly #terminals: Terminals;
-  readonly #hotlist: Hotlist;
-  readonly #reports: Reports;
-  readonly #unresolved: UnresolvedIntents;
-  readonly #findings: Findings;
-  readonly #ping: { get(): unknown };
+/** The parts of the store on one executor (the pool, or one transaction). */
+class Parts {
+  readonly batches: Batches;
+  readonly ledger: Ledger;
+  readonly terminals: Terminals;
+  readonly hotlist: Hotlist;
+  readonly reports: Reports;
+  readonly unresolved: UnresolvedIntents;
+  readonly findings: Findings;
+  readonly consumption: Consumption;
+  constructor(db: Db, kind: EngineKind) {
+    this.batches = new Batches(db);
+    this.ledger = new Ledger(db, kind);
+    this.terminals = new Terminals(db);
+    this.hotlist = new Hotlist(db);
+    this.reports = new Reports(db);
+    this.unresolved = new UnresolvedIntents(db);
+    this.findings = new Findings(db);
+    this.consumption = new Consumption(db);
+  }
+}
 
-  private constructor(path: string, db: Database.Database) {
-    this.path = path;
-    this.db = db;
-    this.#batches = new Batches(db);
-    this.#ledger = new Ledger(db);
-    this.#terminals = new Terminals(db);
-    this.#hotlist = new Hotlist(db);
-    this.#reports = new Reports(db);
-    this.#unresolved = new UnresolvedIntents(db);
-    this.#findings = new Findings(db);
-    this.#ping = db.prepare("SELECT 1").pluck();
-    this.view = {
-      terminalHead: (terminalId) => this.#terminals.head(terminalId),
-      acceptedRecord: (walletId, cardCounter) => this.#ledger.acceptedRecord(walletId, cardCounter),
-      seqTaken: (terminalId, seq) => this.#ledger.seqTaken(terminalId, seq),
-      settledEntry: (terminalId, seq, previousHash) =>
-        this.#ledger.settledEntry(terminalId, seq, previousHash),
-    };
+/** What the batch transaction reads and writes: one snapshot, one verdict, one commit. */
+export class AcquirerTx {
+  readonly #p: Parts;
+  constructor(db: Db, kind: EngineKind) {
+    this.#p = new Parts(db, kind);
   }
 
-  /** Open (creating if needed) and migrate. A new file is made private (0600). */
-  static open(path: string): AcquirerStore {
-    const isNew = path !== ":memory:" && !existsSync(path);
-    let db: Database.Database;
-    try {
-      // A settled batch was answered to a terminal, so it must survive power loss: WAL + FULL.
-      // openDurable closes the connection itself when it fails.
-      db = openDurable(path, MIGRATIONS, "program");
-    } catch (cause) {
-      throw new AcquirerError(
-        "ACQ_ERR_STORE",
-        `cannot open the acquirer database ${path}: ${(cause as Error).message}`,
-        {
-          cause,
-        },
-      );
-    }
-    if (isNew) chmodSync(path, 0o600);
-    return new AcquirerStore(path, db);
+  batch(terminalId: string, batchId: string): Promise<StoredBatch | undefined> {
+    return this.#p.batches.get(terminalId, batchId);
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
-  }
-
-  /** A cheap query: the database answers. */
-  healthy(): boolean {
-    try {
-      return this.#ping.get() === 1;
-    } catch {
-      return false;
-    }
-  }
-
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Batches
-
-  batch(batchId: string): StoredBatch | undefined {
-    return this.#batches.get(batchId);
-  }
-
-  isTerminalRevoked(terminalId: string): boolean {
-    return this.#terminals.isRevoked(terminalId);
-  }
-
-  /** Revoke a terminal id: its batches are refused from now on. Returns false when it already was. */
-  revokeTerminal(terminalId: string, now: number, reason?: string): boolean {
-    return this.#terminals.revoke(terminalId, now, reason);
+  /** The ledger as `decideBatch` sees it for this batch, read now. */
+  async snapshot(
+    terminalId: string,
+    manifest: BatchManifest,
+    checked: readonly CheckedRecord[],
+  ): Promise<LedgerSnapshot> {
+    const head = await this.#p.terminals.head(terminalId);
+    return this.#p.ledger.snapshot(terminalId, manifest, checked, head);
   }
 
   /**
    * Write a final decision: the batch row with its answer and, for a settled batch, every entry,
-   * the card certificates, the terminal's new chain head, clone events and the blocks they cause.
-   * Call inside `transaction()` together with the decision, so the ledger read and written is one.
-   * Returns the response text (what is answered now and replayed later).
+   * the card certificates, the terminal's new chain head (moved from the snapshot's), clone events
+   * and the blocks they cause. Returns the response text (answered now and replayed later).
    */
-  applyDecision(decision: FinalDecision, ctx: ApplyContext, cards: BatchCards): string {
-    const response = this.#batches.insert(decision, ctx);
+  async applyDecision(
+    decision: FinalDecision,
+    ctx: ApplyContext,
+    cards: BatchCards,
+    snapshot: LedgerSnapshot,
+  ): Promise<string> {
+    const response = await this.#p.batches.insert(decision, ctx);
     if (decision.result.status !== "settled") return response;
 
     const m = ctx.upload.manifest;
-    this.#ledger.insertCardCertificates(cards);
-    const days = this.#ledger.insertEntries(ctx, decision.records);
-    this.#batches.addDays(m.batchId, days);
-    this.#terminals.setHead(
+    await this.#p.ledger.insertCardCertificates(cards);
+    const days = await this.#p.ledger.insertEntries(ctx, decision.records);
+    await this.#p.batches.addDays(ctx.terminalId, m.batchId, days);
+    await this.#p.terminals.moveHead(
       ctx.terminalId,
       ctx.merchantId,
+      snapshot.head?.chainHead,
       Buffer.from(m.chainHead, "hex"),
       m.batchId,
       ctx.now,
     );
-    this.#unresolved.insert(ctx);
+    await this.#p.unresolved.insert(ctx);
     for (const clone of decision.clones) {
-      this.#ledger.insertClone(clone, ctx);
-      this.#hotlist.block(clone.walletId, "clone", "clone-detection", ctx.now);
+      await this.#p.ledger.insertClone(clone, ctx);
+      await this.#p.hotlist.block(clone.walletId, "clone", "clone-detection", ctx.now);
     }
     return response;
   }
 
   /**
-   * Store the findings a batch carried (call inside `transaction()`, after `applyDecision`). A
-   * proven rollback whose counter the ledger already holds with other content is a fork: the
-   * wallet is blocked as a clone. Returns the wallets blocked.
+   * Forward a settled batch's debits to the wallet platform (after `applyDecision`, in the same
+   * transaction): each accepted debit of a wallet issued there is booked once against its offline
+   * account. Returns how many were booked.
    */
-  recordFindings(
+  forwardConsumption(ctx: ApplyContext): Promise<number> {
+    return this.#p.consumption.bookSettledDebits({
+      terminalId: ctx.terminalId,
+      batchId: ctx.upload.manifest.batchId,
+      at: ctx.now,
+    });
+  }
+
+  /**
+   * Store the findings a batch carried (after `applyDecision`). A proven rollback whose counter
+   * the ledger already holds with other content is a fork: the wallet is blocked as a clone.
+   * Returns the wallets blocked.
+   */
+  async recordFindings(
     checked: readonly CheckedFinding[],
     ctx: { terminalId: string; merchantId: string; batchId: string; now: number },
-  ): string[] {
+  ): Promise<string[]> {
     const blocked: string[] = [];
-    const marked = checked.map((c) => {
+    const marked: (CheckedFinding & { fork: boolean })[] = [];
+    for (const c of checked) {
       const accepted =
         c.reason === undefined && c.finding.kind === "rollback"
-          ? this.#ledger.acceptedRecord(c.finding.walletId, c.finding.counterClaimed)
+          ? await this.#p.ledger.acceptedRecord(c.finding.walletId, c.finding.counterClaimed)
           : undefined;
       const fork =
         accepted !== undefined && !Buffer.from(accepted.cardRecord).equals(Buffer.from(c.cardRecord));
-      return { ...c, fork };
-    });
-    this.#findings.insert(marked, ctx);
+      marked.push({ ...c, fork });
+    }
+    await this.#p.findings.insert(marked, ctx);
     for (const c of marked)
-      if (c.fork && this.#hotlist.block(c.finding.walletId, "clone", "clone-detection", ctx.now))
+      if (c.fork && (await this.#p.hotlist.block(c.finding.walletId, "clone", "clone-detection", ctx.now)))
         blocked.push(c.finding.walletId);
     return blocked;
   }
+}
+
+export class AcquirerStore {
+  readonly target: DbTarget;
+  readonly engine: Engine;
+  readonly #p: Parts;
+  readonly #logger: Logger | undefined;
+
+  private constructor(engine: Engine, logger: Logger | undefined) {
+    this.target = engine.target;
+    this.engine = engine;
+    this.#p = new Parts(engine.db, engine.kind);
+    this.#logger = logger;
+  }
+
+  /**
+   * Open (creating if needed) and migrate: a file path is SQLite (a new file is made private,
+   * 0600), a postgres:// URL PostgreSQL. Throws ACQ_ERR_STORE_URL, _UNREACHABLE, _SCHEMA or
+   * ACQ_ERR_STORE.
+   */
+  static async open(target: string, options: OpenOptions = {}): Promise<AcquirerStore> {
+    const t = parseDbTarget(target);
+    const isNew = t.kind === "sqlite" && t.path !== ":memory:" && !existsSync(t.path);
+    const engine = await openEngine(t, options);
+    if (isNew && t.kind === "sqlite") chmodSync(t.path, 0o600);
+    return new AcquirerStore(engine, options.logger);
+  }
+
+  get kind(): EngineKind {
+    return this.engine.kind;
+  }
+
+  /** The database as it may be logged (a URL without its password). */
+  get description(): string {
+    return describeTarget(this.target);
+  }
+
+  /** The Kysely instance (tests and benchmarks count rows through it). */
+  get db() {
+    return this.engine.db;
+  }
+
+  async close(): Promise<void> {
+    await this.engine.db.destroy();
+  }
+
+  /** A cheap query with a deadline: the database answers. */
+  async healthy(timeoutMs = 2_000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const ping = sql<{ one: number }>`SELECT 1 AS one`.execute(this.engine.db);
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("health check timed out")), timeoutMs);
+      });
+      const r = await Promise.race([ping, deadline]);
+      return Number(r.rows[0]?.one) === 1;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Run `fn` in one write transaction, retried from the start on a conflict (engine.ts). */
+  transaction<T>(label: string, fn: (tx: AcquirerTx) => Promise<T>): Promise<T> {
+    return inTransaction(
+      this.engine,
+      "write",
+      label,
+      (db) => fn(new AcquirerTx(db, this.engine.kind)),
+      this.#logger,
+    );
+  }
+
+  #write<T>(label: string, fn: (p: Parts) => Promise<T>): Promise<T> {
+    return inTransaction(
+      this.engine,
+      "write",
+      label,
+      (db) => fn(new Parts(db, this.engine.kind)),
+      this.#logger,
+    );
+  }
+
+  #read<T>(label: string, fn: (p: Parts) => Promise<T>): Promise<T> {
+    return inTransaction(
+      this.engine,
+      "snapshot",
+      label,
+      (db) => fn(new Parts(db, this.engine.kind)),
+      this.#logger,
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Batches
+
+  batch(terminalId: string, batchId: string): Promise<StoredBatch | undefined> {
+    return this.#p.batches.get(terminalId, batchId);
+  }
+
+  /** Every stored verdict with this batch id, one per terminal that used it. */
+  batchesWithId(batchId: string): Promise<StoredBatch[]> {
+    return this.#p.batches.byId(batchId);
+  }
+
+  isTerminalRevoked(terminalId: string): Promise<boolean> {
+    return this.#p.terminals.isRevoked(terminalId);
+  }
+
+  /** Revoke a terminal id: its batches are refused from now on. Returns false when it already was. */
+  revokeTerminal(terminalId: string, now: number, reason?: string): Promise<boolean> {
+    return this.#write("revoke terminal", (p) => p.terminals.revoke(terminalId, now, reason));
+  }
 
   /** Findings terminals reported, oldest first; one wallet's when given. */
-  findings(walletId?: string): StoredFinding[] {
-    return this.#findings.list(walletId);
+  findings(walletId?: string): Promise<StoredFinding[]> {
+    return this.#p.findings.list(walletId);
   }
 
   /** Torn intents terminals could not resolve from the card's log, still open (oldest first). */
-  unresolvedIntents(): OpenUnresolvedIntent[] {
-    return this.#unresolved.open();
+  unresolvedIntents(): Promise<OpenUnresolvedIntent[]> {
+    return this.#p.unresolved.open();
   }
 
   // -------------------------------------------------------------------------------------------
   // Hotlist
 
   /** Block a wallet (loss report). Returns false when it already was blocked (the list did not change). */
-  blockWallet(walletId: string, reason: BlockReason, now: number): boolean {
-    return this.transaction(() => this.#hotlist.block(walletId, reason, "operator", now));
+  blockWallet(walletId: string, reason: BlockReason, now: number): Promise<boolean> {
+    return this.#write("block wallet", (p) => p.hotlist.block(walletId, reason, "operator", now));
   }
 
   /** Release a wallet. Returns false when it was not blocked. */
-  unblockWallet(walletId: string, now: number): boolean {
-    return this.transaction(() => this.#hotlist.unblock(walletId, now));
+  unblockWallet(walletId: string, now: number): Promise<boolean> {
+    return this.#write("unblock wallet", (p) => p.hotlist.unblock(walletId, now));
   }
 
-  walletBlock(walletId: string): WalletBlock | null {
-    return this.#hotlist.walletBlock(walletId);
+  walletBlock(walletId: string): Promise<WalletBlock | null> {
+    return this.#p.hotlist.walletBlock(walletId);
   }
 
   /**
@@ -222,35 +327,37 @@ export class AcquirerStore {
   syncRevokedCardSerials(
     serials: readonly { serial: string; issuerFingerprint: string }[],
     now: number,
-  ): number {
-    return this.transaction(() => this.#hotlist.addRevokedSerials(serials, now));
+  ): Promise<number> {
+    return this.#write("sync revoked card serials", (p) => p.hotlist.addRevokedSerials(serials, now));
   }
 
-  hotlistVersion(): number {
-    return this.#hotlist.version();
+  hotlistVersion(): Promise<number> {
+    return this.#p.hotlist.version();
   }
 
   /**
    * Re-issue the hotlist when its version was issued `maxAgeSeconds` or more before `now` (same
-   * content, a new version and issue time), in one immediate transaction so that concurrent
-   * instances re-issue once. Returns whether it did.
+   * content, a new version and issue time); of several instances asking at once, one re-issues.
+   * Returns whether this call did.
    */
-  reissueStaleHotlist(now: number, maxAgeSeconds: number): boolean {
-    return this.db.transaction(() => this.#hotlist.reissueIfOlder(now - maxAgeSeconds, now)).immediate();
+  reissueStaleHotlist(now: number, maxAgeSeconds: number): Promise<boolean> {
+    return this.#write("re-issue hotlist", (p) => p.hotlist.reissueIfOlder(now - maxAgeSeconds, now));
   }
 
-  hotlistState(): HotlistState {
-    return this.transaction(() => this.#hotlist.state());
+  hotlistState(): Promise<HotlistState> {
+    return this.#read("hotlist", (p) => p.hotlist.state());
   }
 
   // -------------------------------------------------------------------------------------------
   // Reports
 
-  settlementReport(date: string): SettlementReport {
-    return this.transaction(() => this.#reports.settlement(date));
+  settlementReport(date: string): Promise<SettlementReport> {
+    return this.#read("settlement report", (p) => p.reports.settlement(date));
   }
 
-  walletLedger(walletId: string): WalletLedger {
-    return this.transaction(() => this.#ledger.walletLedger(walletId, this.#hotlist.walletBlock(walletId)));
+  walletLedger(walletId: string): Promise<WalletLedger> {
+    return this.#read("wallet ledger", async (p) =>
+      p.ledger.walletLedger(walletId, await p.hotlist.walletBlock(walletId)),
+    );
   }
 }

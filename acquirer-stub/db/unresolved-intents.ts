@@ -6,9 +6,9 @@
  * an operator settles them; a terminal re-reporting one (the same terminal id and seq) changes
  * nothing.
  */
-import type Database from "../../protocol/sqlite.js";
 import type { UnresolvedIntentWire } from "../../protocol/wallet/batch.js";
 import type { ApplyContext } from "./batches.js";
+import type { Db } from "./schema.js";
 
 export interface OpenUnresolvedIntent extends UnresolvedIntentWire {
   readonly terminalId: string;
@@ -19,64 +19,45 @@ export interface OpenUnresolvedIntent extends UnresolvedIntentWire {
   readonly status: "open" | "resolved";
 }
 
-interface Row {
-  terminal_id: string;
-  seq: number;
-  merchant_id: string;
-  wallet_id: string;
-  amount: number;
-  currency: number;
-  terminal_time: number;
-  card_counter_seen: number | null;
-  reason: string;
-  batch_id: string;
-  received_at: number;
-  status: "open" | "resolved";
-}
-
-function statements(db: Database.Database) {
-  return {
-    insert: db.prepare(
-      `INSERT INTO unresolved_intents (terminal_id, seq, merchant_id, wallet_id, amount, currency,
-         terminal_time, card_counter_seen, reason, batch_id, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-    ),
-    open: db.prepare(
-      "SELECT * FROM unresolved_intents WHERE status = 'open' ORDER BY received_at, terminal_id, seq",
-    ),
-  };
-}
-
 export class UnresolvedIntents {
-  readonly #s: ReturnType<typeof statements>;
-
-  constructor(db: Database.Database) {
-    this.#s = statements(db);
-  }
+  constructor(readonly db: Db) {}
 
   /** Store the manifest's unresolved intents (inside the batch's transaction). */
-  insert(ctx: ApplyContext): number {
+  async insert(ctx: ApplyContext): Promise<number> {
     let n = 0;
     for (const u of ctx.upload.manifest.unresolvedIntents ?? []) {
-      n += this.#s.insert.run(
-        ctx.terminalId,
-        u.seq,
-        ctx.merchantId,
-        u.walletId,
-        u.amount,
-        u.currency,
-        u.terminalTime,
-        u.cardCounterSeen ?? null,
-        u.reason,
-        ctx.upload.manifest.batchId,
-        ctx.now,
-      ).changes;
+      const r = await this.db
+        .insertInto("unresolved_intents")
+        .values({
+          terminal_id: ctx.terminalId,
+          seq: u.seq,
+          merchant_id: ctx.merchantId,
+          wallet_id: u.walletId,
+          amount: u.amount,
+          currency: u.currency,
+          terminal_time: u.terminalTime,
+          card_counter_seen: u.cardCounterSeen ?? null,
+          reason: u.reason,
+          batch_id: ctx.upload.manifest.batchId,
+          received_at: ctx.now,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      n += Number(r.numInsertedOrUpdatedRows ?? 0n);
     }
     return n;
   }
 
-  open(): OpenUnresolvedIntent[] {
-    return (this.#s.open.all() as Row[]).map((r) => ({
+  async open(): Promise<OpenUnresolvedIntent[]> {
+    const rows = await this.db
+      .selectFrom("unresolved_intents")
+      .selectAll()
+      .where("status", "=", "open")
+      .orderBy("received_at")
+      .orderBy("terminal_id")
+      .orderBy("seq")
+      .execute();
+    return rows.map((r) => ({
       terminalId: r.terminal_id,
       seq: r.seq,
       merchantId: r.merchant_id,

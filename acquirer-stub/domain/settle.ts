@@ -186,7 +186,8 @@ export function describeDifference(d: Difference): string {
   }
 }
 
-function table(header: string[], rows: string[][], right: boolean[]): string[] {
+/** Aligned text columns under a header (`right`: right-aligned columns), each line indented 2. */
+export function table(header: string[], rows: string[][], right: boolean[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (cells: string[]) =>
     `  ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ")}`.trimEnd();

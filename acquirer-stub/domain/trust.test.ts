@@ -9,7 +9,7 @@ import { loadFixturePki } from "../../protocol/pki-fixtures.js";
 import { TerminalSim } from "../../test-support/batch-builder.js";
 import { frozenClock } from "../../test-support/clock.js";
 import { AcquirerError } from "../errors.js";
-import { TEST_NOW, type TestAcquirer, testAcquirer, testPki } from "../testing.js";
+import { countRows, TEST_NOW, type TestAcquirer, testAcquirer, testPki } from "../testing.js";
 import { AcquirerTrust } from "./trust.js";
 
 const pki = loadFixturePki();
@@ -18,7 +18,7 @@ const clock = frozenClock(TEST_NOW).date;
 let acq: TestAcquirer;
 let base: string;
 beforeEach(async () => {
-  acq = testAcquirer({ clock });
+  acq = await testAcquirer({ clock });
   base = await acq.app.listen({ host: "127.0.0.1", port: 0 });
 });
 afterEach(async () => {
@@ -34,8 +34,7 @@ async function upload(body: unknown): Promise<{ status: number; body: Record<str
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const count = (table: "batches" | "records") =>
-  (acq.store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+const count = (table: "batches" | "records") => countRows(acq.store, table);
 
 describe("acquirer › a batch from a terminal that an issuer CA certified", () => {
   it("is refused with 403 ACQ_ERR_TERMINAL_CERT and nothing is stored or settled", async () => {
@@ -45,8 +44,8 @@ describe("acquirer › a batch from a terminal that an issuer CA certified", () 
     const r = await upload(rogue.closeBatch());
     expect(r.status).toBe(403);
     expect(r.body).toMatchObject({ code: "ACQ_ERR_TERMINAL_CERT" });
-    expect(count("batches")).toBe(0);
-    expect(count("records")).toBe(0);
+    expect(await count("batches")).toBe(0);
+    expect(await count("records")).toBe(0);
     // The same debits from an honest terminal settle.
     const honest = new TerminalSim();
     honest.debits(3);

@@ -6,6 +6,7 @@
  * batch is written in one transaction, so an error never leaves partial state.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { isDatabaseError, isUnavailable } from "../db/engine.js";
 import { AcquirerError, type AcquirerErrorCode } from "../errors.js";
 
 const STATUS: Partial<Record<AcquirerErrorCode, number>> = {
@@ -20,8 +21,37 @@ const STATUS: Partial<Record<AcquirerErrorCode, number>> = {
   ACQ_ERR_IDEMPOTENCY_CONFLICT: 409,
   ACQ_ERR_IN_FLIGHT: 409,
   ACQ_ERR_BODY_TOO_LARGE: 413,
+  // The wallet platform: who is asking, what it names, and the refusals a terminal acts on by code.
+  ACQ_ERR_REQUEST_SIGNATURE: 401,
+  ACQ_ERR_REQUEST_TIME: 400,
+  ACQ_ERR_WALLET_UNKNOWN: 404,
+  ACQ_ERR_LOAD_UNKNOWN: 404,
+  ACQ_ERR_REVERSAL_UNKNOWN: 404,
+  ACQ_ERR_CHALLENGE_REUSED: 409,
+  ACQ_ERR_LOAD_STATE: 409,
+  ACQ_ERR_REVERSAL_DAY: 409,
+  ACQ_ERR_WALLET_EXISTS: 409,
+  ACQ_ERR_ACCOUNT_EXISTS: 409,
+  ACQ_ERR_WALLET_BLOCKED: 422,
+  ACQ_ERR_CARD_MISMATCH: 422,
+  ACQ_ERR_CARD_CERT: 422,
+  ACQ_ERR_UNKNOWN_ISSUER: 422,
+  ACQ_ERR_CARD_REVOKED: 422,
+  ACQ_ERR_RECORD_FORMAT: 422,
+  ACQ_ERR_CURRENCY: 422,
+  ACQ_ERR_LOAD_AMOUNT: 422,
+  ACQ_ERR_OVER_BALANCE_LIMIT: 422,
+  ACQ_ERR_NO_BOUND_ACCOUNT: 422,
+  ACQ_ERR_AUTO_LOAD_OFF: 422,
+  ACQ_ERR_ACCOUNT_UNKNOWN: 422,
+  ACQ_ERR_ACCOUNT_CLOSED: 422,
+  ACQ_ERR_INSUFFICIENT_FUNDS: 422,
+  ACQ_ERR_LOAD_SIGNATURE: 422,
+  ACQ_ERR_LOAD_RECORD_MISMATCH: 422,
   ACQ_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ACQ_ERR_STORE: 503,
+  ACQ_ERR_STORE_UNAVAILABLE: 503,
+  ACQ_ERR_STORE_CONFLICT: 503,
 };
 
 export function statusOf(code: AcquirerErrorCode): number {
@@ -51,24 +81,25 @@ function frameworkCode(e: FastifyError): AcquirerErrorCode | undefined {
   }
 }
 
-function isSqliteError(e: unknown): boolean {
-  return e instanceof Error && e.name === "SqliteError";
-}
-
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   let status: number;
   let body: ErrorBody;
   if (error instanceof AcquirerError) {
     status = statusOf(error.code);
     body = { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
-    if (error.code === "ACQ_ERR_IN_FLIGHT") reply.header("retry-after", "1");
+    if (error.code === "ACQ_ERR_IN_FLIGHT" || status === 503) reply.header("retry-after", "1");
     if (status >= 500) request.log.error({ err: error }, "request failed");
     else request.log.info({ code: error.code, status }, error.message);
-  } else if (isSqliteError(error)) {
+  } else if (isDatabaseError(error)) {
     status = 503;
-    body = { code: "ACQ_ERR_STORE", message: "the database is unavailable; nothing was stored: retry" };
+    body = isUnavailable(error)
+      ? {
+          code: "ACQ_ERR_STORE_UNAVAILABLE",
+          message: "the database connection was lost; nothing was stored: retry",
+        }
+      : { code: "ACQ_ERR_STORE", message: "the database is unavailable; nothing was stored: retry" };
     reply.header("retry-after", "1");
-    request.log.error({ err: error }, "database error");
+    request.log.error({ code: body.code, err: error }, "database error");
   } else {
     const code = frameworkCode(error);
     if (code) {

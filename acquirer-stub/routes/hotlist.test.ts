@@ -12,9 +12,9 @@ import { TEST_NOW, type TestAcquirer, testAcquirer } from "../testing.js";
 
 let now = TEST_NOW.getTime();
 let acq: TestAcquirer;
-beforeEach(() => {
+beforeEach(async () => {
   now = TEST_NOW.getTime();
-  acq = testAcquirer({ clock: () => new Date(now) });
+  acq = await testAcquirer({ clock: () => new Date(now) });
 });
 afterEach(() => acq.close());
 

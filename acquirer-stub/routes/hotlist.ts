@@ -20,8 +20,8 @@ export function registerHotlistRoutes(
   clock: () => Date,
 ): void {
   let cached: { version: number; wire: Promise<HotlistWire> } | undefined;
-  const current = (): Promise<HotlistWire> => {
-    const state = store.hotlistState();
+  const current = async (): Promise<HotlistWire> => {
+    const state = await store.hotlistState();
     if (cached?.version !== state.version) {
       const wire = signHotlist(state, signer);
       cached = { version: state.version, wire };
@@ -37,8 +37,8 @@ export function registerHotlistRoutes(
     "/v1/hotlist",
     { schema: { querystring: hotlistQuerySchema } },
     async (request, reply) => {
-      store.reissueStaleHotlist(Math.floor(clock().getTime() / 1000), HOTLIST_REISSUE_SECONDS);
-      const version = store.hotlistVersion();
+      await store.reissueStaleHotlist(Math.floor(clock().getTime() / 1000), HOTLIST_REISSUE_SECONDS);
+      const version = await store.hotlistVersion();
       const etag = `"hotlist-${version}"`;
       reply.header("etag", etag).header("cache-control", "no-cache");
       const since = request.query.since === undefined ? undefined : Number(request.query.since);

@@ -5,6 +5,7 @@
  *   GET  /v1/wallets/:walletId/ledger          — accepted records by counter, gaps, balance breaks, clones
  *   GET  /v1/reports/settlement?date=YYYY-MM-DD — settlement, reconciliation, outstanding gaps, clones
  *   GET  /v1/findings, /v1/wallets/:walletId/findings — wallets terminals caught rolled back or edited
+ *   GET  /v1/platform/wallets/:walletId        — the wallet platform's view (platform/routes.ts)
  * With an operator token configured, each needs `Authorization: Bearer <token>` (else 401).
  */
 import { timingSafeEqual } from "node:crypto";
@@ -15,19 +16,24 @@ import { isCalendarDate } from "../domain/settle.js";
 import { AcquirerError } from "../errors.js";
 import { blockBodySchema, reportQuerySchema, walletParamsSchema } from "./schemas.js";
 
+/** A preHandler that requires `Authorization: Bearer <token>` when a token is configured. */
+export function operatorAuthorizer(operatorToken: string | undefined) {
+  const expected = operatorToken === undefined ? undefined : Buffer.from(`Bearer ${operatorToken}`);
+  return async (request: FastifyRequest): Promise<void> => {
+    if (!expected) return;
+    const given = Buffer.from(request.headers.authorization ?? "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new AcquirerError("ACQ_ERR_UNAUTHORIZED", "operator token missing or wrong");
+  };
+}
+
 export function registerOperatorRoutes(
   app: FastifyInstance,
   store: AcquirerStore,
   clock: () => Date,
   operatorToken: string | undefined,
 ): void {
-  const expected = operatorToken === undefined ? undefined : Buffer.from(`Bearer ${operatorToken}`);
-  const authorize = async (request: FastifyRequest) => {
-    if (!expected) return;
-    const given = Buffer.from(request.headers.authorization ?? "");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new AcquirerError("ACQ_ERR_UNAUTHORIZED", "operator token missing or wrong");
-  };
+  const authorize = operatorAuthorizer(operatorToken);
   const now = () => Math.floor(clock().getTime() / 1000);
 
   app.post<{ Params: { walletId: string }; Body: { reason: BlockReason } }>(
@@ -35,9 +41,9 @@ export function registerOperatorRoutes(
     { schema: { params: walletParamsSchema, body: blockBodySchema }, preHandler: authorize },
     async (request) => {
       const { walletId } = request.params;
-      const changed = store.blockWallet(walletId, request.body.reason, now());
+      const changed = await store.blockWallet(walletId, request.body.reason, now());
       request.log.info({ walletId, reason: request.body.reason, changed }, "wallet blocked");
-      return { walletId, blocked: true, changed, hotlistVersion: store.hotlistVersion() };
+      return { walletId, blocked: true, changed, hotlistVersion: await store.hotlistVersion() };
     },
   );
 
@@ -50,9 +56,9 @@ export function registerOperatorRoutes(
       if (body !== undefined && (typeof body !== "object" || body === null || Object.keys(body).length > 0))
         throw new AcquirerError("ACQ_ERR_BAD_REQUEST", "unblock takes no body (or {})");
       const { walletId } = request.params;
-      const changed = store.unblockWallet(walletId, now());
+      const changed = await store.unblockWallet(walletId, now());
       request.log.info({ walletId, changed }, "wallet unblocked");
-      return { walletId, blocked: false, changed, hotlistVersion: store.hotlistVersion() };
+      return { walletId, blocked: false, changed, hotlistVersion: await store.hotlistVersion() };
     },
   );
 
@@ -62,12 +68,12 @@ export function registerOperatorRoutes(
     async (request) => store.walletLedger(request.params.walletId),
   );
 
-  app.get("/v1/findings", { preHandler: authorize }, async () => ({ findings: store.findings() }));
+  app.get("/v1/findings", { preHandler: authorize }, async () => ({ findings: await store.findings() }));
 
   app.get<{ Params: { walletId: string } }>(
     "/v1/wallets/:walletId/findings",
     { schema: { params: walletParamsSchema }, preHandler: authorize },
-    async (request) => ({ findings: store.findings(request.params.walletId) }),
+    async (request) => ({ findings: await store.findings(request.params.walletId) }),
   );
 
   app.get<{ Querystring: { date: string } }>(

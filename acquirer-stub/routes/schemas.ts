@@ -185,6 +185,12 @@ export const batchIdParamsSchema = {
   properties: { batchId: batchUploadSchema.properties.manifest.properties.batchId },
 } as const;
 
+export const batchQuerySchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: { terminalId: batchUploadSchema.properties.manifest.properties.terminalId },
+} as const;
+
 export const walletParamsSchema = {
   type: "object",
   additionalProperties: false,

@@ -1,0 +1,117 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "kysely";
+import { afterEach, describe, expect, it } from "vitest";
+import Database from "../../protocol/sqlite.js";
+import { testDatabase } from "../testing.js";
+import { MIGRATION_TABLE, migrations } from "./migrations.js";
+import { AcquirerStore } from "./store.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tempPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), "acquirer-engine-"));
+  dirs.push(dir);
+  return join(dir, "acquirer.sqlite");
+}
+
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "no error",
+    (e: { code?: string }) => e.code,
+  );
+
+describe("opening the acquirer database", () => {
+  it("SQLite is durable on every open: WAL, and synchronous=FULL again after a reopen", async () => {
+    const path = tempPath();
+    await (await AcquirerStore.open(path)).close();
+    const plain = new Database(path);
+    plain.pragma("synchronous = NORMAL");
+    plain.close();
+    const store = await AcquirerStore.open(path);
+    try {
+      expect(store.engine.sqlite?.pragma("synchronous", { simple: true })).toBe(2);
+      expect(store.engine.sqlite?.pragma("journal_mode", { simple: true })).toBe("wal");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("brings a new database to the latest schema, every migration recorded in acquirer_migrations", async () => {
+    const db = await testDatabase();
+    try {
+      const store = await AcquirerStore.open(db.target);
+      try {
+        const applied = await sql<{
+          name: string;
+        }>`SELECT name FROM ${sql.table(MIGRATION_TABLE)} ORDER BY name`.execute(store.db);
+        expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations(store.kind)).sort());
+      } finally {
+        await store.close();
+      }
+      // A reopen applies nothing again and is accepted.
+      await (await AcquirerStore.open(db.target)).close();
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("refuses a --db that is neither a path nor a postgres URL naming a database", async () => {
+    expect(await codeOf(AcquirerStore.open("mysql://db.example/acquirer"))).toBe("ACQ_ERR_STORE_URL");
+    expect(await codeOf(AcquirerStore.open("postgres://user@127.0.0.1:5432"))).toBe("ACQ_ERR_STORE_URL");
+    expect(await codeOf(AcquirerStore.open(""))).toBe("ACQ_ERR_STORE_URL");
+  });
+
+  it("says the server cannot be reached, without the password", async () => {
+    const failure = (await AcquirerStore.open("postgres://acq:hunter2@127.0.0.1:1/acquirer").catch(
+      (e) => e,
+    )) as Error & {
+      code: string;
+    };
+    expect(failure.code).toBe("ACQ_ERR_STORE_UNREACHABLE");
+    expect(failure.message).toContain("postgres://acq:***@127.0.0.1:1/acquirer");
+    expect(failure.message).not.toContain("hunter2");
+  });
+
+  it("refuses a SQLite file made by the acquirer before the Kysely storage (schema in user_version)", async () => {
+    const path = tempPath();
+    const old = new Database(path);
+    old.pragma("user_version = 3");
+    old.exec("CREATE TABLE batches (batch_id TEXT PRIMARY KEY)");
+    old.close();
+    expect(await codeOf(AcquirerStore.open(path))).toBe("ACQ_ERR_STORE_SCHEMA");
+  });
+
+  it("refuses a database at a newer schema than this program, and changes nothing in it", async () => {
+    const db = await testDatabase();
+    try {
+      const store = await AcquirerStore.open(db.target);
+      await sql`INSERT INTO ${sql.table(MIGRATION_TABLE)} (name, timestamp) VALUES ('999_from_the_future', '2030-01-01T00:00:00.000Z')`.execute(
+        store.db,
+      );
+      const tables = async () =>
+        store.kind === "sqlite"
+          ? (await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master`.execute(store.db)).rows[0]?.n
+          : (
+              await sql<{
+                n: number;
+              }>`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'`.execute(
+                store.db,
+              )
+            ).rows[0]?.n;
+      const before = await tables();
+      const failure = (await AcquirerStore.open(db.target).catch((e) => e)) as Error & { code: string };
+      expect(failure.code).toBe("ACQ_ERR_STORE_SCHEMA");
+      expect(failure.message).toMatch(
+        /999_from_the_future, newer than this acquirer-stub \(latest 002_wallet_platform\)/,
+      );
+      expect(await tables()).toBe(before);
+      await store.close();
+    } finally {
+      await db.drop();
+    }
+  });
+});

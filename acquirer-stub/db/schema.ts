@@ -1,0 +1,309 @@
+/**
+ * The acquirer's tables as Kysely sees them: one typed description for both engines (SQLite and
+ * PostgreSQL). Integers are JavaScript numbers on both: SQLite returns them so, and the PostgreSQL
+ * pool parses int8 and numeric into numbers, refusing any beyond 2^53 (engine.ts). Byte columns
+ * are Buffers (BLOB in SQLite, bytea in PostgreSQL). migrations.ts creates exactly these.
+ */
+import type { Generated, Kysely, Transaction } from "kysely";
+
+export interface BatchesTable {
+  terminal_id: string;
+  batch_id: string;
+  content_hash: string;
+  merchant_id: string;
+  received_at: number;
+  received_day: string;
+  created_at: number;
+  status: "settled" | "rejected";
+  reason: string | null;
+  http_status: number;
+  response: string;
+  manifest: string;
+  manifest_signature: string;
+  record_count: number;
+  accepted: number;
+  rejected: number;
+  differences: string;
+}
+
+export interface BatchDaysTable {
+  business_day: string;
+  terminal_id: string;
+  batch_id: string;
+}
+
+export interface RecordsTable {
+  id: Generated<number>;
+  terminal_id: string;
+  batch_id: string;
+  position: number;
+  merchant_id: string;
+  seq: number;
+  status: "accepted" | "rejected" | "voided";
+  reason: string | null;
+  wallet_id: string | null;
+  card_counter: number | null;
+  type: number | null;
+  amount: number | null;
+  currency: number | null;
+  balance_after: number | null;
+  record_time: number | null;
+  business_day: string | null;
+  card_record: Buffer | null;
+  card_signature: Buffer | null;
+  card_certificate: string | null;
+  previous_hash: Buffer;
+  terminal_signature: Buffer;
+}
+
+export interface CardCertificatesTable {
+  fingerprint: string;
+  der: Buffer;
+  wallet_id: string;
+  serial: string;
+}
+
+export interface TerminalsTable {
+  terminal_id: string;
+  merchant_id: string;
+  chain_head: Buffer;
+  last_batch_id: string;
+  updated_at: number;
+}
+
+export interface RevokedTerminalsTable {
+  terminal_id: string;
+  revoked_at: number;
+  reason: string | null;
+}
+
+export interface BlockedWalletsTable {
+  wallet_id: string;
+  reason: "lost" | "stolen" | "fraud" | "clone" | "other";
+  source: "operator" | "clone-detection";
+  blocked_at: number;
+}
+
+export interface WalletEventsTable {
+  id: Generated<number>;
+  wallet_id: string;
+  action: "block" | "unblock";
+  reason: string | null;
+  source: string;
+  at: number;
+}
+
+export interface ClonesTable {
+  id: Generated<number>;
+  wallet_id: string;
+  card_counter: number;
+  first_terminal_id: string;
+  first_seq: number;
+  first_batch_id: string;
+  clone_terminal_id: string;
+  clone_seq: number;
+  clone_batch_id: string;
+  detected_at: number;
+  detected_day: string;
+}
+
+export interface RevokedCardSerialsTable {
+  serial: string;
+  issuer_fingerprint: string;
+  added_at: number;
+}
+
+/** One row (id 1): the published hotlist's version and issue time. */
+export interface HotlistTable {
+  id: number;
+  version: number;
+  issued_at: number;
+}
+
+export interface UnresolvedIntentsTable {
+  terminal_id: string;
+  seq: number;
+  merchant_id: string;
+  wallet_id: string;
+  amount: number;
+  currency: number;
+  terminal_time: number;
+  card_counter_seen: number | null;
+  reason: string;
+  batch_id: string;
+  received_at: number;
+  status: Generated<"open" | "resolved">;
+}
+
+export interface TerminalFindingsTable {
+  terminal_id: string;
+  finding_id: number;
+  merchant_id: string;
+  wallet_id: string;
+  kind: "rollback" | "balance-forged";
+  seq: number;
+  seen_seq: number;
+  counter_seen: number;
+  balance_seen: number;
+  counter_claimed: number;
+  balance_claimed: number;
+  amount: number;
+  currency: number;
+  card_record: Buffer;
+  card_signature: Buffer;
+  card_certificate: Buffer;
+  found_at: number;
+  reason: string | null;
+  fork: number;
+  batch_id: string;
+  received_at: number;
+}
+
+// The wallet platform (migration 002_wallet_platform; acquirer-stub/platform/).
+
+export interface BankAccountsTable {
+  number: string;
+  holder: string;
+  currency: number;
+  balance: number;
+  held: Generated<number>;
+  status: "open" | "closed";
+  created_at: number;
+}
+
+export interface WalletsTable {
+  wallet_id: string;
+  currency: number;
+  status: "active" | "lost" | "blocked" | "closed";
+  bound_account: string | null;
+  balance_limit: number;
+  single_limit: number;
+  auto_load_threshold: number;
+  auto_load_amount: number;
+  /** 0 or 1. */
+  auto_load_on: number;
+  card_certificate: Buffer | null;
+  last_counter: number | null;
+  created_at: number;
+}
+
+/** One row (id 1): the last platform serial number given out. */
+export interface PlatformSerialTable {
+  id: number;
+  value: number;
+}
+
+export interface PlatformLoadsTable {
+  load_id: string;
+  request_hash: string;
+  wallet_id: string;
+  terminal_id: string;
+  type: "cash" | "bound" | "non-bound" | "auto" | "supplementary";
+  amount: number;
+  currency: number;
+  teller: string | null;
+  branch: string | null;
+  account: string | null;
+  challenge: string;
+  serial: number;
+  issued_at: number;
+  command: string;
+  binding: Buffer;
+  state: "pending" | "loaded" | "voided" | "reversed";
+  card_counter: number | null;
+  completed_at: number | null;
+  proof_record: Buffer | null;
+  proof_signature: Buffer | null;
+  /** The LoadState JSON the completing request got (replayed to a retry). */
+  answer: string | null;
+}
+
+export interface PlatformReversalsTable {
+  request_id: string;
+  request_hash: string;
+  load_id: string;
+  terminal_id: string;
+  challenge: string;
+  teller: string | null;
+  issued_at: number;
+  command: string;
+  binding: Buffer;
+  outcome: "reversed" | "not-found" | null;
+  card_counter: number | null;
+  proof_record: Buffer | null;
+  proof_signature: Buffer | null;
+  answer: string | null;
+  completed_at: number | null;
+}
+
+export interface PlatformChallengesTable {
+  wallet_id: string;
+  challenge: string;
+  used_for: "load" | "reversal";
+  /** The load id or the reversal request id. */
+  ref: string;
+  at: number;
+}
+
+export interface PlatformPresentationsTable {
+  request_id: string;
+  request_hash: string;
+  wallet_id: string;
+  terminal_id: string;
+  answer: string;
+  at: number;
+}
+
+export interface BankHoldsTable {
+  load_id: string;
+  account: string;
+  amount: number;
+  state: "held" | "posted" | "released";
+  updated_at: number;
+}
+
+export interface PlatformBookingsTable {
+  booking_id: string;
+  kind: "issue" | "deposit" | "load" | "reversal" | "debit";
+  wallet_id: string | null;
+  load_id: string | null;
+  amount: number;
+  currency: number;
+  at: number;
+}
+
+export interface PlatformEntriesTable {
+  booking_id: string;
+  account: string;
+  /** Signed minor units: the booking's source −amount, its destination +amount. */
+  amount: number;
+}
+
+export interface AcquirerDb {
+  batches: BatchesTable;
+  batch_days: BatchDaysTable;
+  records: RecordsTable;
+  card_certificates: CardCertificatesTable;
+  terminals: TerminalsTable;
+  revoked_terminals: RevokedTerminalsTable;
+  blocked_wallets: BlockedWalletsTable;
+  wallet_events: WalletEventsTable;
+  clones: ClonesTable;
+  revoked_card_serials: RevokedCardSerialsTable;
+  hotlist: HotlistTable;
+  unresolved_intents: UnresolvedIntentsTable;
+  terminal_findings: TerminalFindingsTable;
+  bank_accounts: BankAccountsTable;
+  wallets: WalletsTable;
+  platform_serial: PlatformSerialTable;
+  platform_loads: PlatformLoadsTable;
+  platform_reversals: PlatformReversalsTable;
+  platform_challenges: PlatformChallengesTable;
+  platform_presentations: PlatformPresentationsTable;
+  bank_holds: BankHoldsTable;
+  platform_bookings: PlatformBookingsTable;
+  platform_entries: PlatformEntriesTable;
+}
+
+/** What a part of the store runs its queries on: the pool, or one transaction. */
+export type Db = Kysely<AcquirerDb> | Transaction<AcquirerDb>;
