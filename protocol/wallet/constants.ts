@@ -140,6 +140,7 @@ export const LABEL = {
   TERMINAL_RECORD: "TAPWALLET/1 TERMINAL RECORD",
   ISSUER_COMMAND: "TAPWALLET/1 ISSUER COMMAND",
   BATCH_MANIFEST: "TAPWALLET/1 BATCH MANIFEST",
+  PLATFORM_REQUEST: "TAPWALLET/1 PLATFORM REQUEST",
 } as const;
 
 /** Wallet, terminal and merchant ids: 1–16 printable ASCII characters from a safe set. */
