@@ -126,16 +126,16 @@ describe("posd upload under SIGKILL", () => {
       .prepare("SELECT COUNT(*) AS n FROM transactions WHERE status = 'complete' AND upload_status IS NULL")
       .get() as { n: number };
     const { AcquirerStore } = await import("../acquirer-stub/db/store.js");
-    const store = AcquirerStore.open(join(dir, "acquirer.sqlite"));
-    const settled = store.db
-      .prepare(
-        "SELECT COUNT(*) AS count, SUM(amount) AS amount FROM records WHERE terminal_id = 'T-0001' AND status = 'accepted'",
-      )
-      .get() as { count: number; amount: number };
-    const rejected = store.db
-      .prepare("SELECT COUNT(*) AS n FROM records WHERE status = 'rejected'")
-      .get() as { n: number };
-    store.close();
+    const { acceptedTotals } = await import("../acquirer-stub/testing.js");
+    const store = await AcquirerStore.open(join(dir, "acquirer.sqlite"));
+    const settled = await acceptedTotals(store, "T-0001");
+    const rejectedRow = await store.db
+      .selectFrom("records")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("status", "=", "rejected")
+      .executeTakeFirstOrThrow();
+    const rejected = { n: Number(rejectedRow.n) };
+    await store.close();
     const resent = records.prepare("SELECT COUNT(*) AS n FROM batches WHERE attempts > 1").get() as {
       n: number;
     };
