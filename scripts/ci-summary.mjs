@@ -35,7 +35,30 @@ for (const { label, file } of runs) {
   console.log(
     `  ${label}: ${p} tests passed, ${f} failed${skipped}${broken ? " (errors outside tests)" : ""}`,
   );
+  // Name what failed, so that a red run says which test without the whole log.
+  for (const line of failures(report)) console.log(`    ${line}`);
 }
 if (passed === 0) ok = false;
+
+/** "file > test: first line of the error" for each failed test, and each file that failed to run. */
+function failures(report) {
+  const lines = [];
+  for (const file of report.testResults ?? []) {
+    const name = String(file.name ?? "").replace(`${process.cwd()}/`, "");
+    const failed = (file.assertionResults ?? []).filter((a) => a.status === "failed");
+    for (const a of failed)
+      lines.push(`${name} > ${a.fullName ?? a.title}: ${firstLine(a.failureMessages?.[0])}`);
+    if (failed.length === 0 && file.status === "failed") lines.push(`${name}: ${firstLine(file.message)}`);
+  }
+  return lines;
+}
+
+function firstLine(text) {
+  const line =
+    String(text ?? "")
+      .split("\n")
+      .find((l) => l.trim() !== "") ?? "(no message)";
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(ok ? 0 : 1);
