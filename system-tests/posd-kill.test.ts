@@ -65,6 +65,7 @@ describe("posd run under SIGKILL", () => {
     let inTap = 0;
     let tornSeen = 0;
     let next = 0;
+    const missedAim: string[] = [];
     const startups: number[] = [];
     for (let k = 0; k < KILLS; k++) {
       const started = performance.now();
@@ -88,22 +89,35 @@ describe("posd run under SIGKILL", () => {
             inTap++;
             setTimeout(kill, random.next() * 25);
           },
-          () => {},
+          () => {
+            // No tap in 30 s: say why (the register's answers are in the log), and end the round.
+            missedAim.push(
+              `kill ${k}: no tap started in 30 s; last lines:\n${d.stderr.slice(-8).join("\n")}`,
+            );
+            kill();
+          },
         );
       } else setTimeout(kill, random.next() * 400);
-      // The register: one payment after the other until posd is gone.
+      // The register: one payment after the other until posd is gone. Every wait is bounded, so a
+      // daemon that neither dies nor answers fails here, with its state and log, not at the timeout.
       for (;;) {
         const serviceId = `K-${String(next++).padStart(4, "0")}`;
         ids.push(serviceId);
         try {
           await d.post("/v1/payments", { serviceId, amount: 100 + (next % 7), currency: "EUR" });
           await d.get(`/v1/payments/${serviceId}?wait=5`);
-        } catch {
-          break; // the connection died with posd
+        } catch (e) {
+          // The connection died with posd; a request that timed out while posd lives is a stall.
+          if ((e as Error).name === "TimeoutError")
+            throw new Error(
+              `kill ${k}: posd stopped answering ${serviceId} (${d.alive ? "alive" : "dead"}); last lines:\n${d.stderr.slice(-20).join("\n")}`,
+            );
+          break;
         }
       }
-      await d.exited;
+      await d.exitedWithin(15_000);
     }
+    expect(missedAim, missedAim.join("\n\n")).toEqual([]);
     expect(landed).toBe(KILLS);
     const sorted = [...startups].sort((a, b) => a - b);
     console.log(

@@ -229,7 +229,11 @@ export class PosdDaemon {
       }
     });
     this.exited = new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
+    child.on("exit", () => this.#gone.abort(new Error("posd exited")));
   }
+
+  /** Aborted when the process exits: a request in flight then fails at once, whatever its socket does. */
+  readonly #gone = new AbortController();
 
   /**
    * Start `posd --data-dir D run …args`. `wrapped`: without UV_THREADPOOL_SIZE, so posd re-runs itself
@@ -284,8 +288,13 @@ export class PosdDaemon {
   }
 
   async request(method: "GET" | "POST", path: string, body?: unknown): Promise<ApiAnswer> {
+    // Bounded: a daemon that stops answering fails the test with this request named, not at the
+    // test's own timeout (the longest API call is a 5 s long poll).
     const res = await fetch(`${this.url}${path}`, {
       method,
+      // A request to a daemon that just died is not left to its socket: seen hanging to the timeout
+      // once in six kill loops, after SIGKILL, with the connection never failing.
+      signal: AbortSignal.any([AbortSignal.timeout(30_000), this.#gone.signal]),
       ...(body === undefined
         ? {}
         : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
@@ -309,6 +318,29 @@ export class PosdDaemon {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     const e = await this.exited;
     return { ...e, ms: performance.now() - started };
+  }
+
+  /** Whether the process is still running (no exit code or signal seen yet). */
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** `exited`, or an error after `ms` that says what the process is doing and its last log lines. */
+  exitedWithin(ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const state = this.alive
+          ? "still running"
+          : `exited (${this.child.exitCode ?? this.child.signalCode}) but its pipes are open`;
+        reject(
+          new Error(
+            `posd (pid ${this.child.pid}) has not ended within ${ms} ms: ${state}; last log lines:\n${this.stderr.slice(-20).join("\n")}`,
+          ),
+        );
+      }, ms);
+    });
+    return Promise.race([this.exited, late]).finally(() => clearTimeout(timer));
   }
 
   /** SIGKILL if still running (afterAll). */
