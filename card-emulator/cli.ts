@@ -182,6 +182,10 @@ program
   )
   .option("--control <port>", "loopback TCP control port (remove / insert / status lines)")
   .option("--tear-after-debit", "fault: commit each DEBIT, then drop the connection instead of answering")
+  .option(
+    "--tear-after-load",
+    "fault: commit each issuer command (LOAD, LOAD REVERSAL, …), then drop the connection instead of answering",
+  )
   .option("--delay-ms <ms>", "fault: answer every APDU this many milliseconds late", nonNegativeInt)
   .addOption(
     new Option("--corrupt-signature [which]", "fault: send signatures that do not verify")
@@ -216,6 +220,7 @@ program
     }
     const faults: Faults = {
       ...(o.tearAfterDebit ? { tearAfterDebitCommit: true } : {}),
+      ...(o.tearAfterLoad ? { tearAfterOnlineCommit: true } : {}),
       ...(o.delayMs ? { delayMs: o.delayMs } : {}),
       ...(o.corruptSignature ? { corruptSignature: o.corruptSignature as SignatureFault } : {}),
       ...(o.certificate ? { certificate: o.certificate as CertificateFault } : {}),

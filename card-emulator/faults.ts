@@ -8,6 +8,8 @@
  * - tearAfterDebitCommit: a DEBIT commits, then the card leaves the field instead of answering.
  *   FaultyApplet throws TearError; the in-process transport rejects (card removed), serve drops the
  *   vpcd connection (and the card comes back into the field).
+ * - tearAfterOnlineCommit: the same for an issuer command (LOAD, LOAD REVERSAL, UPDATE PARAMETERS,
+ *   BLOCK, UNBLOCK): it commits, then the card leaves the field (the load in doubt).
  * - delayMs: every answer arrives N ms late (the transport: InProcessTransport, serve's link).
  * - corruptSignature: one bit of a signature the card sends is flipped. `true` or "record": the
  *   signed record answering DEBIT and the online commands (the log keeps the true signature, so
@@ -28,6 +30,7 @@ export type SignatureFault = boolean | "record" | "auth" | "all";
 
 export interface Faults {
   tearAfterDebitCommit?: boolean;
+  tearAfterOnlineCommit?: boolean;
   delayMs?: number;
   corruptSignature?: SignatureFault;
   certificate?: CertificateFault;

@@ -134,6 +134,8 @@ export class FaultyApplet implements VirtualCard {
     for (const ins of RECORD_COMMANDS)
       wrap(ins, (inner) => (ctx, c) => {
         const answer = inner.handler(ctx, c);
+        // Committed (a refusal throws before): under the tear fault the answer never goes out.
+        this.#torn = this.faults.tearAfterOnlineCommit === true;
         return corruptsRecordSignature(this.faults) ? corrupted(answer) : answer;
       });
     return table;
