@@ -7,73 +7,18 @@ import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { currencyByCode, parseAmount } from "../protocol/amount.js";
 import { endOnClosedStdout } from "../protocol/closed-stdout.js";
-import { isTapwalletError } from "../protocol/errors.js";
-import { createLogger, type Logger } from "../protocol/logger.js";
 import type { Transport } from "../protocol/transport.js";
 import { RecordingTransport } from "../protocol/transport-wrappers.js";
 import { outcomeJson, transactionJson } from "./application/outcome-json.js";
 import { type PaymentOutcome, recoverPending, runPayment } from "./application/run-payment.js";
 import { terminalStatus } from "./application/status.js";
-import { cardLink, openTerminal, paymentDeps, type TerminalContext } from "./composition/root.js";
+import { registerLoadCommands } from "./cli-load.js";
+import { acquirerUrl, exit, fail, globals, logger, setHardExit, withTerminal } from "./cli-support.js";
+import { cardLink, paymentDeps } from "./composition/root.js";
 import { loadConfig, passphraseWarning, resolveDataDir } from "./config.js";
-import { asTerminalError, exitCodeForError, TerminalError } from "./errors.js";
+import { TerminalError } from "./errors.js";
 import { initTerminal } from "./init.js";
 import { EXIT, exitCodeFor, formatStatus, printJson, printOutcome, printRecords } from "./output.js";
-
-interface GlobalOptions {
-  dataDir?: string;
-  config?: string;
-  json?: boolean;
-  verbose?: boolean;
-}
-
-let jsonOutput = false;
-
-/**
- * Set once a command may use PC/SC: ends the process also when a transmit to a mute card still holds
- * a threadpool thread (then process.exit() would hang forever; see adapters/pcsc/process-exit.ts).
- */
-let hardExit: ((code: number) => never) | undefined;
-
-function exit(code: number): never {
-  if (hardExit) hardExit(code);
-  process.exit(code);
-}
-
-function logger(opts: GlobalOptions, defaultLevel = "warn"): Logger {
-  return createLogger({
-    name: "posd",
-    level: process.env.TAPWALLET_LOG_LEVEL ?? (opts.verbose ? "debug" : defaultLevel),
-  });
-}
-
-function fail(e: unknown): never {
-  const err = isTapwalletError(e) ? e : asTerminalError(e);
-  if (jsonOutput) printJson({ status: "error", code: err.code, message: err.message });
-  else process.stderr.write(`posd: ${err.message} [${err.code}]\n`);
-  exit(exitCodeForError(err));
-}
-
-function globals(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals() as GlobalOptions;
-  jsonOutput = o.json === true;
-  return o;
-}
-
-function withTerminal<T>(
-  opts: GlobalOptions,
-  log: Logger,
-  fn: (ctx: TerminalContext) => Promise<T> | T,
-): Promise<T> {
-  const config = loadConfig({
-    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
-    ...(opts.config ? { configPath: opts.config } : {}),
-  });
-  const ctx = openTerminal(config, log);
-  return Promise.resolve()
-    .then(() => fn(ctx))
-    .finally(() => ctx.close());
-}
 
 const program = new Command()
   .name("posd")
@@ -159,30 +104,38 @@ program
       const currency = currencyByCode(o.currency ?? ctx.config.currency);
       const amount = parseAmount(o.amount, currency);
       if (amount === 0) throw new TerminalError("TERM_ERR_USAGE", "the amount must be greater than zero");
-      const deps = paymentDeps(ctx);
+      // A terminal with acquirer.url is online: a card under its auto-load threshold is loaded first.
+      const online = ctx.config.acquirer.url
+        ? (await import("./composition/platform.js")).openPlatform(ctx, undefined)
+        : undefined;
+      const deps = online ? { ...paymentDeps(ctx), online: online.deps } : paymentDeps(ctx);
       const request = {
         amount,
         currency: currency.numeric,
         ...(o.reference ? { reference: o.reference } : {}),
       };
-      if (o.virtual) {
-        const { openVirtualCard } = await import("./composition/virtual-card.js");
-        return withRecording(await openVirtualCard({ statePath: o.card }), o.record, (t) =>
-          runPayment(cardLink(ctx, t), deps, request),
-        );
-      }
-      const { payOnReader } = await import("./adapters/reader/pay-on-reader.js");
-      return payOnReader(
-        ctx,
-        {
-          reader: o.reader ?? ctx.config.reader.name,
-          log,
-          onWaiting: (reader) => {
-            if (!g.json) process.stderr.write(`present a card to "${reader}"…\n`);
+      try {
+        if (o.virtual) {
+          const { openVirtualCard } = await import("./composition/virtual-card.js");
+          return await withRecording(await openVirtualCard({ statePath: o.card }), o.record, (t) =>
+            runPayment(cardLink(ctx, t), deps, request),
+          );
+        }
+        const { payOnReader } = await import("./adapters/reader/pay-on-reader.js");
+        return await payOnReader(
+          ctx,
+          {
+            reader: o.reader ?? ctx.config.reader.name,
+            log,
+            onWaiting: (reader) => {
+              if (!g.json) process.stderr.write(`present a card to "${reader}"…\n`);
+            },
           },
-        },
-        (t) => withRecording(t, o.record, (tr) => runPayment(cardLink(ctx, tr), deps, request)),
-      );
+          (t) => withRecording(t, o.record, (tr) => runPayment(cardLink(ctx, tr), deps, request)),
+        );
+      } finally {
+        online?.close();
+      }
     });
     if (g.json) printJson(outcomeJson(outcome));
     else printOutcome(outcome);
@@ -241,17 +194,6 @@ program
     }
     process.exitCode = result.error ? EXIT.ERROR : EXIT.OK;
   });
-
-function acquirerUrl(ctx: TerminalContext, flag: string | undefined): string {
-  const url = flag ?? ctx.config.acquirer.url;
-  if (!url) {
-    throw new TerminalError(
-      "TERM_ERR_CONFIG",
-      "no acquirer URL: pass --acquirer URL, set acquirer.url in posd.json or TAPWALLET_ACQUIRER_URL",
-    );
-  }
-  return url;
-}
 
 program
   .command("upload")
@@ -367,7 +309,14 @@ program
       const cert = ctx.identity.certificate;
       const warning = passphraseWarning(ctx.config);
       const status = terminalStatus(
-        { records: ctx.store, risk: ctx.store, batches: ctx.batches, hotlist: ctx.hotlist, clock: ctx.clock },
+        {
+          records: ctx.store,
+          risk: ctx.store,
+          batches: ctx.batches,
+          hotlist: ctx.hotlist,
+          loads: ctx.loads,
+          clock: ctx.clock,
+        },
         {
           terminalId: ctx.terminalId,
           merchantId: ctx.merchantId,
@@ -454,6 +403,8 @@ program
     exit(code);
   });
 
+registerLoadCommands(program);
+
 /**
  * Commands that talk to PC/SC run with a bigger libuv threadpool (see adapters/pcsc/threadpool.ts);
  * `run --virtual` does not touch PC/SC and runs in this process.
@@ -476,7 +427,7 @@ async function main(): Promise<void> {
     if (!ensureThreadpool()) return; // a child process with the bigger pool does the work
     watchParent(); // and it stops when the posd that started it dies, even by kill -9
     const { exitProcess, exitWouldHang } = await import("./adapters/pcsc/process-exit.js");
-    hardExit = exitProcess;
+    setHardExit(exitProcess);
     wouldHang = exitWouldHang;
   }
   try {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type TestAcquirer, testAcquirer } from "../acquirer-stub/testing.js";
+import { acceptedTotals, type TestAcquirer, testAcquirer } from "../acquirer-stub/testing.js";
 import { WalletApplet } from "../card-emulator/applet/applet.js";
 import { FileCardStateStore, MemoryCardStateStore } from "../card-emulator/applet/state.js";
 import { fixtureCardState } from "../card-emulator/personalize.js";
@@ -232,7 +232,7 @@ describe("posd run: upload and hotlist sync on schedule", () => {
     // initTerminal issues the terminal's certificate from the real clock, and the daemon dates its
     // records by it: this acquirer lives in the same world (a frozen one refused the certificate as
     // "not yet valid" from the day its instant fell behind the real clock).
-    acquirer = testAcquirer({ clock: realClock.date });
+    acquirer = await testAcquirer({ clock: realClock.date });
     await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
     url = `http://127.0.0.1:${(acquirer.app.server.address() as AddressInfo).port}`;
     cleanups.push(() => acquirer.close());
@@ -257,10 +257,7 @@ describe("posd run: upload and hotlist sync on schedule", () => {
     let summary = await next(daemon, "upload");
     while (!("accepted" in summary) || summary.accepted === 0) summary = await next(daemon, "upload");
     expect(summary).toMatchObject({ batches: 1, records: 1, accepted: 1, rejected: 0 });
-    const settled = acquirer.store.db
-      .prepare("SELECT COUNT(*) AS n FROM records WHERE status = 'accepted'")
-      .get();
-    expect(settled).toEqual({ n: 1 });
+    expect(await acceptedTotals(acquirer.store)).toEqual({ count: 1, amount: 450 });
     expect(logged("uploaded")[0]).toMatchObject({ records: 1, accepted: 1 });
     expect(logged("hotlist updated")).toEqual([expect.objectContaining({ version: 1 })]);
   });

@@ -251,6 +251,36 @@ export const TERMINAL_ERRORS = {
     meaning:
       "the cash-register API needs `Authorization: Bearer <ecr.token>` and the request has none or another",
   },
+  TERM_ERR_OFFLINE: {
+    class: "usage",
+    http: 409,
+    meaning:
+      "the operation needs an online terminal (a load, a load reversal, an issuer command): set acquirer.url or pass --acquirer",
+  },
+  TERM_ERR_LOAD_REFUSED: {
+    class: "decline",
+    http: 200,
+    meaning:
+      "the wallet platform refused the load (wallet blocked or unknown, over the balance limit, account unknown, closed or short of funds): the platform's code is in details; nothing was loaded",
+  },
+  TERM_ERR_LOAD_CARD_REFUSED: {
+    class: "decline",
+    http: 200,
+    meaning:
+      "the card refused the issuer command (blocked, over its balance limit, another currency): nothing was loaded; the platform releases the load",
+  },
+  TERM_ERR_LOAD_IN_DOUBT: {
+    class: "error",
+    http: 200,
+    meaning:
+      "the load command went to the card and no verified answer came back, or the platform did not take the card's record: the load is settled the next time the wallet is presented at an online terminal",
+  },
+  TERM_ERR_ISSUER_COMMAND: {
+    class: "error",
+    http: 502,
+    meaning:
+      "the platform's issuer command does not match what the terminal asked for (amount, currency, load id, challenge): it was not sent to the card",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type TerminalErrorCode = keyof typeof TERMINAL_ERRORS;

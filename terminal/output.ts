@@ -44,6 +44,12 @@ export function printOutcome(o: PaymentOutcome): void {
     const why = r.reason ? ` (${r.reason}; the acquirer settles it after the next upload)` : "";
     process.stdout.write(`  earlier torn payment seq ${r.seq}: ${what}${why}\n`);
   }
+  const currency = o.status === "approved" ? o.record.currency : undefined;
+  if (o.autoLoad?.status === "loaded")
+    process.stdout.write(
+      `  auto-load ${currency === undefined ? o.autoLoad.amount : money(o.autoLoad.amount, currency)} from the bound account first (load ${o.autoLoad.loadId}): card balance ${currency === undefined ? o.autoLoad.balanceAfter : money(o.autoLoad.balanceAfter, currency)}\n`,
+    );
+  else if (o.autoLoad) process.stdout.write(`  auto-load skipped: ${o.autoLoad.reason}\n`);
   if (o.status === "approved") {
     const r = o.record;
     process.stdout.write(
@@ -95,6 +101,10 @@ export function formatStatus(s: TerminalStatus): string[] {
     ...s.pending.map(
       (p) =>
         `  pending    seq ${p.seq}  wallet ${p.walletId}  ${p.amount} ${p.unresolved ? `(unresolved: ${p.unresolved}; the acquirer settles it after the next upload)` : "(resolved when the wallet is presented again)"}`,
+    ),
+    ...s.loadsInDoubt.map(
+      (l) =>
+        `  load in doubt  ${l.loadId}  wallet ${l.walletId}  ${l.amount} ${l.type}${l.teller ? ` (teller ${l.teller})` : ""} since ${l.since} ${l.recordKept ? "(the card has it: handed over at the next online session)" : "(settled when the wallet is presented at an online terminal)"}`,
     ),
     `unbatched    ${s.unbatched.count} records${s.unbatched.totals.map((t) => `   ${t.amount} (${t.count})`).join("")}`,
     `last upload  ${s.lastUpload ?? "never"}`,

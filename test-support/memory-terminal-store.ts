@@ -21,6 +21,7 @@ import type {
   EcrPayments,
   HotlistInfo,
   HotlistStore,
+  LoadIntents,
   RecordLedger,
   RiskView,
   TerminalStores,
@@ -39,6 +40,7 @@ import type {
   StateTally,
   StoredEcrPayment,
 } from "../terminal/domain/ecr-payment.js";
+import type { LoadIntent, LoadIntentState, NewLoadIntent } from "../terminal/domain/loads.js";
 import type {
   CompletedDebit,
   Intent,
@@ -496,6 +498,49 @@ class MemoryEcrPayments implements EcrPayments {
   }
 }
 
+/** LoadIntents in memory, with the SQLite store's rules (terminal/adapters/sqlite/load-store.ts). */
+class MemoryLoads implements LoadIntents {
+  readonly #rows = new Map<string, LoadIntent>();
+  constructor(private readonly clock: Clock) {}
+
+  begin(intent: NewLoadIntent): LoadIntent {
+    if (this.#rows.has(intent.loadId)) throw new Error(`load ${intent.loadId} is already stored`);
+    const row: LoadIntent = { ...intent, state: "pending", createdAt: this.clock.now() };
+    this.#rows.set(intent.loadId, row);
+    return row;
+  }
+
+  resolve(loadId: string, state: Exclude<LoadIntentState, "pending">, resolution?: string): void {
+    const row = this.#rows.get(loadId);
+    if (row?.state !== "pending") return;
+    this.#rows.set(loadId, {
+      ...row,
+      state,
+      resolvedAt: this.clock.now(),
+      ...(resolution === undefined ? {} : { resolution }),
+    });
+  }
+
+  keepProof(loadId: string, proof: { record: Uint8Array; signature: Uint8Array }): void {
+    const row = this.#rows.get(loadId);
+    if (row?.state === "pending")
+      this.#rows.set(loadId, {
+        ...row,
+        proof: { record: copy(proof.record), signature: copy(proof.signature) },
+      });
+  }
+
+  get(loadId: string): LoadIntent | undefined {
+    return this.#rows.get(loadId);
+  }
+
+  inDoubt(): LoadIntent[] {
+    return [...this.#rows.values()]
+      .filter((r) => r.state === "pending")
+      .sort((a, b) => a.createdAt - b.createdAt || a.loadId.localeCompare(b.loadId));
+  }
+}
+
 export class MemoryTerminalStore implements TerminalStores {
   readonly records: MemoryRecords;
   readonly risk: MemoryRecords;
@@ -503,6 +548,7 @@ export class MemoryTerminalStore implements TerminalStores {
   readonly batches: Batches;
   readonly hotlist: HotlistStore;
   readonly walletWatch: MemoryWalletWatch;
+  readonly loads: MemoryLoads;
   readonly clock: Clock;
   readonly #state: State;
 
@@ -525,6 +571,7 @@ export class MemoryTerminalStore implements TerminalStores {
     this.batches = new MemoryBatches(this.#state);
     this.hotlist = new MemoryHotlist(clock);
     this.walletWatch = new MemoryWalletWatch(clock);
+    this.loads = new MemoryLoads(clock);
   }
 
   /** What a merchant editing the database does: overwrite a stored record's card record. */

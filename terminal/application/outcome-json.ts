@@ -41,7 +41,13 @@ export function transactionJson(t: StoredTransaction): Record<string, unknown> {
 }
 
 export function outcomeJson(o: PaymentOutcome): Record<string, unknown> {
-  const base = { status: o.status, recovered: o.recovered, stats: o.stats };
+  // autoLoad: present only when the tap ran (or skipped) an automatic load; the amounts as minor units.
+  const base = {
+    status: o.status,
+    recovered: o.recovered,
+    stats: o.stats,
+    ...(o.autoLoad ? { autoLoad: o.autoLoad } : {}),
+  };
   if (o.status === "approved") return { ...base, walletId: o.walletId, record: transactionJson(o.record) };
   return {
     ...base,

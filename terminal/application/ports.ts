@@ -8,10 +8,22 @@
  * promises ("in one transaction") holds when it returns. Stores date what they write with the
  * Clock they were built with, the same clock the rest of the terminal reads.
  */
+import type {
+  CardRecordProof,
+  LoadCommand,
+  LoadRequest,
+  LoadState,
+  PresentedAnswer,
+  PresentedRequest,
+  ReversalCommand,
+  ReversalOutcome,
+  ReversalRequest,
+} from "../../protocol/platform/api.js";
 import type { BatchResult, BatchUpload, Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
 import type { BatchEntry, OutgoingBatch } from "../domain/batch.js";
 import type { ChainHead } from "../domain/chain.js";
 import type { EcrState, NewEcrPayment, StateTally, StoredEcrPayment } from "../domain/ecr-payment.js";
+import type { LoadIntent, LoadIntentState, NewLoadIntent } from "../domain/loads.js";
 import type {
   CompletedDebit,
   Intent,
@@ -177,6 +189,32 @@ export interface WalletWatch {
   blocklist(): { walletId: string; findingId: number; since: number }[];
 }
 
+/** This terminal's loads (terminal/domain/loads.ts): each is written before the platform is asked. */
+export interface LoadIntents {
+  /** Durable before it returns. A load id already stored is an error (ids are random, 8 bytes). */
+  begin(intent: NewLoadIntent): LoadIntent;
+  /** A pending load ends; a load already resolved keeps its first resolution. */
+  resolve(loadId: string, state: Exclude<LoadIntentState, "pending">, resolution?: string): void;
+  /** Keep the card's verified record of a pending load until the platform books it. */
+  keepProof(loadId: string, proof: { record: Uint8Array; signature: Uint8Array }): void;
+  get(loadId: string): LoadIntent | undefined;
+  /** Pending loads, oldest first: `posd status` lists them as loads in doubt. */
+  inDoubt(): LoadIntent[];
+}
+
+/**
+ * The issuer's wallet platform, as an online terminal sees it (protocol/platform/api.ts). Every call
+ * is idempotent by its id. A refusal is a TerminalError TERM_ERR_LOAD_REFUSED with the platform's
+ * code in `details.code`; no answer after retries, TERM_ERR_ACQUIRER_UNREACHABLE.
+ */
+export interface WalletPlatform {
+  presented(walletId: string, request: PresentedRequest): Promise<PresentedAnswer>;
+  requestLoad(request: LoadRequest): Promise<LoadCommand>;
+  completeLoad(loadId: string, proof: CardRecordProof): Promise<LoadState>;
+  requestReversal(loadId: string, request: ReversalRequest): Promise<ReversalCommand>;
+  completeReversal(loadId: string, outcome: ReversalOutcome): Promise<LoadState>;
+}
+
 /** Everything a terminal stores, as the use cases see it. */
 export interface TerminalStores {
   readonly records: RecordLedger;
@@ -185,6 +223,7 @@ export interface TerminalStores {
   readonly batches: Batches;
   readonly hotlist: HotlistStore;
   readonly walletWatch: WalletWatch;
+  readonly loads: LoadIntents;
   readonly clock: Clock;
 }
 

@@ -32,6 +32,7 @@ import {
   type TerminalErrorCode,
 } from "../errors.js";
 import type { RecordLedger, WalletWatch } from "./ports.js";
+import { type AutoLoadResult, autoLoadBeforeDebit, type LoadDeps } from "./run-load.js";
 import {
   announcedRollback,
   catchForgedWallet,
@@ -40,6 +41,11 @@ import {
 } from "./wallet-watch.js";
 
 export interface PaymentDeps {
+  /**
+   * An online terminal's wallet platform (its loads, the platform client): with it, a card under
+   * its auto-load threshold is loaded in the same tap before the DEBIT. Offline terminals have none.
+   */
+  readonly online?: LoadDeps;
   /** Where intents and records are kept (the SQLite file in posd). */
   readonly store: RecordLedger;
   readonly identity: TerminalIdentity;
@@ -96,6 +102,8 @@ export type PaymentOutcome =
       readonly walletId: string;
       readonly recovered: readonly RecoveredIntent[];
       readonly stats: TapStats;
+      /** The automatic load this tap ran (or skipped) before the DEBIT, at an online terminal. */
+      readonly autoLoad?: AutoLoadResult;
     }
   | {
       /** The card or the terminal's policy refused; nothing was charged. */
@@ -106,6 +114,8 @@ export type PaymentOutcome =
       readonly seq?: number;
       readonly recovered: readonly RecoveredIntent[];
       readonly stats: TapStats;
+      /** The automatic load this tap ran (or skipped) before the DEBIT, at an online terminal. */
+      readonly autoLoad?: AutoLoadResult;
     }
   | {
       /** DEBIT went out and no verified answer came back: the intent stays pending until the wallet returns. */
@@ -116,6 +126,8 @@ export type PaymentOutcome =
       readonly seq: number;
       readonly recovered: readonly RecoveredIntent[];
       readonly stats: TapStats;
+      /** The automatic load this tap ran (or skipped) before the DEBIT, at an online terminal. */
+      readonly autoLoad?: AutoLoadResult;
     }
   | {
       /** The tap failed before anything could be charged (card removed early, reader error, bad answer). */
@@ -125,6 +137,8 @@ export type PaymentOutcome =
       readonly walletId?: string;
       readonly recovered: readonly RecoveredIntent[];
       readonly stats: TapStats;
+      /** The automatic load this tap ran (or skipped) before the DEBIT, at an online terminal. */
+      readonly autoLoad?: AutoLoadResult;
     };
 
 function sessionFor(transport: Transport, deps: PaymentDeps): CardSession {
@@ -170,6 +184,8 @@ export async function runPayment(
     amount: formatMoney(request.amount, currencyByNumeric(request.currency)),
   });
 
+  let autoLoad: AutoLoadResult | undefined;
+  const withAutoLoad = () => (autoLoad ? { autoLoad } : {});
   const fail = (e: unknown, walletId?: string): PaymentOutcome => {
     const err = asTerminalError(e);
     const status = errorClass(err.code) === "decline" ? "declined" : "error";
@@ -181,6 +197,7 @@ export async function runPayment(
       ...(walletId ? { walletId } : {}),
       recovered,
       stats: stats(),
+      ...withAutoLoad(),
     };
   };
 
@@ -271,6 +288,16 @@ export async function runPayment(
     return fail(e, walletId);
   }
 
+  // At an online terminal, a card under its auto-load threshold is loaded first (seed 000).
+  if (deps.online) {
+    try {
+      autoLoad = (await autoLoadBeforeDebit(session, card, deps.online, log))?.result;
+    } catch (e) {
+      session.close();
+      return fail(e, walletId);
+    }
+  }
+
   let intent: Intent;
   try {
     intent = timed(() =>
@@ -321,7 +348,7 @@ export async function runPayment(
     const record = timed(() => deps.store.complete(intent.seq, completedDebit(signed, card, "online"), sign));
     if (watch) timed(() => rememberRecord(watch, intent.seq, signed.record));
     log.info({ walletId, seq: intent.seq, counter: signed.record.cardCounter }, "approved");
-    return { status: "approved", record, walletId, recovered, stats: stats() };
+    return { status: "approved", record, walletId, recovered, stats: stats(), ...withAutoLoad() };
   } catch (e) {
     const err = asTerminalError(e);
     if (err instanceof CardRefusal) {
@@ -335,6 +362,7 @@ export async function runPayment(
         seq: intent.seq,
         recovered,
         stats: stats(),
+        ...withAutoLoad(),
       };
     }
     // The DEBIT may have been committed by the card: keep the intent for recovery on the next tap.
@@ -350,6 +378,7 @@ export async function runPayment(
       seq: intent.seq,
       recovered,
       stats: stats(),
+      ...withAutoLoad(),
     };
   } finally {
     session.close();

@@ -73,6 +73,7 @@ function status(input: Partial<StatusInput> = {}) {
       risk: t.stores.risk,
       batches: t.stores.batches,
       hotlist: t.stores.hotlist,
+      loads: t.stores.loads,
       clock: t.stores.clock,
     },
     {
@@ -141,6 +142,7 @@ describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
       lastSeq: 0,
       counts: { pending: 0, complete: 0, voided: 0 },
       pending: [],
+      loadsInDoubt: [],
       unbatched: { count: 0, totals: [] },
       lastUpload: null,
       limits: {
@@ -163,6 +165,41 @@ describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
     // Key order is what `posd status --json` prints.
     expect(Object.keys(s.counts)).toEqual(["pending", "complete", "voided"]);
     expect(s.pending).toEqual([{ seq: 5, walletId: "W-ALICE-0001", amount: "3.75 EUR" }]);
+  });
+
+  it("lists the loads in doubt, oldest first, and says which the card has (its record kept here)", () => {
+    fresh();
+    const load = { walletId: "W-ALICE-0001", type: "cash" as const, currency: EUR, teller: "T01" };
+    t.stores.loads.begin({ ...load, loadId: "00000000000000a1", amount: 2_000 });
+    t.stores.loads.begin({ ...load, loadId: "00000000000000a2", amount: 500 });
+    t.stores.loads.keepProof("00000000000000a2", {
+      record: new Uint8Array(3),
+      signature: new Uint8Array(64),
+    });
+    t.stores.loads.begin({ ...load, loadId: "00000000000000a3", amount: 100 });
+    t.stores.loads.resolve("00000000000000a3", "loaded");
+    const s = status();
+    expect(s.loadsInDoubt).toEqual([
+      {
+        loadId: "00000000000000a1",
+        walletId: "W-ALICE-0001",
+        type: "cash",
+        amount: "20.00 EUR",
+        teller: "T01",
+        since: iso(world.ms()),
+        recordKept: false,
+      },
+      {
+        loadId: "00000000000000a2",
+        walletId: "W-ALICE-0001",
+        type: "cash",
+        amount: "5.00 EUR",
+        teller: "T01",
+        since: iso(world.ms()),
+        recordKept: true,
+      },
+    ]);
+    expect(formatStatus(s).filter((l) => l.includes("load in doubt"))).toHaveLength(2);
   });
 
   it("shows what awaits a batch (complete records only, not the pending one) and when the last upload was answered", async () => {

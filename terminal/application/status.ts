@@ -9,7 +9,7 @@
  */
 import type { TransactionStatus } from "../domain/records.js";
 import { money } from "./outcome-json.js";
-import type { Batches, Clock, HotlistStore, RecordLedger, RiskView } from "./ports.js";
+import type { Batches, Clock, HotlistStore, LoadIntents, RecordLedger, RiskView } from "./ports.js";
 import {
   type HotlistFreshness,
   type HotlistPolicy,
@@ -25,6 +25,8 @@ export interface StatusPorts {
   readonly risk: RiskView;
   readonly batches: Pick<Batches, "unbatched" | "lastUploadAt">;
   readonly hotlist: Pick<HotlistStore, "info">;
+  /** The loads this terminal ran that are still in doubt (absent: none are shown). */
+  readonly loads?: Pick<LoadIntents, "inDoubt">;
   readonly clock: Clock;
 }
 
@@ -71,6 +73,21 @@ export interface TerminalStatus {
     readonly amount: string;
     /** The card's log could not settle it: why (the acquirer settles it after the next upload). */
     readonly unresolved?: string;
+  }[];
+  /**
+   * Loads this terminal ran with no booked answer yet, oldest first: settled at the wallet's next
+   * online presentation (or handed over, when the card's record is kept here).
+   */
+  readonly loadsInDoubt: readonly {
+    readonly loadId: string;
+    readonly walletId: string;
+    readonly type: string;
+    readonly amount: string;
+    readonly teller: string | null;
+    /** ISO 8601. */
+    readonly since: string;
+    /** The card's record is kept here: the load happened and is handed over at the next online session. */
+    readonly recordKept: boolean;
   }[];
   /** Complete records not yet in a batch, per currency. */
   readonly unbatched: {
@@ -122,6 +139,15 @@ export function terminalStatus(ports: StatusPorts, input: StatusInput): Terminal
       walletId: p.walletId,
       amount: money(p.amount, p.currency),
       ...(p.unresolved ? { unresolved: p.unresolved.reason } : {}),
+    })),
+    loadsInDoubt: (ports.loads?.inDoubt() ?? []).map((l) => ({
+      loadId: l.loadId,
+      walletId: l.walletId,
+      type: l.type,
+      amount: money(l.amount, l.currency),
+      teller: l.teller ?? null,
+      since: new Date(l.createdAt).toISOString(),
+      recordKept: l.proof !== undefined,
     })),
     unbatched: {
       count: unbatched.reduce((n, t) => n + t.count, 0),

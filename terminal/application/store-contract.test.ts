@@ -432,6 +432,49 @@ describe.each(STORE_KINDS)("the terminal's stores (%s)", (kind: StoreKind) => {
       ]);
     });
   });
+  describe("loads", () => {
+    const load = (loadId: string, amount = 2_000) => ({
+      loadId,
+      walletId: "W-ALICE-0001",
+      type: "cash" as const,
+      amount,
+      currency: 978,
+      teller: "T01",
+    });
+
+    it("keeps a load pending (in doubt) from before the platform is asked until it is resolved once", () => {
+      s.loads.begin(load("00000000000000a1"));
+      now += 10;
+      s.loads.begin(load("00000000000000a2", 500));
+      expect(s.loads.inDoubt().map((l) => [l.loadId, l.state, l.createdAt])).toEqual([
+        ["00000000000000a1", "pending", T0],
+        ["00000000000000a2", "pending", T0 + 10],
+      ]);
+      now += 5;
+      s.loads.resolve("00000000000000a1", "loaded", "booked");
+      // A second resolution does not overwrite the first: the platform's first answer stands.
+      s.loads.resolve("00000000000000a1", "voided", "late");
+      expect(s.loads.get("00000000000000a1")).toEqual({
+        ...load("00000000000000a1"),
+        state: "loaded",
+        createdAt: T0,
+        resolvedAt: T0 + 15,
+        resolution: "booked",
+      });
+      expect(s.loads.inDoubt().map((l) => l.loadId)).toEqual(["00000000000000a2"]);
+    });
+
+    it("keeps the card's record of a pending load until it is resolved, and refuses a load id twice", () => {
+      s.loads.begin(load("00000000000000b1"));
+      const proof = { record: new Uint8Array([1, 2, 3]), signature: new Uint8Array(64).fill(9) };
+      s.loads.keepProof("00000000000000b1", proof);
+      expect(s.loads.inDoubt()[0]!.proof).toEqual(proof);
+      expect(() => s.loads.begin(load("00000000000000b1"))).toThrow();
+      s.loads.resolve("00000000000000b1", "loaded");
+      expect(s.loads.inDoubt()).toEqual([]);
+      expect(s.loads.get("00000000000000b1")?.state).toBe("loaded");
+    });
+  });
 });
 
 describe("the memory and SQLite stores side by side", () => {

@@ -31,7 +31,7 @@ beforeEach(async () => {
   here = testTerminal({ clock: world, store: "sqlite" });
   elsewhere = testTerminal({ clock: world, store: "memory" });
   elsewhere.deps = { ...elsewhere.deps, identity: testIdentity("terminals/term-0002") };
-  acquirer = testAcquirer({ clock: world.date });
+  acquirer = await testAcquirer({ clock: world.date });
   await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
   const { port } = acquirer.app.server.address() as AddressInfo;
   client = new AcquirerClient({
@@ -110,7 +110,7 @@ describe("a torn debit the card committed, pushed out of its 32-entry log", () =
 
     const summary = await upload();
     expect(summary).toMatchObject({ batches: 1, records: 2, accepted: 2, rejected: 0 });
-    expect(acquirer.store.unresolvedIntents()).toEqual([
+    expect(await acquirer.store.unresolvedIntents()).toEqual([
       expect.objectContaining({
         terminalId: "T-0001",
         seq: 1,
@@ -124,7 +124,7 @@ describe("a torn debit the card committed, pushed out of its 32-entry log", () =
     // It travels once: a later batch does not carry it again.
     await pay(here, card.transport, 20);
     await upload();
-    expect(acquirer.store.unresolvedIntents()).toHaveLength(1);
+    expect(await acquirer.store.unresolvedIntents()).toHaveLength(1);
     expect(here.store.get(1)!.status).toBe("pending");
   });
 

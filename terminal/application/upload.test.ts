@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { TEST_NOW, type TestAcquirer, testAcquirer } from "../../acquirer-stub/testing.js";
+import { acceptedTotals, TEST_NOW, type TestAcquirer, testAcquirer } from "../../acquirer-stub/testing.js";
 import { silentLogger } from "../../protocol/logger.js";
 import type { BatchUpload } from "../../protocol/wallet/batch.js";
 import { fixtureCard } from "../../test-support/card-fixture.js";
@@ -21,7 +21,7 @@ const world = frozenClock(TEST_NOW);
 
 beforeEach(async () => {
   t = testTerminal({ clock: world, store: "memory" });
-  acquirer = testAcquirer({ clock: world.date });
+  acquirer = await testAcquirer({ clock: world.date });
   await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
   const { port } = acquirer.app.server.address() as AddressInfo;
   client = new AcquirerClient({
@@ -52,12 +52,8 @@ async function takePayments(amounts: number[]): Promise<void> {
 }
 
 /** What the acquirer settled for this terminal, whatever the day. */
-function settledTotal(): { count: number; amount: number } {
-  return acquirer.store.db
-    .prepare(
-      "SELECT COUNT(*) AS count, COALESCE(SUM(amount), 0) AS amount FROM records WHERE terminal_id = 'T-0001' AND status = 'accepted'",
-    )
-    .get() as { count: number; amount: number };
+function settledTotal(): Promise<{ count: number; amount: number }> {
+  return acceptedTotals(acquirer.store, "T-0001");
 }
 
 describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", () => {
@@ -70,7 +66,7 @@ describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", 
       [2, "voided"],
       [1, "accepted"],
     ]);
-    expect(settledTotal()).toEqual({ count: 2, amount: 550 });
+    expect(await settledTotal()).toEqual({ count: 2, amount: 550 });
     expect(t.batches.lastUploadAt()).toBe(world.ms());
     expect(await uploadBatches(ctx(), client, { maxRecords: 2 })).toMatchObject({ batches: 0, records: 0 });
   });
@@ -92,7 +88,7 @@ describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", 
     const again = await uploadBatches(ctx(), client, { maxRecords: 10 });
     expect(again).toMatchObject({ batches: 1, accepted: 3 });
     expect(t.batches.pending()).toEqual([]);
-    expect(settledTotal()).toEqual({ count: 3, amount: 600 });
+    expect(await settledTotal()).toEqual({ count: 3, amount: 600 });
   });
 
   it("rejects a record whose amount the merchant edited in the database, and keeps it visible with the reason", async () => {
@@ -108,7 +104,7 @@ describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", 
     expect(edited.uploadReason).toMatch(/^ACQ_ERR_/);
     expect(t.store.get(1)!.uploadStatus).toBe("accepted");
     expect(t.store.get(3)!.uploadStatus).toBe("accepted");
-    expect(settledTotal()).toEqual({ count: 2, amount: 400 });
+    expect(await settledTotal()).toEqual({ count: 2, amount: 400 });
   });
 
   it("after posd sync, declines a wallet the acquirer blocked (lost phone), offline, with a clear reason", async () => {

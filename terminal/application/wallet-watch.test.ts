@@ -190,7 +190,7 @@ describe.each(STORE_KINDS)("a terminal that remembers each wallet (%s store)", (
 describe("the finding travels with the next upload", () => {
   it("reaches the acquirer with its card-signed proof, which the acquirer verifies and keeps", async () => {
     const t = testTerminal({ store: "sqlite", clock: world });
-    const acquirer = testAcquirer({ clock: world.date });
+    const acquirer = await testAcquirer({ clock: world.date });
     await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
     const { port } = acquirer.app.server.address() as AddressInfo;
     const client = new AcquirerClient({
@@ -219,7 +219,7 @@ describe("the finding travels with the next upload", () => {
       };
       const summary = await uploadBatches(ctx, client, { maxRecords: 100 });
       expect(summary).toMatchObject({ accepted: 2 });
-      expect(acquirer.store.findings()).toMatchObject([
+      expect(await acquirer.store.findings()).toMatchObject([
         {
           terminalId: "T-0001",
           walletId: WALLET,
@@ -239,8 +239,8 @@ describe("the finding travels with the next upload", () => {
           fork: false,
         },
       ]);
-      expect(acquirer.store.walletBlock(WALLET)).not.toBeNull();
-      expect(acquirer.store.walletBlock("W-BOB-0002")).toBeNull();
+      expect(await acquirer.store.walletBlock(WALLET)).not.toBeNull();
+      expect(await acquirer.store.walletBlock("W-BOB-0002")).toBeNull();
       // Reported once: nothing left to send.
       expect(t.walletWatch.unreported(t.store.list().map((r) => r.seq))).toEqual([]);
     } finally {

@@ -16,6 +16,7 @@ import {
   ecdsaVerify,
   ephemeralEcdh,
   type RandomSource,
+  sha256,
   systemRandom,
 } from "../../protocol/crypto.js";
 import { type Certificate, type Crl, parseCertificate, type TrustStore } from "../../protocol/pki.js";
@@ -23,12 +24,15 @@ import { SW } from "../../protocol/sw.js";
 import { transmit } from "../../protocol/transmit.js";
 import type { Transport } from "../../protocol/transport.js";
 import {
+  CHALLENGE_LENGTH,
   CLA,
   INS,
   LOG_BY_SEQ,
   NONCE_LENGTH,
   RECORD_TYPE,
+  type RecordType,
   WALLET_STATE,
+  WALLET_SW,
 } from "../../protocol/wallet/constants.js";
 import {
   type BalanceInfo,
@@ -38,12 +42,15 @@ import {
   encodeInitiateAuth,
   externalAuthCommand,
   type Fci,
+  getChallengeCommand,
   initiateAuthCommand,
+  issuerCommandMessage,
   type LogNotFound,
   logBySeqData,
   parseBalance,
   parseCardAuth,
   parseFci,
+  parseIssuerCommand,
   parseLogNotFound,
   parseSignedRecord,
   type SignedRecord,
@@ -58,7 +65,9 @@ import { cardCertificateError, toTerminalError } from "./failures.js";
 import {
   DEBIT_SW,
   EXTERNAL_AUTH_SW,
+  GET_CHALLENGE_SW,
   INITIATE_AUTH_SW,
+  ISSUER_COMMAND_SW,
   READ_BALANCE_SW,
   SECURE_OUTER_SW,
   SELECT_SW,
@@ -333,6 +342,62 @@ export class CardSession {
       binding: intent.transcriptHash,
     });
     return { found: signed };
+  }
+
+  /** GET CHALLENGE: the 16 bytes the next issuer command must be signed over (the card uses them once). */
+  async getChallenge(): Promise<Uint8Array> {
+    this.#requireCard();
+    const answer = await this.#send("GET CHALLENGE", getChallengeCommand());
+    if (answer.sw !== SW.OK) throw statusWordError(GET_CHALLENGE_SW, answer.sw);
+    if (answer.data.length !== CHALLENGE_LENGTH)
+      throw new TerminalError("TERM_ERR_PROTOCOL", "GET CHALLENGE: the challenge is not 16 bytes");
+    return answer.data;
+  }
+
+  /**
+   * Relay an issuer-signed command (LOAD, LOAD REVERSAL, …: `data` is the platform's DF40 | DF13)
+   * under secure messaging. Resolves with the card's record once it verifies and matches `expected`
+   * and binds to this very command over `challenge`; `{ notFound }` when LOAD REVERSAL finds no such
+   * load on the card (930E: the load never happened). A refusal is a CardRefusal: nothing changed on
+   * the card. Anything else once the command went out (card gone, a record that does not verify)
+   * means the card may have committed: the caller keeps the operation in doubt.
+   */
+  async issuerCommand(
+    ins: number,
+    data: Uint8Array,
+    challenge: Uint8Array,
+    expected: { type: RecordType; amount: number; currency: number; time: number },
+  ): Promise<{ record: SignedRecord } | { notFound: true }> {
+    const card = this.#requireCard();
+    const context =
+      ins === INS.LOAD_REVERSAL ? "LOAD REVERSAL" : ins === INS.LOAD ? "LOAD" : "issuer command";
+    const { payload } = parseIssuerCommand(data);
+    const inner = await this.#secure(context, ins, 0, 0, data);
+    if (ins === INS.LOAD_REVERSAL && inner.sw === WALLET_SW.LOAD_NOT_FOUND) return { notFound: true };
+    if (inner.sw !== SW.OK) throw statusWordError({ ...ISSUER_COMMAND_SW, command: context }, inner.sw);
+    const signed = this.#parseRecord(inner.data, context);
+    if (!verifyCardRecord(card.certificate.publicKey, signed.bytes, signed.signature))
+      throw new TerminalError(
+        "TERM_ERR_BAD_SIGNATURE",
+        `the wallet's signature on the ${context} record does not verify`,
+      );
+    const binding = sha256(issuerCommandMessage(ins, card.walletId, challenge, payload));
+    const r = signed.record;
+    const mismatches: string[] = [];
+    if (r.type !== expected.type) mismatches.push("type");
+    if (r.walletId !== card.walletId) mismatches.push("walletId");
+    if (r.terminalId !== this.#identity.certificate.attributes.terminalId) mismatches.push("terminalId");
+    if (r.amount !== expected.amount) mismatches.push("amount");
+    if (r.currency !== expected.currency) mismatches.push("currency");
+    if (r.time !== expected.time) mismatches.push("time");
+    if (!constantTimeEqual(r.binding, binding)) mismatches.push("binding");
+    if (mismatches.length > 0)
+      throw new TerminalError(
+        "TERM_ERR_RECORD_MISMATCH",
+        `the ${context} record does not match the command (${mismatches.join(", ")})`,
+        { details: { fields: mismatches } },
+      );
+    return { record: signed };
   }
 
   async readBalance(): Promise<BalanceInfo> {

@@ -147,6 +147,42 @@ export const READ_BALANCE_SW: CommandStatusWords = {
   otherwise: unexpected("READ BALANCE"),
 };
 
+/** GET CHALLENGE: plain ISO command; any word but 9000 means this card cannot run issuer commands. */
+export const GET_CHALLENGE_SW: CommandStatusWords = {
+  command: "GET CHALLENGE",
+  rules: new Map(),
+  otherwise: unexpected("GET CHALLENGE"),
+};
+
+const loadRefusal = (message: string): SwRule => ({
+  code: "TERM_ERR_LOAD_CARD_REFUSED",
+  message,
+  refused: true,
+});
+
+/**
+ * The inner word of an issuer command (LOAD, LOAD REVERSAL, UPDATE PARAMETERS, BLOCK, UNBLOCK). The
+ * card checks everything before it commits, so every word but 9000 is a refusal: nothing changed on
+ * the card. LOAD REVERSAL's 930E (no such load) is an answer, handled before the table.
+ */
+export const ISSUER_COMMAND_SW: CommandStatusWords = {
+  command: "issuer command",
+  rules: new Map<number, SwRule>([
+    [WALLET_SW.BLOCKED, loadRefusal("the wallet is blocked")],
+    [WALLET_SW.CURRENCY_MISMATCH, loadRefusal("the wallet holds another currency")],
+    [WALLET_SW.AMOUNT_INVALID, loadRefusal("the card refused the amount")],
+    [WALLET_SW.OVER_BALANCE_LIMIT, loadRefusal("the load would take the wallet over its balance limit")],
+    [WALLET_SW.INSUFFICIENT_FUNDS, loadRefusal("the wallet no longer holds the amount to reverse")],
+    [WALLET_SW.ALREADY_REVERSED, loadRefusal("the card already reversed this load")],
+    [WALLET_SW.ISSUER_SIGNATURE, loadRefusal("the card did not accept the issuer's signature")],
+    [
+      SW.CONDITIONS_NOT_SATISFIED,
+      loadRefusal("the card refused the command (challenge not taken, or the load id was used before)"),
+    ],
+  ]),
+  otherwise: loadRefusal("the card refused the issuer command"),
+};
+
 /** The error for a status word other than 9000; a refusal is a CardRefusal. */
 export function statusWordError(table: CommandStatusWords, sw: number): TerminalError {
   if (sw === SW.OK) throw new RangeError(`${table.command}: 9000 is not an error`);

@@ -22,6 +22,7 @@ import type { CountedTransport } from "../../protocol/transport-wrappers.js";
 import type { BatchStore } from "../adapters/sqlite/batch-store.js";
 import type { EcrPaymentStore } from "../adapters/sqlite/ecr-payment-store.js";
 import type { SqliteHotlist } from "../adapters/sqlite/hotlist-store.js";
+import type { SqliteLoadIntents } from "../adapters/sqlite/load-store.js";
 import type { RecordStore } from "../adapters/sqlite/record-store.js";
 import type { SqliteWalletWatch } from "../adapters/sqlite/seen-wallets-store.js";
 import { SqliteTerminalStore } from "../adapters/sqlite/terminal-store.js";
@@ -44,6 +45,8 @@ export interface TerminalContext {
   readonly ecrPayments: EcrPaymentStore;
   /** Per wallet the last verified counter and balance, the local blocklist, the findings to upload. */
   readonly walletWatch: SqliteWalletWatch;
+  /** The loads this terminal ran; the pending ones are in doubt (`posd status`). */
+  readonly loads: SqliteLoadIntents;
   /** The clock everything stored is dated by. */
   readonly clock: Clock;
   readonly logger: Logger;
@@ -233,6 +236,7 @@ export function openTerminal(
     hotlist,
     ecrPayments: stores.ecrPayments,
     walletWatch: stores.walletWatch,
+    loads: stores.loads,
     clock: stores.clock,
     logger: logger.child({ terminal: attrs.terminalId }),
     terminalId: attrs.terminalId!,

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  countRows,
   TEST_NOW,
   type TestAcquirer,
   type TestAcquirerOptions,
@@ -26,10 +27,10 @@ const clock = frozenClock(TEST_NOW).date;
 
 async function listening(
   options: Omit<TestAcquirerOptions, "clock"> = {},
-  setup?: (a: TestAcquirer) => void,
+  setup?: (a: TestAcquirer) => unknown,
 ) {
-  const acq = testAcquirer({ clock, ...options });
-  setup?.(acq);
+  const acq = await testAcquirer({ clock, ...options });
+  await setup?.(acq);
   await acq.app.listen({ port: 0, host: "127.0.0.1" });
   cleanups.push(() => acq.close());
   const { port } = acq.app.server.address() as AddressInfo;
@@ -52,8 +53,8 @@ function client(url: string, options: Partial<AcquirerClientOptions> = {}) {
   };
 }
 
-function settlement(acq: TestAcquirer, date = DEFAULT_DAY) {
-  const lines = acq.store.settlementReport(date).settlement;
+async function settlement(acq: TestAcquirer, date = DEFAULT_DAY) {
+  const lines = (await acq.store.settlementReport(date)).settlement;
   return {
     count: lines.reduce((a, l) => a + l.count, 0),
     amount: lines.reduce((a, l) => a + l.amount, 0),
@@ -139,7 +140,7 @@ describe("AcquirerClient over loopback HTTP", () => {
     const result = await c.uploadBatch(upload!, { onProgress: (p) => progress.push(p.sentBytes) });
     expect(result).toMatchObject({ batchId: upload!.manifest.batchId, status: "settled", accepted: 20 });
     expect(progress.at(-1)).toBe(Buffer.byteLength(JSON.stringify(upload)));
-    expect(settlement(acq)).toEqual(expected([upload!]));
+    expect(await settlement(acq)).toEqual(expected([upload!]));
     expect(await c.batchResult(upload!.manifest.batchId)).toEqual(result);
     expect(await c.batchResult("00000000-0000-4000-8000-000000000000")).toBeUndefined();
     expect(await c.health()).toBe(true);
@@ -205,7 +206,7 @@ describe("AcquirerClient faults (real loopback, no mocks of the server)", () => 
     const { c, retries, onRetry } = client(url);
     expect(await c.uploadBatch(upload!, { onRetry })).toMatchObject({ status: "settled", accepted: 10 });
     expect(retries.map((r) => r.reason)).toEqual(["HTTP 500", "HTTP 500", "HTTP 500"]);
-    expect(settlement(acq)).toEqual(expected([upload!]));
+    expect(await settlement(acq)).toEqual(expected([upload!]));
   });
 
   it("retries 409 ACQ_ERR_IN_FLIGHT (the batch is still being verified) and not other 409s", async () => {
@@ -236,7 +237,7 @@ describe("AcquirerClient faults (real loopback, no mocks of the server)", () => 
     expect(await c.uploadBatch(upload!, { onRetry })).toMatchObject({ status: "settled", accepted: 200 });
     expect(retries.length).toBe(2);
     expect(proxy.connections()).toBeGreaterThanOrEqual(3);
-    expect(settlement(acq)).toEqual(expected([upload!]));
+    expect(await settlement(acq)).toEqual(expected([upload!]));
   });
 
   it("resends after a timeout that came after the acquirer committed, and gets the stored verdict", async () => {
@@ -251,8 +252,8 @@ describe("AcquirerClient faults (real loopback, no mocks of the server)", () => 
     const result = await c.uploadBatch(upload!, { onRetry });
     expect(result).toMatchObject({ status: "settled", accepted: 50 });
     expect(retries.map((r) => r.reason)).toEqual(["ETIMEDOUT"]);
-    expect(settlement(acq)).toEqual(expected([upload!]));
-    const stored = acq.store.db.prepare("SELECT COUNT(*) AS n FROM batches").get() as { n: number };
+    expect(await settlement(acq)).toEqual(expected([upload!]));
+    const stored = { n: await countRows(acq.store, "batches") };
     expect(stored.n).toBe(1);
   });
 
@@ -277,8 +278,8 @@ describe("AcquirerClient faults (real loopback, no mocks of the server)", () => 
     const { c, onRetry, retries } = client(proxy.url, { timeoutMs: 500, retries: 10 });
     for (const u of uploads) expect(await c.uploadBatch(u, { onRetry })).toMatchObject({ status: "settled" });
     expect(retries.length).toBeGreaterThan(3);
-    expect(settlement(acq)).toEqual(expected(uploads));
-    const rows = acq.store.db.prepare("SELECT COUNT(*) AS n FROM records").get() as { n: number };
+    expect(await settlement(acq)).toEqual(expected(uploads));
+    const rows = { n: await countRows(acq.store, "records") };
     expect(rows.n).toBe(12 * 60);
   });
 
@@ -317,7 +318,7 @@ describe("AcquirerClient faults (real loopback, no mocks of the server)", () => 
     });
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body)).toMatchObject({ code: "ACQ_ERR_BODY_TOO_LARGE" });
-    const stored = acq.store.db.prepare("SELECT COUNT(*) AS n FROM batches").get() as { n: number };
+    const stored = { n: await countRows(acq.store, "batches") };
     expect(stored.n).toBe(0);
   });
 });
@@ -330,7 +331,7 @@ describe("hotlist fetch and verification", () => {
     const hotlist = verifyHotlist(wire!, pki.cert("acquirer-ca"));
     expect(hotlist.revokedSerials).toEqual(["c005"]);
     expect(await c.fetchHotlist(hotlist.version)).toBeUndefined();
-    acq.store.blockWallet("W-ALICE-0001", "lost", Math.floor(TEST_NOW.getTime() / 1000));
+    await acq.store.blockWallet("W-ALICE-0001", "lost", Math.floor(TEST_NOW.getTime() / 1000));
     const next = verifyHotlist((await c.fetchHotlist(hotlist.version))!, pki.cert("acquirer-ca"));
     expect(next.version).toBe(hotlist.version + 1);
     expect(next.blockedWallets).toEqual(["W-ALICE-0001"]);

@@ -204,9 +204,13 @@ export class AcquirerClient {
     throw this.#rejected(res, `upload of batch ${batchId}`);
   }
 
-  /** The stored verdict for a batch id, or undefined when the acquirer has none (404). */
-  async batchResult(batchId: string): Promise<BatchResult | undefined> {
-    const res = await this.#request({ method: "GET", path: `/v1/batches/${encodeURIComponent(batchId)}` });
+  /** The stored verdict for a terminal's batch id, or undefined when the acquirer has none (404). */
+  async batchResult(batchId: string, terminalId?: string): Promise<BatchResult | undefined> {
+    const query = terminalId === undefined ? "" : `?terminalId=${encodeURIComponent(terminalId)}`;
+    const res = await this.#request({
+      method: "GET",
+      path: `/v1/batches/${encodeURIComponent(batchId)}${query}`,
+    });
     if (res.status === 404) return undefined;
     if (res.status === 200 || res.status === 422) return asBatchResult(parseJson(res.data), batchId);
     throw this.#rejected(res, `status of batch ${batchId}`);
@@ -222,6 +226,24 @@ export class AcquirerClient {
     if (res.status === 304) return undefined;
     if (res.status === 200) return asHotlistWire(parseJson(res.data));
     throw this.#rejected(res, "hotlist fetch");
+  }
+
+  /**
+   * POST a JSON body already serialised (a signature may cover these very bytes, resent unchanged on
+   * every retry) with the same retries as an upload; resolves with any final answer, parsed.
+   */
+  async postJson(
+    path: string,
+    body: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const res = await this.#request({
+      method: "POST",
+      path,
+      body,
+      headers: { "content-type": "application/json", ...headers },
+    });
+    return { status: res.status, body: parseJson(res.data) };
   }
 
   /** One quick attempt at GET /healthz: true when the acquirer and its database answer. */

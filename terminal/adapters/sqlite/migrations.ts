@@ -142,4 +142,23 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE transactions ADD COLUMN unresolved_at INTEGER;
   ALTER TABLE transactions ADD COLUMN unresolved_batch_id TEXT;
   `,
+  // 7: loads this terminal ran (written before the platform is asked; pending = in doubt)
+  `
+  CREATE TABLE load_intents (
+    load_id     TEXT PRIMARY KEY CHECK (length(load_id) = 16),
+    wallet_id   TEXT NOT NULL,
+    type        TEXT NOT NULL CHECK (type IN ('cash', 'bound', 'non-bound', 'auto', 'supplementary')),
+    amount      INTEGER NOT NULL CHECK (amount > 0),
+    currency    INTEGER NOT NULL,
+    teller      TEXT,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'loaded', 'refused', 'voided', 'reversed')),
+    created_at  INTEGER NOT NULL,
+    resolved_at INTEGER,
+    resolution  TEXT,
+    -- the card's verified LOAD record, kept until the platform booked it
+    card_record    BLOB,
+    card_signature BLOB
+  );
+  CREATE INDEX load_intents_pending ON load_intents (created_at) WHERE state = 'pending';
+  `,
 ];

@@ -9,6 +9,7 @@ import { BatchStore } from "./batch-store.js";
 import { openTerminalDatabase } from "./database.js";
 import { EcrPaymentStore } from "./ecr-payment-store.js";
 import { SqliteHotlist } from "./hotlist-store.js";
+import { SqliteLoadIntents } from "./load-store.js";
 import { MetaTable } from "./meta.js";
 import { RecordStore } from "./record-store.js";
 import { SqliteWalletWatch } from "./seen-wallets-store.js";
@@ -24,6 +25,7 @@ export class SqliteTerminalStore implements TerminalStores {
   readonly batches: BatchStore;
   readonly hotlist: SqliteHotlist;
   readonly walletWatch: SqliteWalletWatch;
+  readonly loads: SqliteLoadIntents;
   readonly clock: Clock;
   readonly #db: Database.Database;
 
@@ -38,6 +40,7 @@ export class SqliteTerminalStore implements TerminalStores {
     this.batches = new BatchStore(connection);
     this.hotlist = new SqliteHotlist(connection);
     this.walletWatch = new SqliteWalletWatch(connection);
+    this.loads = new SqliteLoadIntents(connection);
   }
 
   /** Open (creating and migrating if needed); everything stored is dated by `clock`. */

@@ -1,0 +1,120 @@
+/**
+ * Loads as a teller runs them, with the real CLIs from dist/ on the real clock: `acquirer-stub
+ * serve` over loopback HTTP with its SQLite file, `acquirer-stub bank open` and `wallet issue`,
+ * `posd load --virtual` on a card state file, `posd status`, `posd sync-card`, `acquirer-stub
+ * wallet show`. The card's balance, the platform's offline account and the bank agree after each.
+ */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packageRoot } from "../protocol/paths.js";
+import { type Instance, spawnInstance } from "../test-support/fleet.js";
+import { cardState } from "../test-support/posd-process.js";
+import { systemWorld } from "./world.js";
+
+const ACQUIRER = join(packageRoot(), "dist", "acquirer-stub", "cli.js");
+const run = promisify(execFile);
+
+const world = systemWorld({
+  name: "posd-load",
+  posd: true,
+  cards: { alice: { walletId: "W-ALICE-0001", balance: "50.00", args: ["--balance-limit", "300.00"] } },
+});
+const db = join(world.dir, "acquirer.sqlite");
+const card = world.cardPath("alice");
+let acquirer: Instance;
+
+async function backOffice(...args: string[]): Promise<Record<string, unknown>> {
+  const { stdout } = await run(process.execPath, [ACQUIRER, ...args, "--db", db, "--json"], {
+    env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
+  });
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+const load = (...args: string[]) =>
+  world.posd(["load", "--virtual", "--card", card, "--acquirer", acquirer.url, ...args]);
+
+beforeAll(async () => {
+  await backOffice(
+    "bank",
+    "open",
+    "TW-0001",
+    "--holder",
+    "Alice",
+    "--currency",
+    "EUR",
+    "--balance",
+    "500.00",
+  );
+  await backOffice(
+    "wallet",
+    "issue",
+    "W-ALICE-0001",
+    "--currency",
+    "EUR",
+    "--opening",
+    "50.00",
+    "--bound-account",
+    "TW-0001",
+  );
+  acquirer = await spawnInstance(db);
+}, 60_000);
+afterAll(async () => {
+  await acquirer?.stop();
+});
+
+describe("posd load at an online terminal", () => {
+  it("a teller's cash load of 20.00 puts it on the card and in the wallet's offline account", async () => {
+    const r = await load("--amount", "20.00", "--cash", "--teller", "T01");
+    expect(r.stderr).not.toContain("posd:");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^loaded 20\.00 EUR onto W-ALICE-0001 \(cash\): card balance 70\.00 EUR/m);
+    expect(cardState(card).balance).toBe(7_000);
+    const shown = await backOffice("wallet", "show", "W-ALICE-0001");
+    expect(shown).toMatchObject({ accounts: { offline: 7_000, online: 0 } });
+  });
+
+  it("a load from the bound account with --json says what moved; the bank account is debited once", async () => {
+    const r = await load("--amount", "15.00", "--account", "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      status: "loaded",
+      type: "bound",
+      amount: 1_500,
+      amountText: "15.00 EUR",
+      balanceAfter: 8_500,
+      booked: true,
+    });
+    expect(await backOffice("bank", "show", "TW-0001")).toMatchObject({ balance: 48_500, held: 0 });
+  });
+
+  it("a load over the balance limit is declined with the platform's code (exit 3), and nothing moves", async () => {
+    const r = await load("--amount", "250.00", "--cash", "--teller", "T01");
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("ACQ_ERR_OVER_BALANCE_LIMIT");
+    expect(r.stderr).toContain("[TERM_ERR_LOAD_REFUSED]");
+    expect(cardState(card).balance).toBe(8_500);
+    const status = JSON.parse((await world.posd(["status", "--json"])).stdout) as { loadsInDoubt: unknown[] };
+    expect(status.loadsInDoubt).toEqual([]);
+  });
+
+  it("posd sync-card with nothing in doubt says so", async () => {
+    const r = await world.posd(["sync-card", "--virtual", "--card", card, "--acquirer", acquirer.url]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("W-ALICE-0001: nothing to settle\n");
+  });
+
+  it("usage mistakes are refused before the card or the network is touched", async () => {
+    const none = await load("--amount", "5.00");
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("say where the money comes from");
+    const noTeller = await load("--amount", "5.00", "--cash");
+    expect(noTeller.code).toBe(2);
+    expect(noTeller.stderr).toContain("--teller");
+    const offline = await world.posd(["load", "--virtual", "--card", card, "--amount", "5.00", "--account"]);
+    expect(offline.code).toBe(2);
+    expect(offline.stderr).toContain("[TERM_ERR_OFFLINE]");
+    expect(cardState(card).balance).toBe(8_500);
+  });
+});

@@ -1,0 +1,326 @@
+/**
+ * Loads through the terminal's use case, a real software card and the real wallet platform over
+ * loopback HTTP (acquirer-stub's app, its SQLite or PostgreSQL database): each step of the flow
+ * in run-load.ts, and each place it can be cut off, ending with the card, the platform's accounts
+ * and the terminal's own rows in agreement.
+ */
+import type { AddressInfo } from "node:net";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { PlatformStore } from "../../acquirer-stub/platform/store/platform-store.js";
+import { moneySnapshot, unbalancedBookings } from "../../acquirer-stub/platform/testing.js";
+import { issueWallet, openBankAccount, walletView } from "../../acquirer-stub/platform/wallets.js";
+import { TEST_NOW, type TestAcquirer, testAcquirer } from "../../acquirer-stub/testing.js";
+import { silentLogger } from "../../protocol/logger.js";
+import { loadFixturePki } from "../../protocol/pki-fixtures.js";
+import { type FixtureCard, fixtureCard } from "../../test-support/card-fixture.js";
+import { frozenClock } from "../../test-support/clock.js";
+import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
+import { AcquirerClient } from "../adapters/http/acquirer-client.js";
+import { PlatformClient } from "../adapters/http/platform-client.js";
+import type { WalletPlatform } from "./ports.js";
+import { type LoadDeps, runLoad, runRevoke, runSyncCard } from "./run-load.js";
+import { runPayment } from "./run-payment.js";
+
+const WALLET = "W-ALICE-0001";
+const EUR = 978;
+/** One clock for the terminal, the card session and the platform, frozen. */
+const world = frozenClock(TEST_NOW);
+
+let t: TestTerminal;
+let acquirer: TestAcquirer;
+let platformStore: PlatformStore;
+let http: AcquirerClient;
+let card: FixtureCard;
+let deps: LoadDeps;
+
+function loadDeps(platform: WalletPlatform): LoadDeps {
+  return {
+    loads: t.stores.loads,
+    platform,
+    identity: t.identity,
+    trust: t.trust,
+    logger: silentLogger(),
+    clock: world.seconds,
+  };
+}
+
+beforeEach(async () => {
+  t = testTerminal({ clock: world, store: "memory" });
+  acquirer = await testAcquirer({ clock: world.date });
+  platformStore = PlatformStore.of(acquirer.store);
+  await openBankAccount(
+    platformStore,
+    { number: "TW-0001", holder: "Alice", currency: EUR, balance: 50_000 },
+    world.seconds(),
+  );
+  card = fixtureCard({ balance: 5_000 });
+  await issueWallet(
+    platformStore,
+    {
+      walletId: WALLET,
+      currency: EUR,
+      opening: 5_000,
+      boundAccount: "TW-0001",
+      balanceLimit: 50_000,
+      singleLimit: 3_000,
+      // The agreement is on at the platform; a card only auto-loads under its own threshold.
+      autoLoadThreshold: 1_000,
+      autoLoadAmount: 2_000,
+    },
+    world.seconds(),
+  );
+  await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
+  const { port } = acquirer.app.server.address() as AddressInfo;
+  http = new AcquirerClient({
+    baseUrl: `http://127.0.0.1:${port}`,
+    retries: 1,
+    baseDelayMs: 5,
+    logger: silentLogger(),
+  });
+  const pki = loadFixturePki();
+  deps = loadDeps(
+    new PlatformClient(http, {
+      privateKey: t.identity.privateKey,
+      chain: [t.identity.certificate.der, ...pki.intermediates("terminals/term-0001").map((c) => c.der)],
+    }),
+  );
+});
+afterEach(async () => {
+  http.close();
+  await acquirer.close();
+  t.cleanup();
+});
+
+const offline = async () => (await walletView(platformStore, WALLET)).accounts.offline;
+
+async function expectBooksAgree(): Promise<void> {
+  expect(await unbalancedBookings(acquirer.store)).toEqual([]);
+  // The platform's mirror of the card's money is the card's money, once nothing is in doubt.
+  expect(await offline()).toBe(card.applet.state.balance);
+}
+
+describe("posd load (runLoad) against the wallet platform over loopback HTTP", () => {
+  it("a cash load puts the money on the card, and the teller's drawer and the offline account move with it", async () => {
+    const o = await runLoad(card.transport, deps, {
+      type: "cash",
+      amount: 2_000,
+      currency: EUR,
+      teller: "T01",
+    });
+    expect(o).toMatchObject({
+      status: "loaded",
+      walletId: WALLET,
+      amount: 2_000,
+      balanceAfter: 7_000,
+      booked: true,
+    });
+    expect(card.applet.state.balance).toBe(7_000);
+    const view = await walletView(platformStore, WALLET);
+    expect(view.accounts.offline).toBe(7_000);
+    // The cash is in the teller's drawer: the drawer's account moved by the same amount, the other way.
+    expect((await moneySnapshot(acquirer.store)).balances["drawer:T01"]).toBe(-2_000);
+    expect(t.stores.loads.inDoubt()).toEqual([]);
+    expect(o.status === "loaded" && t.stores.loads.get(o.loadId)?.state).toBe("loaded");
+    await expectBooksAgree();
+  });
+
+  it("a load from the bound account takes the money from the bank account, once", async () => {
+    const o = await runLoad(card.transport, deps, { type: "bound", amount: 1_500, currency: EUR });
+    expect(o.status).toBe("loaded");
+    const bank = (await walletView(platformStore, WALLET)).boundAccount;
+    expect(bank).toMatchObject({ number: "TW-0001", balance: 48_500, held: 0 });
+    await expectBooksAgree();
+  });
+
+  it("a load over the wallet's balance limit is declined by the platform: nothing on the card, nothing booked", async () => {
+    const before = await moneySnapshot(acquirer.store);
+    const o = await runLoad(card.transport, deps, {
+      type: "cash",
+      amount: 46_000,
+      currency: EUR,
+      teller: "T01",
+    });
+    expect(o).toMatchObject({ status: "declined", code: "TERM_ERR_LOAD_REFUSED" });
+    expect(o.status === "declined" && o.message).toContain("ACQ_ERR_OVER_BALANCE_LIMIT");
+    expect(card.applet.state.balance).toBe(5_000);
+    expect((await moneySnapshot(acquirer.store)).bookings).toEqual(before.bookings);
+    expect(t.stores.loads.inDoubt()).toEqual([]);
+  });
+
+  it("a card torn from the field after it committed the LOAD leaves the load in doubt; the next presentation reverses it", async () => {
+    card.applet.faults = { tearAfterOnlineCommit: true };
+    const o = await runLoad(card.transport, deps, { type: "bound", amount: 1_000, currency: EUR });
+    expect(o).toMatchObject({ status: "in_doubt", code: "TERM_ERR_LOAD_IN_DOUBT" });
+    expect(card.applet.state.balance).toBe(6_000); // the card has it
+    expect(t.stores.loads.inDoubt()).toHaveLength(1);
+    // The bank account is held, not posted, while the load is in doubt.
+    expect((await walletView(platformStore, WALLET)).boundAccount).toMatchObject({
+      balance: 50_000,
+      held: 1_000,
+    });
+
+    card.applet.faults = {};
+    card.transport.insert();
+    const sync = await runSyncCard(card.transport, deps);
+    expect(sync).toMatchObject({ status: "ok", settled: [{ amount: 1_000, outcome: "reversed" }] });
+    expect(card.applet.state.balance).toBe(5_000);
+    expect((await walletView(platformStore, WALLET)).boundAccount).toMatchObject({
+      balance: 50_000,
+      held: 0,
+    });
+    expect(t.stores.loads.inDoubt()).toEqual([]);
+    await expectBooksAgree();
+  });
+
+  it("a load the platform signed that never reached the card is voided at the next presentation (930E), its hold released", async () => {
+    // The terminal asked and got the command, then died before relaying it: the platform's load is pending.
+    const dead: WalletPlatform = {
+      ...deps.platform,
+      presented: (w, r) => deps.platform.presented(w, r),
+      requestLoad: async (r) => {
+        await deps.platform.requestLoad(r);
+        throw new Error("terminal died before relaying the LOAD");
+      },
+      completeLoad: (id, p) => deps.platform.completeLoad(id, p),
+      requestReversal: (id, r) => deps.platform.requestReversal(id, r),
+      completeReversal: (id, r) => deps.platform.completeReversal(id, r),
+    };
+    const o = await runLoad(card.transport, loadDeps(dead), { type: "bound", amount: 700, currency: EUR });
+    expect(o.status).toBe("error");
+    expect((await walletView(platformStore, WALLET)).boundAccount).toMatchObject({ held: 700 });
+    const next = await runLoad(card.transport, deps, {
+      type: "cash",
+      amount: 300,
+      currency: EUR,
+      teller: "T01",
+    });
+    expect(next).toMatchObject({ status: "loaded", settled: [{ amount: 700, outcome: "voided" }] });
+    expect((await walletView(platformStore, WALLET)).boundAccount).toMatchObject({
+      balance: 50_000,
+      held: 0,
+    });
+    expect(card.applet.state.balance).toBe(5_300);
+    await expectBooksAgree();
+  });
+
+  it("with the platform unreachable after the card answered, the record is kept and booked at the next online session", async () => {
+    const lost: WalletPlatform = {
+      presented: (w, r) => deps.platform.presented(w, r),
+      requestLoad: (r) => deps.platform.requestLoad(r),
+      completeLoad: async () => {
+        const { TerminalError } = await import("../errors.js");
+        throw new TerminalError("TERM_ERR_ACQUIRER_UNREACHABLE", "cut");
+      },
+      requestReversal: (id, r) => deps.platform.requestReversal(id, r),
+      completeReversal: (id, r) => deps.platform.completeReversal(id, r),
+    };
+    const o = await runLoad(card.transport, loadDeps(lost), {
+      type: "cash",
+      amount: 1_200,
+      currency: EUR,
+      teller: "T02",
+    });
+    expect(o).toMatchObject({ status: "loaded", booked: false });
+    expect(t.stores.loads.inDoubt()[0]?.proof).toBeDefined();
+    const sync = await runSyncCard(card.transport, deps);
+    expect(sync).toMatchObject({ status: "ok", settled: [] });
+    expect(t.stores.loads.inDoubt()).toEqual([]);
+    expect(card.applet.state.balance).toBe(6_200);
+    await expectBooksAgree();
+  });
+
+  it("a cash load is revoked the same day with the card present: the card gives it back and the drawer pays it out", async () => {
+    const o = await runLoad(card.transport, deps, {
+      type: "cash",
+      amount: 2_000,
+      currency: EUR,
+      teller: "T01",
+    });
+    if (o.status !== "loaded") throw new Error(`not loaded: ${o.status}`);
+    const r = await runRevoke(card.transport, deps, { loadId: o.loadId, teller: "T01" });
+    expect(r).toMatchObject({ status: "ok", settled: [{ loadId: o.loadId, outcome: "reversed" }] });
+    expect(card.applet.state.balance).toBe(5_000);
+    expect(t.stores.loads.get(o.loadId)?.state).toBe("loaded"); // its first resolution stands
+    await expectBooksAgree();
+  });
+
+  it("a platform that answers a LOAD for another amount is caught: nothing is sent to the card", async () => {
+    const { fromHex, hex } = await import("../../protocol/bytes.js");
+    const { encodeIssuerCommand, encodeLoadPayload, parseIssuerCommand, parseLoadPayload } = await import(
+      "../../protocol/wallet/messages.js"
+    );
+    const inflating: WalletPlatform = {
+      ...deps.platform,
+      presented: (w, r) => deps.platform.presented(w, r),
+      requestLoad: async (r) => {
+        const answer = await deps.platform.requestLoad(r);
+        const { payload, signature } = parseIssuerCommand(fromHex(answer.command));
+        const load = parseLoadPayload(payload);
+        const forged = encodeIssuerCommand(
+          encodeLoadPayload({ ...load, amount: load.amount * 10 }),
+          signature,
+        );
+        return { ...answer, command: hex(forged) };
+      },
+      completeLoad: (id, p) => deps.platform.completeLoad(id, p),
+      requestReversal: (id, r) => deps.platform.requestReversal(id, r),
+      completeReversal: (id, r) => deps.platform.completeReversal(id, r),
+    };
+    const o = await runLoad(card.transport, loadDeps(inflating), {
+      type: "cash",
+      amount: 100,
+      currency: EUR,
+      teller: "T01",
+    });
+    expect(o).toMatchObject({ status: "error", code: "TERM_ERR_ISSUER_COMMAND" });
+    expect(card.applet.state.balance).toBe(5_000);
+    expect(card.applet.state.counter).toBe(0);
+  });
+});
+
+describe("the automatic load in a payment at an online terminal", () => {
+  const lowCard = () =>
+    fixtureCard({
+      balance: 500,
+      limits: { singleLimit: 3_000, balanceLimit: 50_000, autoLoadThreshold: 1_000, autoLoadAmount: 2_000 },
+    });
+
+  it("loads the auto-load amount from the bound account in the same tap, before the debit, and says so", async () => {
+    card = lowCard();
+    const o = await runPayment(card.transport, { ...t.deps, online: deps }, { amount: 300, currency: EUR });
+    expect(o).toMatchObject({
+      status: "approved",
+      autoLoad: { status: "loaded", amount: 2_000, balanceAfter: 2_500 },
+    });
+    expect(o.status === "approved" && o.record.balanceAfter).toBe(2_200);
+    expect(card.applet.state.balance).toBe(2_200);
+    const view = await walletView(platformStore, WALLET);
+    expect(view.boundAccount).toMatchObject({ balance: 48_000, held: 0 });
+    expect(view.accounts.offline).toBe(5_000 + 2_000);
+    expect(view.loads.map((l) => [l.type, l.amount, l.state])).toEqual([["auto", 2_000, "loaded"]]);
+  });
+
+  it("an offline terminal never auto-loads: the payment goes on as usual and is declined for the balance", async () => {
+    card = lowCard();
+    const o = await runPayment(card.transport, t.deps, { amount: 800, currency: EUR });
+    expect(o).toMatchObject({ status: "declined", code: "TERM_ERR_INSUFFICIENT_FUNDS" });
+    expect(o.autoLoad).toBeUndefined();
+    expect((await walletView(platformStore, WALLET)).loads).toEqual([]);
+  });
+
+  it("a card above its threshold pays without asking the platform", async () => {
+    const o = await runPayment(card.transport, { ...t.deps, online: deps }, { amount: 300, currency: EUR });
+    expect(o.status).toBe("approved");
+    expect(o.autoLoad).toBeUndefined();
+    expect((await walletView(platformStore, WALLET)).lastCounter).toBeNull();
+  });
+
+  it("an unreachable platform skips the auto-load, and the payment goes on offline", async () => {
+    card = lowCard();
+    http.close();
+    await acquirer.app.close();
+    const o = await runPayment(card.transport, { ...t.deps, online: deps }, { amount: 300, currency: EUR });
+    expect(o).toMatchObject({ status: "approved", autoLoad: { status: "skipped" } });
+    expect(card.applet.state.balance).toBe(200);
+  });
+});
