@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AcquirerStore } from "../acquirer-stub/db/store.js";
 import { renderReport } from "../acquirer-stub/domain/settle.js";
+import { PlatformStore } from "../acquirer-stub/platform/store/platform-store.js";
+import { issueWallet, openBankAccount, walletView } from "../acquirer-stub/platform/wallets.js";
 import { serve } from "../acquirer-stub/server.js";
 import { FaultyApplet } from "../card-emulator/applet/faulty.js";
 import { FileCardStateStore } from "../card-emulator/applet/state.js";
@@ -22,8 +24,10 @@ import { currencyByCode, formatMoney, parseAmount } from "../protocol/amount.js"
 import { createLogger, silentLogger } from "../protocol/logger.js";
 import { fixturesDir } from "../protocol/paths.js";
 import { AcquirerClient, verifyHotlist } from "../terminal/adapters/http/acquirer-client.js";
+import { runLoad } from "../terminal/application/run-load.js";
 import { runPayment } from "../terminal/application/run-payment.js";
 import { syncHotlist, uploadBatches } from "../terminal/application/upload.js";
+import { openPlatform } from "../terminal/composition/platform.js";
 import { openTerminal, paymentDeps } from "../terminal/composition/root.js";
 import { loadConfig } from "../terminal/config.js";
 import { initTerminal } from "../terminal/init.js";
@@ -54,6 +58,45 @@ async function main(): Promise<void> {
       new FileCardStateStore(path).commit(state);
       wallets[name] = path;
       out(`${walletId}: ${formatMoney(balance, EUR)} → ${path}`);
+    }
+
+    step(
+      "the issuer registers both wallets with its wallet platform (opening balances booked) and alice's bank account",
+    );
+    const acquirerDb = join(dir, "acquirer.sqlite");
+    {
+      const store = await AcquirerStore.open(acquirerDb);
+      const platform = PlatformStore.of(store);
+      const now = Math.floor(Date.now() / 1000);
+      await openBankAccount(
+        platform,
+        { number: "TW-0001", holder: "Alice", currency: EUR.numeric, balance: 50_000 },
+        now,
+      );
+      for (const [walletId, opening, bound] of [
+        ["W-ALICE-0001", 5_000, "TW-0001"],
+        ["W-BOB-0002", 1_000, null],
+      ] as const) {
+        await issueWallet(
+          platform,
+          {
+            walletId,
+            currency: EUR.numeric,
+            opening,
+            boundAccount: bound,
+            balanceLimit: 30_000,
+            singleLimit: 3_000,
+            autoLoadThreshold: 0,
+            autoLoadAmount: 0,
+          },
+          now,
+        );
+        out(
+          `acquirer-stub wallet issue ${walletId} --opening ${formatMoney(opening, EUR)}${bound ? ` --bound-account ${bound}` : ""}`,
+        );
+      }
+      out("acquirer-stub bank open TW-0001 --holder Alice --balance 500.00");
+      await store.close();
     }
 
     step("initialise the terminal (new key, 30-day certificate from the test acquirer CA)");
@@ -111,7 +154,6 @@ async function main(): Promise<void> {
     printRecords(ctx.store.list());
 
     step("start the acquirer on a free loopback port (its own SQLite file, the TEST-ONLY PKI)");
-    const acquirerDb = join(dir, "acquirer.sqlite");
     const acquirer = await serve({
       port: 0,
       host: "127.0.0.1",
@@ -139,15 +181,49 @@ async function main(): Promise<void> {
     } finally {
       client.close();
     }
+    step(
+      "posd load --amount 20.00 --cash --teller T01: alice loads cash at the counter (the terminal is online)",
+    );
+    {
+      const online = openPlatform(ctx, acquirer.url);
+      try {
+        const o = await runLoad(cards.alice!.transport, online.deps, {
+          type: "cash",
+          amount: 2_000,
+          currency: EUR.numeric,
+          teller: "T01",
+        });
+        if (o.status !== "loaded") throw new Error(`the demo's cash load did not go through: ${o.status}`);
+        out(
+          `loaded ${formatMoney(o.amount, EUR)} onto ${o.walletId}: card balance ${formatMoney(o.balanceAfter, EUR)}, load ${o.loadId}`,
+        );
+      } finally {
+        online.close();
+      }
+    }
     await acquirer.close();
     ctx.close();
 
+    step("acquirer-stub wallet show W-ALICE-0001");
+    {
+      const store = await AcquirerStore.open(acquirerDb);
+      const view = await walletView(PlatformStore.of(store), "W-ALICE-0001");
+      out(
+        `offline account ${formatMoney(view.accounts.offline, EUR)} (opening 50.00 + loads; settled spending is deducted once forwarded)`,
+      );
+      for (const l of view.loads)
+        out(
+          `  load ${l.loadId}  ${l.type}  ${formatMoney(l.amount, EUR)}  ${l.state}${l.teller ? `  teller ${l.teller}` : ""}`,
+        );
+      await store.close();
+    }
+
     step(`acquirer-stub report --date ${new Date().toISOString().slice(0, 10)}`);
-    const store = AcquirerStore.open(acquirerDb);
+    const store = await AcquirerStore.open(acquirerDb);
     try {
-      process.stdout.write(renderReport(store.settlementReport(new Date().toISOString().slice(0, 10))));
+      process.stdout.write(renderReport(await store.settlementReport(new Date().toISOString().slice(0, 10))));
     } finally {
-      store.close();
+      await store.close();
     }
 
     step("try it yourself");
