@@ -118,3 +118,65 @@ describe("posd load at an online terminal", () => {
     expect(cardState(card).balance).toBe(8_500);
   });
 });
+
+describe("issuer commands queued with acquirer-stub wallet", () => {
+  const sync = () => world.posd(["sync-card", "--virtual", "--card", card, "--acquirer", acquirer.url]);
+
+  it("set-params is delivered by posd sync-card, and wallet show says so", async () => {
+    const queued = await backOffice("wallet", "set-params", "W-ALICE-0001", "--single-limit", "12.50");
+    expect(queued).toMatchObject({ kind: "parameters", values: { singleLimit: 1_250 } });
+    const pending = (await backOffice("wallet", "show", "W-ALICE-0001")) as { commands: { state: string }[] };
+    expect(pending.commands.map((c) => c.state)).toEqual(["pending"]);
+    const r = await sync();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^delivered UPDATE PARAMETERS \(command [0-9a-f]{16}\): the card's record #\d+ is the platform's receipt$/m,
+    );
+    expect(cardState(card).singleLimit).toBe(1_250);
+    expect(await backOffice("wallet", "show", "W-ALICE-0001")).toMatchObject({
+      singleLimit: 1_250,
+      commands: [{ kind: "parameters", state: "delivered" }],
+    });
+  });
+
+  it("parameters out of range are refused with their code, and nothing is queued", async () => {
+    const r = await run(
+      process.execPath,
+      [ACQUIRER, "wallet", "set-params", "W-ALICE-0001", "--balance-limit", "0.00", "--db", db],
+      { env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" } },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect((r as { code: number }).code).toBe(1);
+    expect((r as { stderr: string }).stderr).toContain("ACQ_ERR_PARAMS_RANGE");
+    const shown = (await backOffice("wallet", "show", "W-ALICE-0001")) as { commands: unknown[] };
+    expect(shown.commands).toHaveLength(1);
+  });
+
+  it("report-lost hotlists the wallet and blocks the card at its next presentation; release unblocks it", async () => {
+    const before = ((await backOffice("hotlist")) as { version: number }).version;
+    expect(await backOffice("wallet", "report-lost", "W-ALICE-0001")).toMatchObject({
+      changed: true,
+      status: "lost",
+      queued: { kind: "block" },
+    });
+    const hotlist = (await backOffice("hotlist")) as { version: number; blockedWallets: string[] };
+    expect(hotlist.version).toBe(before + 1);
+    expect(hotlist.blockedWallets).toContain("W-ALICE-0001");
+    const refused = await load("--amount", "5.00", "--cash", "--teller", "T01");
+    expect(refused.code).toBe(3);
+    expect(refused.stdout).toContain("delivered BLOCK");
+    expect(refused.stderr).toContain("ACQ_ERR_WALLET_BLOCKED");
+    expect(cardState(card)).toMatchObject({ blocked: true, balance: 8_500 });
+
+    expect(await backOffice("wallet", "release", "W-ALICE-0001")).toMatchObject({
+      queued: { kind: "unblock" },
+    });
+    const r = await sync();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("delivered UNBLOCK");
+    expect(cardState(card).blocked).toBe(false);
+    expect(await backOffice("wallet", "show", "W-ALICE-0001")).toMatchObject({ status: "active" });
+    expect(((await backOffice("hotlist")) as { blockedWallets: string[] }).blockedWallets).not.toContain(
+      "W-ALICE-0001",
+    );
+  });
+});

@@ -8,6 +8,7 @@ import { type Command, Option } from "commander";
 import { currencyByCode, currencyByNumeric, formatMoney, parseAmount } from "../protocol/amount.js";
 import type { LoadType } from "../protocol/platform/api.js";
 import type { Transport } from "../protocol/transport.js";
+import type { DeliveredCommand } from "./application/issuer-commands.js";
 import type { CardSyncOutcome, LoadOrder, LoadOutcome, SettledLoad } from "./application/run-load.js";
 import { globals, logger, withTerminal } from "./cli-support.js";
 import { cardLink, type TerminalContext } from "./composition/root.js";
@@ -86,13 +87,26 @@ function settledLines(settled: readonly SettledLoad[]): string[] {
   );
 }
 
+const COMMAND_NAMES = { parameters: "UPDATE PARAMETERS", block: "BLOCK", unblock: "UNBLOCK" } as const;
+
+function deliveredLines(delivered: readonly DeliveredCommand[] | undefined): string[] {
+  return (delivered ?? []).map(
+    (d) =>
+      `delivered ${COMMAND_NAMES[d.kind]} (command ${d.commandId}): the card's record #${d.cardCounter} ${
+        d.confirmed
+          ? "is the platform's receipt"
+          : "was not taken by the platform: it is delivered again next time"
+      }`,
+  );
+}
+
 export function loadOutcomeJson(o: LoadOutcome | CardSyncOutcome): Record<string, unknown> {
   const amountText = "amount" in o ? text(o.amount, o.currency) : undefined;
   return { ...o, ...(amountText ? { amountText } : {}) };
 }
 
 function printSync(o: CardSyncOutcome, what: string): void {
-  const lines = settledLines(o.settled);
+  const lines = [...settledLines(o.settled), ...deliveredLines(o.delivered)];
   for (const line of lines) process.stdout.write(`${line}\n`);
   if (o.status === "ok") {
     if (lines.length === 0) process.stdout.write(`${o.walletId}: nothing to settle\n`);
@@ -102,7 +116,8 @@ function printSync(o: CardSyncOutcome, what: string): void {
 }
 
 function printLoad(o: LoadOutcome): void {
-  for (const line of settledLines(o.settled)) process.stdout.write(`${line}\n`);
+  for (const line of [...settledLines(o.settled), ...deliveredLines(o.delivered)])
+    process.stdout.write(`${line}\n`);
   if (o.status === "loaded") {
     process.stdout.write(
       `loaded ${text(o.amount, o.currency)} onto ${o.walletId} (${o.type}): card balance ${text(o.balanceAfter, o.currency)}, card counter ${o.cardCounter}, load ${o.loadId}\n`,
@@ -227,7 +242,8 @@ export function registerLoadCommands(program: Command): void {
     program
       .command("sync-card")
       .description(
-        "present the wallet to the back office without a payment: settles its loads in doubt (LOAD REVERSAL)",
+        "present the wallet to the back office without a payment: settles its loads in doubt (LOAD REVERSAL) " +
+          "and delivers the issuer commands queued for the card (UPDATE PARAMETERS, BLOCK, UNBLOCK)",
       ),
   ).action(async (o, cmd: Command) => {
     const g = globals(cmd);

@@ -262,6 +262,57 @@ describe("posd run: upload and hotlist sync on schedule", () => {
     expect(logged("hotlist updated")).toEqual([expect.objectContaining({ version: 1 })]);
   });
 
+  it("a payment of a card under its auto-load threshold loads the auto-load amount first, from the bound account", async () => {
+    const { issueWallet, openBankAccount, walletView } = await import("../acquirer-stub/platform/wallets.js");
+    const { PlatformStore } = await import("../acquirer-stub/platform/store/platform-store.js");
+    const platform = PlatformStore.of(acquirer.store);
+    const now = Math.floor(Date.now() / 1000);
+    await openBankAccount(
+      platform,
+      { number: "TW-0001", holder: "Alice", currency: 978, balance: 50_000 },
+      now,
+    );
+    await issueWallet(
+      platform,
+      {
+        walletId: "W-ALICE-0001",
+        currency: 978,
+        opening: 500,
+        boundAccount: "TW-0001",
+        balanceLimit: 20_000,
+        singleLimit: 2_000,
+        autoLoadThreshold: 1_000,
+        autoLoadAmount: 2_000,
+      },
+      now,
+    );
+    const path = join(dir, "alice.card.json");
+    FileCardStateStore.create(
+      path,
+      fixtureCardState("cards/alice", {
+        balance: 500,
+        limits: { singleLimit: 2_000, balanceLimit: 20_000, autoLoadThreshold: 1_000, autoLoadAmount: 2_000 },
+      }),
+    );
+    const env = {
+      TAPWALLET_ACQUIRER_URL: url,
+      TAPWALLET_UPLOAD_INTERVAL_SEC: "0",
+      TAPWALLET_SYNC_INTERVAL_SEC: "0",
+    };
+    const daemon = await start({ virtualCard: path, env });
+    const paid = await api(daemon, "POST", "/v1/payments?wait=10", {
+      serviceId: "S-AUTO",
+      amount: 700,
+      currency: "EUR",
+    });
+    expect(paid.body.state).toBe("approved");
+    // 5.00 on the card could not pay 7.00: 20.00 came from the bank first.
+    expect(new FileCardStateStore(path).load().balance).toBe(500 + 2_000 - 700);
+    const view = await walletView(platform, "W-ALICE-0001");
+    expect(view.loads).toMatchObject([{ type: "auto", amount: 2_000, state: "loaded" }]);
+    expect(view.boundAccount).toMatchObject({ balance: 48_000, held: 0 });
+  });
+
   it("an unreachable acquirer is logged and tried again; payments go on", async () => {
     await acquirer.close();
     const env = {

@@ -73,9 +73,14 @@ export async function personalize(
 }
 
 /** Balance (minor units) and counter from the card's state file. */
-export function cardState(statePath: string): { balance: number; counter: number } {
+export function cardState(statePath: string): {
+  balance: number;
+  counter: number;
+  blocked: boolean;
+  singleLimit: number;
+} {
   const s = new FileCardStateStore(statePath).load();
-  return { balance: s.balance, counter: s.counter };
+  return { balance: s.balance, counter: s.counter, blocked: s.blocked, singleLimit: s.limits.singleLimit };
 }
 
 export interface PosdResult {

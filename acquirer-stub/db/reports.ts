@@ -116,8 +116,41 @@ export class Reports {
       .orderBy("wallet_id")
       .orderBy("card_counter")
       .execute();
+    // A card's online records (LOAD, LOAD REVERSAL, PARAMETERS, BLOCK, UNBLOCK) take counters too,
+    // and reach the back office through the wallet platform, not in batches: they are no gap.
+    const walletsOfDay = counters.map((r) => r.wallet_id!).filter((w, i, all) => all.indexOf(w) === i);
+    const online =
+      walletsOfDay.length === 0
+        ? []
+        : await this.db
+            .selectFrom("platform_loads")
+            .select(["wallet_id", "card_counter"])
+            .where("card_counter", "is not", null)
+            .where("wallet_id", "in", walletsOfDay)
+            .unionAll(
+              this.db
+                .selectFrom("platform_reversals as v")
+                .innerJoin("platform_loads as l", "l.load_id", "v.load_id")
+                .select(["l.wallet_id", "v.card_counter"])
+                .where("v.card_counter", "is not", null)
+                .where("l.wallet_id", "in", walletsOfDay),
+            )
+            .unionAll(
+              this.db
+                .selectFrom("platform_commands")
+                .select(["wallet_id", "card_counter"])
+                .where("card_counter", "is not", null)
+                .where("wallet_id", "in", walletsOfDay),
+            )
+            .execute();
+    const allCounters = [
+      ...counters,
+      ...online.map((r) => ({ wallet_id: r.wallet_id, card_counter: Number(r.card_counter) })),
+    ].sort((a, b) =>
+      a.wallet_id! < b.wallet_id! ? -1 : a.wallet_id! > b.wallet_id! ? 1 : a.card_counter! - b.card_counter!,
+    );
     const outstandingCounters = groupGaps(
-      counters,
+      allCounters,
       (r) => r.wallet_id!,
       (r) => r.card_counter!,
     ).map(([walletId, g]) => ({ walletId, gaps: g }));

@@ -6,6 +6,10 @@
  *                [--balance-limit 500.00] [--single-limit 100.00]
  *                [--auto-load-amount 20.00 --auto-load-threshold 5.00]
  *   wallet show <walletId>
+ *   wallet set-params <walletId> [--single-limit A] [--balance-limit A]
+ *                [--auto-load-threshold A] [--auto-load-amount A]
+ *   wallet report-lost <walletId>
+ *   wallet release <walletId>
  *   bank open <number> --holder NAME --currency EUR [--balance 500.00]
  *   bank show <number>
  *   bank list
@@ -29,6 +33,7 @@ import { ID_PATTERN } from "../../protocol/wallet/constants.js";
 import type { AcquirerStore } from "../db/store.js";
 import { AcquirerError } from "../errors.js";
 import { ACCOUNT_NUMBER_PATTERN } from "./accounts.js";
+import { releaseWallet, reportLost, setParameters, type WalletParameters } from "./commands.js";
 import { PlatformStore } from "./store/platform-store.js";
 import {
   type AccountView,
@@ -97,6 +102,29 @@ interface IssueOptions {
   json?: boolean;
   db: string;
 }
+
+interface ParamsOptions {
+  singleLimit?: string;
+  balanceLimit?: string;
+  autoLoadThreshold?: string;
+  autoLoadAmount?: string;
+  json?: boolean;
+  db: string;
+}
+
+const PARAM_FLAGS: readonly [keyof WalletParameters, string][] = [
+  ["singleLimit", "--single-limit"],
+  ["balanceLimit", "--balance-limit"],
+  ["autoLoadThreshold", "--auto-load-threshold"],
+  ["autoLoadAmount", "--auto-load-amount"],
+];
+
+const PARAM_NAMES: Readonly<Record<keyof WalletParameters, string>> = {
+  singleLimit: "single limit",
+  balanceLimit: "balance limit",
+  autoLoadThreshold: "auto-load threshold",
+  autoLoadAmount: "auto-load amount",
+};
 
 interface OpenOptions {
   holder: string;
@@ -167,6 +195,90 @@ export function registerPlatformCommands(program: Command, cli: CliSupport): voi
       const view = await cli.withStore(o.db, (s) => walletView(PlatformStore.of(s), walletId));
       if (o.json) return cli.printJson(view);
       out(renderWallet(view));
+    });
+
+  wallet
+    .command("set-params")
+    .description(
+      "change the card's parameters: queued as UPDATE PARAMETERS, delivered by the next online terminal " +
+        "the card is presented at (posd load or posd sync-card); wallet show says what is pending",
+    )
+    .argument("<WALLET_ID>", "wallet id")
+    .option("--single-limit <amount>", "single payment limit")
+    .option("--balance-limit <amount>", "balance limit")
+    .option("--auto-load-threshold <amount>", "balance below which an auto-load runs")
+    .option("--auto-load-amount <amount>", "auto-load amount (0 switches auto-load off)")
+    .option("--json", "print JSON")
+    .addOption(cli.dbOption())
+    .action(async (walletId: string, o: ParamsOptions) => {
+      walletIdArgument(walletId);
+      const result = await cli.withStore(o.db, async (s) => {
+        const store = PlatformStore.of(s);
+        const c = currencyByNumeric((await walletView(store, walletId)).currency);
+        const change: { -readonly [K in keyof WalletParameters]?: number } = {};
+        for (const [key, flag] of PARAM_FLAGS) {
+          const text = o[key];
+          if (text !== undefined) change[key] = amountOption(flag, text, c, 0);
+        }
+        if (Object.keys(change).length === 0)
+          throw usage(
+            "give at least one of --single-limit, --balance-limit, --auto-load-threshold, --auto-load-amount",
+          );
+        return { c, change, queued: await setParameters(store, walletId, change, nowSeconds()) };
+      });
+      if (o.json) return cli.printJson({ walletId, ...result.queued, values: result.change });
+      out([
+        `UPDATE PARAMETERS queued for ${walletId} (command ${result.queued.commandId}): ` +
+          Object.entries(result.change)
+            .map(([k, v]) => `${PARAM_NAMES[k as keyof WalletParameters]} ${formatMoney(v, result.c)}`)
+            .join(", "),
+        result.queued.superseded.length > 0
+          ? `  it replaces the pending command ${result.queued.superseded.join(", ")}`
+          : "  delivered at the card's next presentation at an online terminal",
+      ]);
+    });
+
+  wallet
+    .command("report-lost")
+    .description(
+      "loss report: the wallet is marked lost (no loads, no refunds to its online account), joins the " +
+        "hotlist (its version moves), and BLOCK is queued for the card",
+    )
+    .argument("<WALLET_ID>", "wallet id")
+    .option("--json", "print JSON")
+    .addOption(cli.dbOption())
+    .action(async (walletId: string, o: { json?: boolean; db: string }) => {
+      walletIdArgument(walletId);
+      const r = await cli.withStore(o.db, (s) => reportLost(PlatformStore.of(s), walletId, nowSeconds()));
+      if (o.json) return cli.printJson({ walletId, ...r });
+      out([
+        r.changed
+          ? `wallet ${walletId} reported lost; hotlist version ${r.hotlistVersion}`
+          : `wallet ${walletId} was already reported lost; hotlist version ${r.hotlistVersion}`,
+        r.queued
+          ? `  BLOCK queued for the card (command ${r.queued.commandId})`
+          : "  BLOCK was already queued for the card",
+      ]);
+    });
+
+  wallet
+    .command("release")
+    .description(
+      "release a lost wallet: UNBLOCK is queued for the card, and the wallet is active and off the hotlist " +
+        "once the card confirms it (at once when the card was never blocked)",
+    )
+    .argument("<WALLET_ID>", "wallet id")
+    .option("--json", "print JSON")
+    .addOption(cli.dbOption())
+    .action(async (walletId: string, o: { json?: boolean; db: string }) => {
+      walletIdArgument(walletId);
+      const r = await cli.withStore(o.db, (s) => releaseWallet(PlatformStore.of(s), walletId, nowSeconds()));
+      if (o.json) return cli.printJson({ walletId, ...r });
+      out([
+        r.queued
+          ? `UNBLOCK queued for ${walletId} (command ${r.queued.commandId}); it stays ${r.status} until the card confirms`
+          : `wallet ${walletId} released: active, off the hotlist (version ${r.hotlistVersion}); the card was never blocked`,
+      ]);
     });
 
   const bank = program
@@ -270,5 +382,29 @@ function renderWallet(v: WalletView): string[] {
       `    ${l.loadId}  #${l.serial}  ${l.type.padEnd(13)} ${formatMoney(l.amount, c).padStart(16)}  ${l.state.padEnd(8)}  ` +
         `${l.cardCounter === null ? "" : `counter ${l.cardCounter}  `}${l.terminalId}  ${l.issuedAt}`,
     );
+  const pending = v.commands.filter((k) => k.state === "pending").length;
+  lines.push(
+    `  issuer commands: ${v.commands.length === 0 ? "none" : `${v.commands.length} (${pending} pending)`}`,
+  );
+  for (const k of v.commands)
+    lines.push(
+      `    ${k.commandId}  ${k.kind.padEnd(10)} ${k.state.padEnd(10)} ${commandValues(k.values, c)}  queued ${k.queuedAt}` +
+        (k.deliveredAt ? `  delivered ${k.deliveredAt} by ${k.terminalId}, counter ${k.cardCounter}` : ""),
+    );
   return lines;
 }
+
+function commandValues(values: Record<string, number>, c: Currency): string {
+  if ("reason" in values) return `reason ${BLOCK_REASON_NAMES[values.reason as number] ?? values.reason}`;
+  return Object.entries(values)
+    .map(([k, v]) => `${PARAM_NAMES[k as keyof WalletParameters] ?? k} ${formatMoney(v, c)}`)
+    .join(", ");
+}
+
+const BLOCK_REASON_NAMES: Readonly<Record<number, string>> = {
+  0: "other",
+  1: "lost",
+  2: "stolen",
+  3: "fraud",
+  4: "clone",
+};

@@ -1,5 +1,6 @@
 /**
- * The issuer's signature on online commands: the platform signs LOAD and LOAD REVERSAL with the
+ * The issuer's signature on online commands: the platform signs LOAD, LOAD REVERSAL, UPDATE
+ * PARAMETERS, BLOCK and UNBLOCK with the
  * issuer CA key (the key whose certificate the cards trust for issuer commands) over the card's
  * challenge, exactly as the card checks it (protocol/wallet/messages.ts):
  *
@@ -14,10 +15,13 @@ import { fromHex, hex } from "../../protocol/bytes.js";
 import { ecdsaSign, sha256 } from "../../protocol/crypto.js";
 import { INS } from "../../protocol/wallet/constants.js";
 import {
+  encodeBlockPayload,
   encodeIssuerCommand,
   encodeLoadPayload,
+  encodeParametersPayload,
   encodeReversalPayload,
   issuerCommandMessage,
+  type ParametersPayload,
 } from "../../protocol/wallet/messages.js";
 
 export interface SignedCommand {
@@ -57,5 +61,17 @@ export class IssuerSigner {
   reversal(walletId: string, challengeHex: string, p: { loadId: string; time: number }): SignedCommand {
     const payload = encodeReversalPayload({ loadId: fromHex(p.loadId), time: p.time });
     return this.#sign(INS.LOAD_REVERSAL, walletId, challengeHex, payload);
+  }
+
+  parameters(walletId: string, challengeHex: string, p: ParametersPayload): SignedCommand {
+    return this.#sign(INS.UPDATE_PARAMETERS, walletId, challengeHex, encodeParametersPayload(p));
+  }
+
+  block(walletId: string, challengeHex: string, p: { reason: number; time: number }): SignedCommand {
+    return this.#sign(INS.BLOCK, walletId, challengeHex, encodeBlockPayload(p));
+  }
+
+  unblock(walletId: string, challengeHex: string, p: { reason: number; time: number }): SignedCommand {
+    return this.#sign(INS.UNBLOCK, walletId, challengeHex, encodeBlockPayload(p));
   }
 }

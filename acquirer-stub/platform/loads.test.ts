@@ -162,6 +162,7 @@ describe("wallet platform › a card presented at an online terminal", () => {
       onlineBalance: 0,
       autoLoad: { on: false, threshold: 0, amount: 0 },
       loadsInDoubt: [],
+      pendingCommands: [],
     } satisfies PresentedAnswer);
     const view = await walletView(world.store, ALICE);
     expect(view.cardCertificate).toBe(loadFixturePki().cert("cards/alice").fingerprint);

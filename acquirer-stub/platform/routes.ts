@@ -7,6 +7,8 @@
  *   POST /v1/platform/loads/:loadId/complete        CardRecordProof → LoadState
  *   POST /v1/platform/loads/:loadId/reversal        ReversalRequest → ReversalCommand
  *   POST /v1/platform/loads/:loadId/reversal/complete  ReversalOutcome → LoadState
+ *   POST /v1/platform/commands/:commandId/sign      CommandSignRequest → SignedIssuerCommand
+ *   POST /v1/platform/commands/:commandId/complete  CommandCompletion → CommandState
  *
  * 200 with the answer; 400 malformed (or ACQ_ERR_REQUEST_TIME), 401 unsigned or a signature that
  * does not verify, 403 terminal certificate refused or revoked, 404 wallet / load / reversal
@@ -20,6 +22,8 @@
 import type { FastifyInstance } from "fastify";
 import type {
   CardRecordProof,
+  CommandCompletion,
+  CommandSignRequest,
   LoadRequest,
   PresentedRequest,
   ReversalOutcome,
@@ -27,12 +31,16 @@ import type {
 } from "../../protocol/platform/api.js";
 import { operatorAuthorizer } from "../routes/operator.js";
 import { authenticateRequests, keepRawJsonBodies, terminalOf } from "./auth.js";
+import { completeCommand, signCommand } from "./commands.js";
 import type { PlatformContext } from "./context.js";
 import { completeLoad, requestLoad } from "./loads.js";
 import { platformReconciliation } from "./reports.js";
 import { completeReversal, requestReversal } from "./reversals.js";
 import {
   cardRecordProofSchema,
+  commandCompletionSchema,
+  commandParamsSchema,
+  commandSignRequestSchema,
   loadParamsSchema,
   loadRequestSchema,
   presentedRequestSchema,
@@ -91,6 +99,18 @@ export function registerPlatformRoutes(app: FastifyInstance, deps: PlatformRoute
       "/v1/platform/loads/:loadId/reversal/complete",
       options(reversalOutcomeSchema, loadParamsSchema),
       async (request) => completeReversal(ctx, request.params.loadId, request.body),
+    );
+
+    scope.post<{ Params: { commandId: string }; Body: CommandSignRequest }>(
+      "/v1/platform/commands/:commandId/sign",
+      options(commandSignRequestSchema, commandParamsSchema),
+      async (request) => signCommand(ctx, terminalOf(request), request.params.commandId, request.body),
+    );
+
+    scope.post<{ Params: { commandId: string }; Body: CommandCompletion }>(
+      "/v1/platform/commands/:commandId/complete",
+      options(commandCompletionSchema, commandParamsSchema),
+      async (request) => completeCommand(ctx, terminalOf(request), request.params.commandId, request.body),
     );
   });
 

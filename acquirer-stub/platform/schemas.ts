@@ -129,3 +129,31 @@ export const reversalOutcomeSchema = {
   then: { required: ["proof"] },
   else: { not: { required: ["proof"] } },
 } as const;
+
+export const commandParamsSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["commandId"],
+  properties: { commandId: LOAD_ID },
+} as const;
+
+export const commandSignRequestSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["requestId", "challenge", "time"],
+  properties: {
+    requestId: REQUEST_ID,
+    challenge: CHALLENGE,
+    time: U32,
+  },
+} as const;
+
+export const commandCompletionSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["requestId", "proof"],
+  properties: {
+    requestId: REQUEST_ID,
+    proof: cardRecordProofSchema,
+  },
+} as const;

@@ -8,7 +8,7 @@
  * (issuer:float → wallet:W:offline, bank:deposits → bank:N), never a number written on its own.
  */
 import { createHash } from "node:crypto";
-import type { PresentedAnswer, PresentedRequest } from "../../protocol/platform/api.js";
+import type { IssuerCommandKind, PresentedAnswer, PresentedRequest } from "../../protocol/platform/api.js";
 import { iso } from "../db/columns.js";
 import type { AuthenticatedTerminal } from "../domain/trust.js";
 import { AcquirerError } from "../errors.js";
@@ -191,6 +191,10 @@ export async function presented(
         currency: l.currency,
         type: l.type,
       })),
+      pendingCommands: (await tx.commands.ofWallet(walletId, "pending")).map((c) => ({
+        commandId: c.commandId,
+        kind: c.kind,
+      })),
     };
     await tx.wallets.insertPresentation({
       requestId: request.requestId,
@@ -236,6 +240,18 @@ export interface WalletView {
     readonly cardCounter: number | null;
     readonly issuedAt: string;
   }[];
+  /** Issuer commands queued for the card: what was delivered (its record the receipt) and what is pending. */
+  readonly commands: readonly {
+    readonly commandId: string;
+    readonly kind: IssuerCommandKind;
+    readonly state: "pending" | "delivered" | "superseded";
+    /** The parameters it sets, or `{ reason }` (BLOCK / UNBLOCK). */
+    readonly values: Record<string, number>;
+    readonly queuedAt: string;
+    readonly deliveredAt: string | null;
+    readonly terminalId: string | null;
+    readonly cardCounter: number | null;
+  }[];
 }
 
 const withAvailable = (a: BankAccount): AccountView => ({
@@ -278,6 +294,16 @@ export async function walletView(store: PlatformStore, walletId: string): Promis
         account: l.account,
         cardCounter: l.cardCounter,
         issuedAt: iso(l.issuedAt),
+      })),
+      commands: (await tx.commands.ofWallet(walletId)).map((c) => ({
+        commandId: c.commandId,
+        kind: c.kind,
+        state: c.state,
+        values: c.payload,
+        queuedAt: iso(c.queuedAt),
+        deliveredAt: c.deliveredAt === null ? null : iso(c.deliveredAt),
+        terminalId: c.terminalId,
+        cardCounter: c.cardCounter,
       })),
     };
   });

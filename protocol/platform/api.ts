@@ -23,6 +23,11 @@
  *   POST /v1/platform/loads/:loadId/reversal     → the issuer-signed LOAD REVERSAL command
  *   terminal: relay it; the card answers a signed LOAD_REVERSAL record, or 930E (no such load)
  *   POST /v1/platform/loads/:loadId/reversal/complete → released (930E) or reversed (the record)
+ * Then the issuer commands queued for the card (parameters, BLOCK, UNBLOCK), oldest first:
+ *   terminal: GET CHALLENGE
+ *   POST /v1/platform/commands/:commandId/sign     → the issuer-signed command over that challenge
+ *   terminal: relay it; the card commits and answers a signed PARAMETERS / BLOCK / UNBLOCK record
+ *   POST /v1/platform/commands/:commandId/complete → delivered (the record is the receipt)
  */
 
 /** How a load is funded (the seed's load types). */
@@ -124,6 +129,49 @@ export interface PresentedAnswer {
   readonly autoLoad: { readonly on: boolean; readonly threshold: number; readonly amount: number };
   /** Loads signed for this card whose proof never arrived, oldest first: reverse each. */
   readonly loadsInDoubt: readonly { loadId: string; amount: number; currency: number; type: LoadType }[];
+  /** Issuer commands queued for this card (`wallet set-params`, `report-lost`, `release`), oldest first: deliver each. */
+  readonly pendingCommands: readonly PendingCommand[];
+}
+
+/** What an issuer command queued at the platform does on the card. */
+export const ISSUER_COMMAND_KINDS = ["parameters", "block", "unblock"] as const;
+export type IssuerCommandKind = (typeof ISSUER_COMMAND_KINDS)[number];
+
+export interface PendingCommand {
+  /** The platform's id of the queued command (16 hex). */
+  readonly commandId: string;
+  readonly kind: IssuerCommandKind;
+}
+
+/** POST /v1/platform/commands/:commandId/sign: sign the queued command over a new card challenge. */
+export interface CommandSignRequest {
+  /** 16 random bytes (32 hex): idempotency of this signing. */
+  readonly requestId: string;
+  readonly challenge: string;
+  readonly time: number;
+}
+
+/** 200 to …/sign: the command data to relay (DF40 payload | DF13 issuer signature), hex. */
+export interface SignedIssuerCommand {
+  readonly commandId: string;
+  readonly kind: IssuerCommandKind;
+  readonly command: string;
+}
+
+/** POST /v1/platform/commands/:commandId/complete: the card's signed record answering that signing. */
+export interface CommandCompletion {
+  readonly requestId: string;
+  readonly proof: CardRecordProof;
+}
+
+/** 200 to …/complete. */
+export interface CommandState {
+  readonly commandId: string;
+  readonly walletId: string;
+  readonly kind: IssuerCommandKind;
+  /** delivered: the card's record is booked as the receipt; superseded: a newer command replaced it. */
+  readonly state: "pending" | "delivered" | "superseded";
+  readonly cardCounter?: number;
 }
 
 /** POST /v1/platform/loads/:loadId/reversal: sign LOAD REVERSAL over a new challenge. */

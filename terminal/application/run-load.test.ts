@@ -6,6 +6,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { releaseWallet, reportLost, setParameters } from "../../acquirer-stub/platform/commands.js";
 import { PlatformStore } from "../../acquirer-stub/platform/store/platform-store.js";
 import { moneySnapshot, unbalancedBookings } from "../../acquirer-stub/platform/testing.js";
 import { issueWallet, openBankAccount, walletView } from "../../acquirer-stub/platform/wallets.js";
@@ -184,6 +185,8 @@ describe("posd load (runLoad) against the wallet platform over loopback HTTP", (
       completeLoad: (id, p) => deps.platform.completeLoad(id, p),
       requestReversal: (id, r) => deps.platform.requestReversal(id, r),
       completeReversal: (id, r) => deps.platform.completeReversal(id, r),
+      signCommand: (id, r) => deps.platform.signCommand(id, r),
+      completeCommand: (id, r) => deps.platform.completeCommand(id, r),
     };
     const o = await runLoad(card.transport, loadDeps(dead), { type: "bound", amount: 700, currency: EUR });
     expect(o.status).toBe("error");
@@ -213,6 +216,8 @@ describe("posd load (runLoad) against the wallet platform over loopback HTTP", (
       },
       requestReversal: (id, r) => deps.platform.requestReversal(id, r),
       completeReversal: (id, r) => deps.platform.completeReversal(id, r),
+      signCommand: (id, r) => deps.platform.signCommand(id, r),
+      completeCommand: (id, r) => deps.platform.completeCommand(id, r),
     };
     const o = await runLoad(card.transport, loadDeps(lost), {
       type: "cash",
@@ -265,6 +270,8 @@ describe("posd load (runLoad) against the wallet platform over loopback HTTP", (
       completeLoad: (id, p) => deps.platform.completeLoad(id, p),
       requestReversal: (id, r) => deps.platform.requestReversal(id, r),
       completeReversal: (id, r) => deps.platform.completeReversal(id, r),
+      signCommand: (id, r) => deps.platform.signCommand(id, r),
+      completeCommand: (id, r) => deps.platform.completeCommand(id, r),
     };
     const o = await runLoad(card.transport, loadDeps(inflating), {
       type: "cash",
@@ -322,5 +329,55 @@ describe("the automatic load in a payment at an online terminal", () => {
     const o = await runPayment(card.transport, { ...t.deps, online: deps }, { amount: 300, currency: EUR });
     expect(o).toMatchObject({ status: "approved", autoLoad: { status: "skipped" } });
     expect(card.applet.state.balance).toBe(200);
+  });
+});
+
+describe("issuer commands queued at the platform", () => {
+  it("posd sync-card delivers UPDATE PARAMETERS: the card's limits change and the platform takes its record", async () => {
+    await setParameters(platformStore, WALLET, { singleLimit: 1_500, balanceLimit: 30_000 }, world.seconds());
+    const sync = await runSyncCard(card.transport, deps);
+    expect(sync).toMatchObject({
+      status: "ok",
+      delivered: [{ kind: "parameters", cardCounter: 1, confirmed: true }],
+    });
+    expect(card.applet.state.limits).toMatchObject({ singleLimit: 1_500, balanceLimit: 30_000 });
+    const view = await walletView(platformStore, WALLET);
+    expect(view).toMatchObject({ singleLimit: 1_500, balanceLimit: 30_000 });
+    expect(view.commands).toMatchObject([{ state: "delivered", cardCounter: 1 }]);
+    // Delivered once: the next presentation has nothing to do.
+    expect(await runSyncCard(card.transport, deps)).toMatchObject({ status: "ok", delivered: [] });
+  });
+
+  it("a loss report blocks the card at its next load attempt, which is then refused; release unblocks it", async () => {
+    await reportLost(platformStore, WALLET, world.seconds());
+    const load = await runLoad(card.transport, deps, {
+      type: "cash",
+      amount: 500,
+      currency: EUR,
+      teller: "T01",
+    });
+    expect(load).toMatchObject({ status: "declined", delivered: [{ kind: "block" }] });
+    expect(card.applet.state.blocked).toBe(true);
+    expect(card.applet.state.balance).toBe(5_000);
+    await releaseWallet(platformStore, WALLET, world.seconds());
+    expect(await runSyncCard(card.transport, deps)).toMatchObject({ delivered: [{ kind: "unblock" }] });
+    expect(card.applet.state.blocked).toBe(false);
+    expect((await walletView(platformStore, WALLET)).status).toBe("active");
+    await expectBooksAgree();
+  });
+
+  it("a card torn after it executed the command leaves it pending; the next presentation delivers it again", async () => {
+    await setParameters(platformStore, WALLET, { singleLimit: 1_200 }, world.seconds());
+    card.applet.faults = { tearAfterOnlineCommit: true };
+    const torn = await runSyncCard(card.transport, deps);
+    expect(torn.status).toBe("error");
+    expect(card.applet.state.limits.singleLimit).toBe(1_200);
+    expect((await walletView(platformStore, WALLET)).commands).toMatchObject([{ state: "pending" }]);
+    card.applet.faults = {};
+    card.transport.insert();
+    const again = await runSyncCard(card.transport, deps);
+    expect(again, JSON.stringify(again)).toMatchObject({ delivered: [{ kind: "parameters" }] });
+    expect((await walletView(platformStore, WALLET)).commands).toMatchObject([{ state: "delivered" }]);
+    expect((await walletView(platformStore, WALLET)).singleLimit).toBe(1_200);
   });
 });

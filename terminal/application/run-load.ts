@@ -3,6 +3,7 @@
  *
  *   SELECT → mutual authentication → READ BALANCE → forward this terminal's kept LOAD proofs →
  *   tell the platform the wallet is here → settle its loads in doubt (LOAD REVERSAL each) →
+ *   deliver the issuer commands queued for the card (issuer-commands.ts) →
  *   store the load intent (durable) → GET CHALLENGE → the platform signs LOAD over it →
  *   check the command is the one asked for → relay → verify the card's record → the platform books it.
  *
@@ -43,6 +44,7 @@ import {
   TerminalError,
   type TerminalErrorCode,
 } from "../errors.js";
+import { type DeliveredCommand, deliverPendingCommands } from "./issuer-commands.js";
 import type { LoadIntents, WalletPlatform } from "./ports.js";
 import type { TapStats } from "./run-payment.js";
 
@@ -82,6 +84,8 @@ export interface SettledLoad {
 interface Common {
   readonly walletId?: string;
   readonly settled: readonly SettledLoad[];
+  /** Issuer commands the card executed in this presentation (parameters, BLOCK, UNBLOCK). */
+  readonly delivered?: readonly DeliveredCommand[];
   readonly stats: TapStats;
 }
 
@@ -123,6 +127,8 @@ export interface OnlineCard {
   readonly balance: BalanceInfo;
   readonly platform: PresentedAnswer;
   readonly settled: SettledLoad[];
+  /** The issuer commands queued for the card that it executed in this presentation. */
+  readonly delivered: readonly DeliveredCommand[];
 }
 
 const randomHex = (deps: LoadDeps, bytes: number): string => hex((deps.random ?? systemRandom)(bytes));
@@ -180,8 +186,16 @@ export async function presentOnline(
       "load never signed, or settled elsewhere: voided here",
     );
   }
-  const after = settled.length > 0 ? await session.readBalance() : balance;
-  return { session, card, balance: after, platform, settled };
+  const delivered = await deliverPendingCommands(
+    session,
+    card,
+    balance.currency,
+    platform.pendingCommands,
+    { platform: deps.platform, requestId: () => randomHex(deps, 16), clock: () => now(deps) },
+    log,
+  );
+  const after = settled.length > 0 || delivered.length > 0 ? await session.readBalance() : balance;
+  return { session, card, balance: after, platform, settled, delivered };
 }
 
 /** Records this terminal verified and could not hand over: the platform books them now. */
@@ -309,7 +323,13 @@ async function presentation(
     online = await openOnlineCard(session, deps, log);
     const extra = then ? await then(online, log) : undefined;
     const settled = extra ? [...online.settled, extra] : online.settled;
-    return { status: "ok", walletId: online.card.walletId, settled, stats: stats() };
+    return {
+      status: "ok",
+      walletId: online.card.walletId,
+      settled,
+      delivered: online.delivered,
+      stats: stats(),
+    };
   } catch (e) {
     const err = asTerminalError(e);
     const status = errorClass(err.code) === "decline" ? "declined" : "error";
@@ -320,6 +340,7 @@ async function presentation(
       message: err.message,
       ...(online ? { walletId: online.card.walletId } : {}),
       settled: online?.settled ?? [],
+      ...(online && online.delivered.length > 0 ? { delivered: online.delivered } : {}),
       stats: stats(),
     };
   } finally {
@@ -366,6 +387,7 @@ export async function runLoad(transport: Transport, deps: LoadDeps, order: LoadO
   const { session, stats } = counted(transport, deps);
   const log = deps.logger.child({ load: order.type });
   let settled: readonly SettledLoad[] = [];
+  let delivered: readonly DeliveredCommand[] = [];
   let walletId: string | undefined;
   const fail = (e: unknown, loadId?: string): LoadOutcome => {
     const err = asTerminalError(e);
@@ -378,6 +400,7 @@ export async function runLoad(transport: Transport, deps: LoadDeps, order: LoadO
       ...(walletId ? { walletId } : {}),
       ...(loadId && status === "declined" ? { loadId } : {}),
       settled,
+      ...(delivered.length > 0 ? { delivered } : {}),
       stats: stats(),
     } as LoadOutcome;
   };
@@ -389,12 +412,14 @@ export async function runLoad(transport: Transport, deps: LoadDeps, order: LoadO
     online = await openOnlineCard(session, deps, log);
     walletId = online.card.walletId;
     settled = online.settled;
+    delivered = online.delivered;
   } catch (e) {
     session.close();
     return fail(e);
   }
   try {
-    return await loadOnCard(online, deps, order, log, stats);
+    const outcome = await loadOnCard(online, deps, order, log, stats);
+    return delivered.length > 0 ? { ...outcome, delivered } : outcome;
   } catch (e) {
     return fail(e);
   } finally {

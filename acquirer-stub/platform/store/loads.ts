@@ -124,7 +124,7 @@ export class Loads {
   async useChallenge(
     walletId: string,
     challenge: string,
-    usedFor: "load" | "reversal",
+    usedFor: "load" | "reversal" | "command",
     ref: string,
     at: number,
   ): Promise<void> {

@@ -9,6 +9,8 @@
  * | the simulated bank | bank.ts | bank_accounts, bank_holds |
  * | double-entry bookings | ledger.ts | platform_bookings, platform_entries |
  * | loads and reversals | loads.ts | platform_loads, platform_reversals, platform_challenges, platform_serial |
+ * | issuer commands queued for cards | commands.ts | platform_commands, platform_command_signings |
+ * | the acquirer's hotlist (a loss report) | ../../db/hotlist.ts | blocked_wallets, wallet_events, hotlist |
  * | the reconciliation's facts | reconciliation.ts | (reads all of the above, and the acquirer's records) |
  *
  * The settled consumption a batch forwards is booked by consumption.ts, from the acquirer's batch
@@ -20,10 +22,12 @@
  */
 import type { Logger } from "../../../protocol/logger.js";
 import { type Engine, inTransaction } from "../../db/engine.js";
+import { Hotlist } from "../../db/hotlist.js";
 import type { EngineKind } from "../../db/migrations.js";
 import type { Db } from "../../db/schema.js";
 import type { AcquirerStore } from "../../db/store.js";
 import { Bank } from "./bank.js";
+import { Commands } from "./commands.js";
 import { Ledger } from "./ledger.js";
 import { Loads } from "./loads.js";
 import { ReconciliationQueries } from "./reconciliation.js";
@@ -36,12 +40,16 @@ export class PlatformTx {
   readonly ledger: Ledger;
   readonly loads: Loads;
   readonly reconciliation: ReconciliationQueries;
+  readonly commands: Commands;
+  readonly hotlist: Hotlist;
   constructor(db: Db, kind: EngineKind) {
     this.wallets = new Wallets(db, kind);
     this.bank = new Bank(db);
     this.ledger = new Ledger(db, this.bank);
     this.loads = new Loads(db);
     this.reconciliation = new ReconciliationQueries(db);
+    this.commands = new Commands(db);
+    this.hotlist = new Hotlist(db);
   }
 }
 

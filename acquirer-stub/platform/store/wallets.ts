@@ -79,6 +79,34 @@ export class Wallets {
       .execute();
   }
 
+  async setStatus(walletId: string, status: Wallet["status"]): Promise<void> {
+    await this.db.updateTable("wallets").set({ status }).where("wallet_id", "=", walletId).execute();
+  }
+
+  /** The parameters the card confirmed (its PARAMETERS record): the platform's copy follows it. */
+  async setParameters(
+    walletId: string,
+    p: {
+      singleLimit?: number;
+      balanceLimit?: number;
+      autoLoadThreshold?: number;
+      autoLoadAmount?: number;
+    },
+  ): Promise<void> {
+    await this.db
+      .updateTable("wallets")
+      .set({
+        ...(p.singleLimit === undefined ? {} : { single_limit: p.singleLimit }),
+        ...(p.balanceLimit === undefined ? {} : { balance_limit: p.balanceLimit }),
+        ...(p.autoLoadThreshold === undefined ? {} : { auto_load_threshold: p.autoLoadThreshold }),
+        ...(p.autoLoadAmount === undefined
+          ? {}
+          : { auto_load_amount: p.autoLoadAmount, auto_load_on: p.autoLoadAmount > 0 ? 1 : 0 }),
+      })
+      .where("wallet_id", "=", walletId)
+      .execute();
+  }
+
   async setLastCounter(walletId: string, counter: number): Promise<void> {
     await this.db
       .updateTable("wallets")

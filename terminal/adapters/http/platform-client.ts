@@ -10,6 +10,10 @@
 import type { KeyObject } from "node:crypto";
 import {
   type CardRecordProof,
+  type CommandCompletion,
+  type CommandSignRequest,
+  type CommandState,
+  ISSUER_COMMAND_KINDS,
   LOAD_TYPES,
   type LoadCommand,
   type LoadRequest,
@@ -20,6 +24,7 @@ import {
   type ReversalCommand,
   type ReversalOutcome,
   type ReversalRequest,
+  type SignedIssuerCommand,
   WALLET_STATUSES,
 } from "../../../protocol/platform/api.js";
 import { signPlatformRequest } from "../../../protocol/platform/request-auth.js";
@@ -97,6 +102,13 @@ export class PlatformClient implements WalletPlatform {
           isCount(l.amount) &&
           isCount(l.currency) &&
           (LOAD_TYPES as readonly unknown[]).includes(l.type),
+      ) ||
+      !Array.isArray(body.pendingCommands) ||
+      !body.pendingCommands.every(
+        (c: unknown) =>
+          isRecord(c) &&
+          isHex(c.commandId, 16) &&
+          (ISSUER_COMMAND_KINDS as readonly unknown[]).includes(c.kind),
       )
     )
       throw malformed(what);
@@ -140,6 +152,33 @@ export class PlatformClient implements WalletPlatform {
       loadId,
       what,
     );
+  }
+
+  async signCommand(commandId: string, request: CommandSignRequest): Promise<SignedIssuerCommand> {
+    const what = `issuer command ${commandId}`;
+    const body = await this.#post(`/v1/platform/commands/${commandId}/sign`, request, what);
+    if (
+      !isRecord(body) ||
+      body.commandId !== commandId ||
+      !(ISSUER_COMMAND_KINDS as readonly unknown[]).includes(body.kind) ||
+      !isHex(body.command) ||
+      body.command === ""
+    )
+      throw malformed(what);
+    return body as unknown as SignedIssuerCommand;
+  }
+
+  async completeCommand(commandId: string, completion: CommandCompletion): Promise<CommandState> {
+    const what = `the receipt of issuer command ${commandId}`;
+    const body = await this.#post(`/v1/platform/commands/${commandId}/complete`, completion, what);
+    if (
+      !isRecord(body) ||
+      body.commandId !== commandId ||
+      !(ISSUER_COMMAND_KINDS as readonly unknown[]).includes(body.kind) ||
+      !["pending", "delivered", "superseded"].includes(body.state as string)
+    )
+      throw malformed(what);
+    return body as unknown as CommandState;
   }
 
   async #post(path: string, payload: unknown, what: string): Promise<unknown> {
