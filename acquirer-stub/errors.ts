@@ -47,6 +47,18 @@ export const ACQUIRER_ERROR_CODES = {
   ACQ_ERR_SEQ_REUSED: "this terminal seq was already used by another record of the terminal",
   ACQ_ERR_FINDING_UNPROVEN:
     "a terminal's finding carries no card-signed record (the wallet was declined before DEBIT): stored as the terminal's word",
+  // Refunds of returned goods riding in a batch (protocol/wallet/refund.ts).
+  ACQ_ERR_REFUND_SIGNATURE:
+    "the terminal signature over a refund does not verify with the terminal certificate (refund altered): not stored",
+  ACQ_ERR_REFUND_FOREIGN_RECORD:
+    "the refunded debit (wallet id and card counter) was accepted from another terminal: a terminal refunds only its own",
+  ACQ_ERR_REFUND_MISMATCH:
+    "the refund's terminal seq, wallet id, card counter or currency differ from the accepted debit it names",
+  ACQ_ERR_REFUND_UNKNOWN_RECORD:
+    "the refunded seq of this terminal was voided or rejected: it can never be refunded",
+  ACQ_ERR_REFUND_OVER_ORIGINAL:
+    "the refund, with the refunds already settled for the same debit, would exceed the debit's amount",
+  ACQ_ERR_REFUND_ID_REUSED: "this terminal already sent another refund (other content) under this refund id",
   // The wallet platform (acquirer-stub/platform/): online terminals' requests, loads and reversals.
   ACQ_ERR_REQUEST_SIGNATURE:
     "a wallet-platform request carries no terminal signature, or it does not verify over the method, path and body received",
@@ -80,6 +92,13 @@ export const ACQUIRER_ERROR_CODES = {
   ACQ_ERR_REVERSAL_UNKNOWN: "no reversal with this request id for this load",
   ACQ_ERR_REVERSAL_DAY:
     "a completed cash load can be revoked only on its business day (UTC date of its issue)",
+  ACQ_ERR_PARAMS_RANGE:
+    "wallet parameters out of range: each 0..999999999999 minor units, the single limit and the auto-load amount at most the balance limit, the auto-load threshold under it",
+  ACQ_ERR_COMMAND_UNKNOWN:
+    "no issuer command with this id (or no signing with this request id) for the wallet",
+  ACQ_ERR_COMMAND_STATE:
+    "the issuer command is no longer pending (delivered, or superseded by a newer one): nothing to sign",
+  ACQ_ERR_WALLET_NOT_LOST: "the wallet is not reported lost or blocked: there is nothing to release",
 } as const;
 
 export type AcquirerErrorCode = keyof typeof ACQUIRER_ERROR_CODES;

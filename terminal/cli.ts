@@ -13,6 +13,7 @@ import { outcomeJson, transactionJson } from "./application/outcome-json.js";
 import { type PaymentOutcome, recoverPending, runPayment } from "./application/run-payment.js";
 import { terminalStatus } from "./application/status.js";
 import { registerLoadCommands } from "./cli-load.js";
+import { registerRefundCommand } from "./cli-refund.js";
 import { acquirerUrl, exit, fail, globals, logger, setHardExit, withTerminal } from "./cli-support.js";
 import { cardLink, paymentDeps } from "./composition/root.js";
 import { loadConfig, passphraseWarning, resolveDataDir } from "./config.js";
@@ -236,6 +237,8 @@ program
         for (const v of r.records.filter((x) => x.status === "rejected")) {
           process.stdout.write(`  seq ${v.seq} rejected: ${v.reason ?? "no reason given"}\n`);
         }
+        for (const v of r.refunds ?? [])
+          process.stdout.write(`  refund ${v.refundId} ${v.status}${v.reason ? `: ${v.reason}` : ""}\n`);
         if (r.status === "rejected")
           process.stdout.write(`  batch ${r.batchId} rejected: ${r.reason ?? ""}\n`);
       }
@@ -404,6 +407,7 @@ program
   });
 
 registerLoadCommands(program);
+registerRefundCommand(program);
 
 /**
  * Commands that talk to PC/SC run with a bigger libuv threadpool (see adapters/pcsc/threadpool.ts);

@@ -29,6 +29,7 @@ import { hotlistFreshness } from "./application/risk.js";
 import { recoverPending, runPayment } from "./application/run-payment.js";
 import type { UploadSummary } from "./application/upload.js";
 import { withCardTransport } from "./composition/card-transport.js";
+import { type OnlineTerminal, openPlatform } from "./composition/platform.js";
 import { openTerminal, paymentDeps, type TerminalContext } from "./composition/root.js";
 import { type Config, passphraseWarning } from "./config.js";
 import { type EcrState, FINAL_ECR_STATES } from "./domain/ecr-payment.js";
@@ -93,6 +94,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly #startedAt = Date.now();
   readonly #timers = new Set<NodeJS.Timeout>();
   #client: AcquirerClient | undefined;
+  /** The wallet platform, when acquirer.url is set: a payment under the card's threshold auto-loads. */
+  readonly #online: OnlineTerminal | undefined;
   /** Uploads and syncs run one after the other on this chain: they never overlap. */
   #jobs: Promise<void> = Promise.resolve();
   #stopping: Promise<void> | undefined;
@@ -156,7 +159,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#log = log;
     this.#pcsc = pcsc;
     this.#jobGraceMs = jobGraceMs;
-    const deps = paymentDeps(ctx);
+    this.#online = ctx.config.acquirer.url ? openPlatform(ctx, undefined) : undefined;
+    const deps = this.#online ? { ...paymentDeps(ctx), online: this.#online.deps } : paymentDeps(ctx);
     this.#manager = new PaymentManager({
       payments: ctx.ecrPayments,
       records: ctx.store,
@@ -198,6 +202,12 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       logger: this.#log.isLevelEnabled("debug") ? this.#log : this.#log.child({}, { level: "warn" }),
       status: () => this.#status(),
       access: ecrAccess(this.#ctx.config.ecr),
+      refunds: {
+        refunds: this.#ctx.refunds,
+        identity: this.#ctx.identity,
+        terminalId: this.#ctx.terminalId,
+        logger: this.#log,
+      },
     });
   }
 
@@ -411,6 +421,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.#log.warn("an upload or sync is still running; it is resent under the same batch id next time"),
     );
     this.#client?.close();
+    this.#online?.close();
     if (this.#pcsc) {
       await this.#pcsc.service.close();
       const { hungTransmitCount } = await import("./adapters/pcsc/transport.js");

@@ -180,7 +180,7 @@ export const TERMINAL_ERRORS = {
   TERM_ERR_ECR_CONFLICT: {
     class: "usage",
     http: 409,
-    meaning: "this serviceId was already used for a different payment",
+    meaning: "this serviceId was already used for a different payment (or refund)",
   },
   TERM_ERR_ECR_NOT_FOUND: {
     class: "usage",
@@ -201,6 +201,18 @@ export const TERMINAL_ERRORS = {
     class: "error",
     http: 200,
     meaning: "a record with this wallet id and card counter is already stored (replayed answer)",
+  },
+  TERM_ERR_REFUND_UNKNOWN_RECORD: {
+    class: "usage",
+    http: 422,
+    meaning:
+      "a refund names a terminal seq that is not a completed debit of this terminal (unknown, pending, voided or rejected by the acquirer): nothing stored",
+  },
+  TERM_ERR_REFUND_OVER_ORIGINAL: {
+    class: "decline",
+    http: 422,
+    meaning:
+      "the refund, with the refunds already stored for the same debit, would be more than the debit's amount: nothing stored",
   },
   TERM_ERR_ACQUIRER_UNREACHABLE: {
     class: "error",

@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import { hex } from "../protocol/bytes.js";
 import { sha256 } from "../protocol/crypto.js";
 import type { BatchResult, Hotlist } from "../protocol/wallet/batch.js";
+import { MAX_BATCH_REFUNDS } from "../protocol/wallet/refund.js";
 import type {
   Batches,
   Clock,
@@ -51,19 +52,21 @@ import type {
   StoredTransaction,
   TransactionStatus,
 } from "../terminal/domain/records.js";
+import { closeRefundOnlyBatch } from "../terminal/domain/refunds.js";
 import { TerminalError } from "../terminal/errors.js";
+import { MemoryRefunds, type RefundState } from "./memory-refunds.js";
 import { MemoryWalletWatch } from "./memory-wallet-watch.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Row = Mutable<StoredTransaction>;
 type EcrRow = Omit<Mutable<StoredEcrPayment>, "outcome"> & { outcome: string | undefined };
-type BatchRow = Mutable<OutgoingBatch> & { firstChainIndex: number };
+type BatchRow = Mutable<OutgoingBatch> & { firstChainIndex: number; order: number };
 
 const copy = (b: Uint8Array): Uint8Array => new Uint8Array(b);
 const maybe = (b: Uint8Array | undefined) => (b === undefined ? undefined : copy(b));
 
 /** What the four stores share: the contents of one terminal database. */
-interface State {
+interface State extends RefundState {
   readonly clock: Clock;
   readonly rows: Map<number, Row>;
   lastSeq: number;
@@ -316,7 +319,10 @@ class MemoryBatches implements Batches {
     for (;;) {
       const unbatched = this.#chained(undefined);
       const rows = o.maxRecords < 0 ? unbatched : unbatched.slice(0, o.maxRecords);
-      if (rows.length === 0) return ids;
+      if (rows.length === 0) {
+        const refundBatch = this.#closeRefunds(o);
+        return refundBatch === undefined ? ids : [...ids, refundBatch];
+      }
       const closedAt = this.s.clock.now();
       const unresolved = new MemoryRecords(this.s)
         .pendingIntents()
@@ -338,17 +344,56 @@ class MemoryBatches implements Batches {
         manifestSignature,
         attempts: 0,
         firstChainIndex,
+        order: this.s.batches.size,
       });
       for (const r of rows) r.batchId = manifest.batchId;
       ids.push(manifest.batchId);
     }
   }
 
-  pending(): OutgoingBatch[] {
+  /** As BatchStore: with the newest batch never sent, else in a batch of their own. */
+  #closeRefunds(o: CloseBatchOptions): string | undefined {
+    const unbatched = [...this.s.refunds.values()]
+      .filter((r) => r.batchId === undefined)
+      .sort((a, b) => a.refundId - b.refundId)
+      .slice(0, MAX_BATCH_REFUNDS);
+    if (unbatched.length === 0 || this.s.head.index === 0) return undefined;
+    const open = this.#pendingRows().at(-1);
+    if (open && open.attempts === 0) {
+      for (const r of unbatched) r.batchId = open.batchId;
+      return undefined;
+    }
+    const { manifest, manifestSignature } = closeRefundOnlyBatch(
+      this.s.head,
+      {
+        batchId: randomUUID(),
+        terminalId: o.terminalId,
+        merchantId: o.merchantId,
+        closedAt: this.s.clock.now(),
+      },
+      o.sign,
+    );
+    this.s.batches.set(manifest.batchId, {
+      batchId: manifest.batchId,
+      status: "closed",
+      manifest,
+      manifestSignature,
+      attempts: 0,
+      firstChainIndex: this.s.head.index + 1,
+      order: this.s.batches.size,
+    });
+    for (const r of unbatched) r.batchId = manifest.batchId;
+    return manifest.batchId;
+  }
+
+  #pendingRows(): BatchRow[] {
     return [...this.s.batches.values()]
       .filter((b) => b.status === "closed")
-      .sort((a, b) => a.firstChainIndex - b.firstChainIndex)
-      .map(({ firstChainIndex: _, ...b }) => structuredClone(b));
+      .sort((a, b) => a.firstChainIndex - b.firstChainIndex || a.order - b.order);
+  }
+
+  pending(): OutgoingBatch[] {
+    return this.#pendingRows().map(({ firstChainIndex: _, order: __, ...b }) => structuredClone(b));
   }
 
   recordCount(batchId: string): number {
@@ -382,6 +427,14 @@ class MemoryBatches implements Batches {
         r.uploadReason = result.reason ?? "batch rejected";
       }
       for (const u of this.s.unresolved.values()) if (u.batchId === result.batchId) delete u.batchId;
+    }
+    for (const r of this.s.refunds.values()) {
+      if (r.batchId !== result.batchId) continue;
+      const v = result.refunds?.find((x) => x.refundId === r.refundId);
+      if (v) {
+        r.uploadStatus = v.status;
+        r.uploadReason = v.reason;
+      } else if (result.status === "rejected" && r.uploadStatus === undefined) r.batchId = undefined;
     }
     const batch = this.s.batches.get(result.batchId);
     if (batch) batch.status = result.status;
@@ -549,6 +602,7 @@ export class MemoryTerminalStore implements TerminalStores {
   readonly hotlist: HotlistStore;
   readonly walletWatch: MemoryWalletWatch;
   readonly loads: MemoryLoads;
+  readonly refunds: MemoryRefunds;
   readonly clock: Clock;
   readonly #state: State;
 
@@ -564,6 +618,8 @@ export class MemoryTerminalStore implements TerminalStores {
       lastUploadAt: undefined,
       ecr: new Map(),
       unresolved: new Map(),
+      refunds: new Map(),
+      lastRefundId: 0,
     };
     this.records = new MemoryRecords(this.#state);
     this.risk = this.records;
@@ -572,6 +628,7 @@ export class MemoryTerminalStore implements TerminalStores {
     this.hotlist = new MemoryHotlist(clock);
     this.walletWatch = new MemoryWalletWatch(clock);
     this.loads = new MemoryLoads(clock);
+    this.refunds = new MemoryRefunds(this.#state, this.records, clock);
   }
 
   /** What a merchant editing the database does: overwrite a stored record's card record. */

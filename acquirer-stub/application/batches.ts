@@ -14,12 +14,19 @@
  * A settled batch's accepted debits of wallets issued on the wallet platform are booked against
  * their offline accounts in the same transaction (platform/store/consumption.ts): the acquiring
  * system forwards the consumption it settles, exactly once, on whichever instance settles it.
+ *
+ * The refunds a batch carries (terminal-signed credits for its own debits) have their signatures
+ * checked before the transaction, and are settled in it after the records are written
+ * (db/refund-settlement.ts): credited to the wallets' online accounts, or left pending until their
+ * debit is accepted by a later batch of the terminal. Their verdicts join the stored answer. A
+ * batch rejected as a whole settles no refund: the terminal sends them again with its next batch.
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Logger } from "../../protocol/logger.js";
 import type { BatchResult, BatchUpload } from "../../protocol/wallet/batch.js";
 import type { AcquirerStore } from "../db/store.js";
 import { checkFinding } from "../domain/findings.js";
+import { refundSignatureOk } from "../domain/refunds.js";
 import type { AcquirerTrust } from "../domain/trust.js";
 import {
   authenticateBatch,
@@ -129,6 +136,10 @@ export class BatchProcessor {
 
       // Findings prove themselves (the card-signed record): checked here, stored with the verdict.
       const findings = (upload.findings ?? []).map((f) => checkFinding(f, upload, terminal, this.#trust));
+      const refunds = (upload.refunds ?? []).map((wire) => ({
+        wire,
+        signatureOk: refundSignatureOk(wire, terminal.terminalId, terminal.publicKey),
+      }));
 
       const nowSeconds = Math.floor(now.getTime() / 1000);
       const cards = new Map(
@@ -164,10 +175,16 @@ export class BatchProcessor {
           merchantId: terminal.merchantId,
           now: nowSeconds,
         };
-        const body = await tx.applyDecision(decision, apply, cards, snapshot);
+        let body = await tx.applyDecision(decision, apply, cards, snapshot);
         // The platform's offline accounts learn of the consumption in the commit that settles it:
         // never twice (a retry is replayed above), never lost (a crash rolls both back).
-        const forwarded = decision.result.status === "settled" ? await tx.forwardConsumption(apply) : 0;
+        const settled = decision.result.status === "settled";
+        const forwarded = settled ? await tx.forwardConsumption(apply) : 0;
+        const refundOutcome = settled ? await tx.settleRefunds(refunds, apply) : undefined;
+        if (refundOutcome && refunds.length > 0) {
+          body = JSON.stringify({ ...decision.result, refunds: refundOutcome.verdicts });
+          await tx.setResponse(terminal.terminalId, m.batchId, body);
+        }
         const blocked = await tx.recordFindings(findings, {
           terminalId: terminal.terminalId,
           merchantId: terminal.merchantId,
@@ -175,12 +192,22 @@ export class BatchProcessor {
           now: nowSeconds,
         });
         const fresh: BatchOutcome = { httpStatus: decision.httpStatus, body, replayed: false };
-        return { outcome: fresh, decision, blocked, forwarded };
+        return { outcome: fresh, decision, blocked, forwarded, refundOutcome };
       });
       outcome = committed.outcome;
       // Logged after the commit: a transaction retried after a conflict logs its verdict once.
       if (committed.decision) {
-        const { decision, blocked, forwarded } = committed;
+        const { decision, blocked, forwarded, refundOutcome } = committed;
+        for (const v of refundOutcome?.verdicts ?? [])
+          log?.[v.status === "rejected" ? "warn" : "info"](
+            { refundId: v.refundId, status: v.status, reason: v.reason },
+            "refund answered",
+          );
+        if (refundOutcome?.waitingResolved)
+          log?.info(
+            { resolved: refundOutcome.waitingResolved },
+            "refunds that waited for their debit resolved",
+          );
         for (const c of findings)
           log?.warn(
             {

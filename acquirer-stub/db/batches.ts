@@ -104,6 +104,16 @@ export class Batches {
     return response;
   }
 
+  /** Replace a batch's stored answer (in the transaction that wrote it: refund verdicts added). */
+  async setResponse(terminalId: string, batchId: string, response: string): Promise<void> {
+    await this.db
+      .updateTable("batches")
+      .set({ response })
+      .where("terminal_id", "=", terminalId)
+      .where("batch_id", "=", batchId)
+      .execute();
+  }
+
   /** Record the business days a settled batch's entries fall on. */
   async addDays(terminalId: string, batchId: string, days: Iterable<string>): Promise<void> {
     const rows = [...days].map((business_day) => ({

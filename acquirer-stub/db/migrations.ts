@@ -402,10 +402,55 @@ async function walletPlatform(db: AnyDb, kind: EngineKind): Promise<void> {
     .createTable("platform_challenges")
     .addColumn("wallet_id", "text", (c) => c.notNull())
     .addColumn("challenge", "text", (c) => c.notNull())
-    .addColumn("used_for", "text", (c) => c.notNull().check(sql`used_for IN ('load', 'reversal')`))
+    .addColumn("used_for", "text", (c) => c.notNull().check(sql`used_for IN ('load', 'reversal', 'command')`))
     .addColumn("ref", "text", (c) => c.notNull())
     .addColumn("at", t.int64, (c) => c.notNull())
     .addPrimaryKeyConstraint("platform_challenges_pk", ["wallet_id", "challenge"])
+    .execute();
+
+  // Issuer commands queued for a wallet's card (UPDATE PARAMETERS, BLOCK, UNBLOCK), delivered by
+  // the next online terminal the card is presented at. At most one pending command of a kind per
+  // wallet (a newer one supersedes it); each delivery is signed over a new card challenge.
+  await db.schema
+    .createTable("platform_commands")
+    .addColumn("command_id", "text", (c) => c.primaryKey())
+    .addColumn("wallet_id", "text", (c) => c.notNull().references("wallets.wallet_id"))
+    .addColumn("kind", "text", (c) => c.notNull().check(sql`kind IN ('parameters', 'block', 'unblock')`))
+    .addColumn("payload", "text", (c) => c.notNull())
+    .addColumn("state", "text", (c) =>
+      c.notNull().check(sql`state IN ('pending', 'delivered', 'superseded')`),
+    )
+    .addColumn("queued_at", t.int64, (c) => c.notNull())
+    .addColumn("delivered_at", t.int64)
+    .addColumn("delivered_by", "text")
+    .addColumn("terminal_id", "text")
+    .addColumn("card_counter", t.int64)
+    .addColumn("proof_record", t.bytes)
+    .addColumn("proof_signature", t.bytes)
+    .addCheckConstraint(
+      "platform_commands_delivered",
+      sql`(state = 'delivered') = (delivered_at IS NOT NULL AND delivered_by IS NOT NULL)`,
+    )
+    .execute();
+  await db.schema
+    .createIndex("platform_commands_pending")
+    .on("platform_commands")
+    .columns(["wallet_id", "kind"])
+    .unique()
+    .where(sql<boolean>`state = 'pending'`)
+    .execute();
+
+  await db.schema
+    .createTable("platform_command_signings")
+    .addColumn("request_id", "text", (c) => c.primaryKey())
+    .addColumn("request_hash", "text", (c) => c.notNull())
+    .addColumn("command_id", "text", (c) => c.notNull().references("platform_commands.command_id"))
+    .addColumn("terminal_id", "text", (c) => c.notNull())
+    .addColumn("challenge", "text", (c) => c.notNull())
+    .addColumn("issued_at", t.int64, (c) => c.notNull())
+    .addColumn("command", "text", (c) => c.notNull())
+    .addColumn("binding", t.bytes, (c) => c.notNull().check(sql`length(binding) = 32`))
+    .addColumn("answer", "text")
     .execute();
 
   // Presentations of a card at an online terminal: the answer is replayed for a retry.
@@ -451,11 +496,64 @@ async function walletPlatform(db: AnyDb, kind: EngineKind): Promise<void> {
   await db.schema.createIndex("platform_entries_account").on("platform_entries").column("account").execute();
 }
 
+/**
+ * Refunds of returned goods (protocol/wallet/refund.ts): terminal-signed credits that ride in
+ * batches, credited to the wallet's online account. The database keeps their rules:
+ * - a refund is stored once per terminal and refund id (primary key): the same refund sent again,
+ *   in any batch and on any instance, books once;
+ * - the total refunded of one original debit never exceeds its amount: `refund_totals` holds it per
+ *   (terminal, seq), moved by a guarded `refunded = refunded + x … WHERE refunded + x <=
+ *   original_amount` and held by a CHECK as well, so no interleaving of writers can pass it.
+ */
+async function refunds(db: AnyDb, kind: EngineKind): Promise<void> {
+  const t = types(kind);
+  await db.schema
+    .createTable("refunds")
+    .addColumn("terminal_id", "text", (c) => c.notNull())
+    .addColumn("refund_id", t.int64, (c) => c.notNull().check(sql`refund_id > 0`))
+    .addColumn("batch_id", "text", (c) => c.notNull())
+    .addColumn("merchant_id", "text", (c) => c.notNull())
+    .addColumn("original_seq", t.int64, (c) => c.notNull())
+    .addColumn("wallet_id", "text", (c) => c.notNull())
+    .addColumn("card_counter", t.int64, (c) => c.notNull())
+    .addColumn("amount", t.int64, (c) => c.notNull().check(sql`amount > 0`))
+    .addColumn("currency", "integer", (c) => c.notNull().check(sql`currency BETWEEN 0 AND 999`))
+    .addColumn("created_at", t.int64, (c) => c.notNull())
+    .addColumn("signature", t.bytes, (c) => c.notNull().check(sql`length(signature) = 64`))
+    .addColumn("status", "text", (c) => c.notNull().check(sql`status IN ('pending', 'settled', 'rejected')`))
+    .addColumn("reason", "text")
+    .addColumn("received_at", t.int64, (c) => c.notNull())
+    // The batch that settled it (its own, or a later one when it waited for its original).
+    .addColumn("settled_batch_id", "text")
+    .addColumn("settled_at", t.int64)
+    .addPrimaryKeyConstraint("refunds_pk", ["terminal_id", "refund_id"])
+    .addCheckConstraint("refunds_reason", sql`(status = 'rejected') = (reason IS NOT NULL)`)
+    .addCheckConstraint("refunds_settled", sql`(status = 'settled') = (settled_at IS NOT NULL)`)
+    .execute();
+  await db.schema
+    .createIndex("refunds_waiting")
+    .on("refunds")
+    .columns(["terminal_id", "original_seq"])
+    .where(sql.ref("status"), "=", sql.lit("pending"))
+    .execute();
+
+  await db.schema
+    .createTable("refund_totals")
+    .addColumn("terminal_id", "text", (c) => c.notNull())
+    .addColumn("seq", t.int64, (c) => c.notNull())
+    .addColumn("original_amount", t.int64, (c) => c.notNull().check(sql`original_amount > 0`))
+    .addColumn("refunded", t.int64, (c) => c.notNull())
+    .addPrimaryKeyConstraint("refund_totals_pk", ["terminal_id", "seq"])
+    .addCheckConstraint("refund_totals_bound", sql`refunded >= 0 AND refunded <= original_amount`)
+    .execute();
+}
+
 /** The schema history, in order. Append; never edit or reorder a shipped entry. */
 export function migrations(kind: EngineKind): Record<string, Migration> {
   return {
     "001_initial": { up: (db) => initial(db, kind) },
     "002_wallet_platform": { up: (db) => walletPlatform(db, kind) },
+    "003_refunds": { up: (db) => refunds(db, kind) },
   };
 }
 

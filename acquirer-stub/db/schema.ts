@@ -239,10 +239,39 @@ export interface PlatformReversalsTable {
 export interface PlatformChallengesTable {
   wallet_id: string;
   challenge: string;
-  used_for: "load" | "reversal";
-  /** The load id or the reversal request id. */
+  used_for: "load" | "reversal" | "command";
+  /** The load id, the reversal request id or the issuer command's signing request id. */
   ref: string;
   at: number;
+}
+
+export interface PlatformCommandsTable {
+  command_id: string;
+  wallet_id: string;
+  kind: "parameters" | "block" | "unblock";
+  /** JSON: the parameters to set (minor units), or `{ reason }` for BLOCK / UNBLOCK. */
+  payload: string;
+  state: "pending" | "delivered" | "superseded";
+  queued_at: number;
+  delivered_at: number | null;
+  /** The signing the card executed (platform_command_signings.request_id), once delivered. */
+  delivered_by: string | null;
+  terminal_id: string | null;
+  card_counter: number | null;
+  proof_record: Buffer | null;
+  proof_signature: Buffer | null;
+}
+
+export interface PlatformCommandSigningsTable {
+  request_id: string;
+  request_hash: string;
+  command_id: string;
+  terminal_id: string;
+  challenge: string;
+  issued_at: number;
+  command: string;
+  binding: Buffer;
+  answer: string | null;
 }
 
 export interface PlatformPresentationsTable {
@@ -264,7 +293,7 @@ export interface BankHoldsTable {
 
 export interface PlatformBookingsTable {
   booking_id: string;
-  kind: "issue" | "deposit" | "load" | "reversal" | "debit";
+  kind: "issue" | "deposit" | "load" | "reversal" | "debit" | "refund";
   wallet_id: string | null;
   load_id: string | null;
   amount: number;
@@ -300,10 +329,44 @@ export interface AcquirerDb {
   platform_reversals: PlatformReversalsTable;
   platform_challenges: PlatformChallengesTable;
   platform_presentations: PlatformPresentationsTable;
+  platform_commands: PlatformCommandsTable;
+  platform_command_signings: PlatformCommandSigningsTable;
   bank_holds: BankHoldsTable;
   platform_bookings: PlatformBookingsTable;
   platform_entries: PlatformEntriesTable;
+  refunds: RefundsTable;
+  refund_totals: RefundTotalsTable;
 }
 
 /** What a part of the store runs its queries on: the pool, or one transaction. */
 export type Db = Kysely<AcquirerDb> | Transaction<AcquirerDb>;
+
+/** Refunds batches carried (migration 003_refunds): pending until their original is accepted. */
+export interface RefundsTable {
+  terminal_id: string;
+  refund_id: number;
+  /** The batch that carried it. */
+  batch_id: string;
+  merchant_id: string;
+  original_seq: number;
+  wallet_id: string;
+  card_counter: number;
+  amount: number;
+  currency: number;
+  /** Unix seconds, as the terminal signed it. */
+  created_at: number;
+  signature: Buffer;
+  status: "pending" | "settled" | "rejected";
+  reason: string | null;
+  received_at: number;
+  settled_batch_id: string | null;
+  settled_at: number | null;
+}
+
+/** Per original debit (terminal, seq): its amount and what was refunded of it, guarded. */
+export interface RefundTotalsTable {
+  terminal_id: string;
+  seq: number;
+  original_amount: number;
+  refunded: number;
+}

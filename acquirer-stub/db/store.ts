@@ -17,6 +17,7 @@
  * | unresolved torn intents | unresolved-intents.ts | unresolved_intents |
  * | wallets terminals caught rolled back or edited | findings.ts | terminal_findings |
  * | settled consumption forwarded to the wallet platform | ../platform/store/consumption.ts | platform_bookings, platform_entries (reads records, wallets) |
+ * | refunds batches carry, settled against their debits | refunds.ts, refund-settlement.ts, ../platform/store/refund-bookings.ts | refunds, refund_totals (reads records, wallets); platform_bookings, platform_entries |
  *
  * The wallet platform's tables (wallets, bank accounts, bookings, loads) have their own store on
  * the same engine: acquirer-stub/platform/store/platform-store.ts. The one platform part here is
@@ -34,11 +35,13 @@ import { chmodSync, existsSync } from "node:fs";
 import { sql } from "kysely";
 import type { Logger } from "../../protocol/logger.js";
 import type { BatchManifest } from "../../protocol/wallet/batch.js";
+import type { RefundVerdict } from "../../protocol/wallet/refund.js";
 import type { CheckedFinding } from "../domain/findings.js";
 import type { BlockReason, HotlistState } from "../domain/hotlist.js";
 import type { SettlementReport } from "../domain/settle.js";
 import type { CheckedRecord } from "../domain/verify.js";
 import { Consumption } from "../platform/store/consumption.js";
+import { RefundBookings } from "../platform/store/refund-bookings.js";
 import { type ApplyContext, Batches, type FinalDecision, type StoredBatch } from "./batches.js";
 import {
   type DbTarget,
@@ -53,6 +56,8 @@ import {
 import { Findings, type StoredFinding } from "./findings.js";
 import { Hotlist, type WalletBlock } from "./hotlist.js";
 import { type BatchCards, Ledger, type LedgerSnapshot, type WalletLedger } from "./ledger.js";
+import { type CheckedRefund, RefundSettlement } from "./refund-settlement.js";
+import { Refunds } from "./refunds.js";
 import { Reports } from "./reports.js";
 import type { Db } from "./schema.js";
 import { Terminals } from "./terminals.js";
@@ -72,6 +77,7 @@ class Parts {
   readonly unresolved: UnresolvedIntents;
   readonly findings: Findings;
   readonly consumption: Consumption;
+  readonly refunds: RefundSettlement;
   constructor(db: Db, kind: EngineKind) {
     this.batches = new Batches(db);
     this.ledger = new Ledger(db, kind);
@@ -81,6 +87,7 @@ class Parts {
     this.unresolved = new UnresolvedIntents(db);
     this.findings = new Findings(db);
     this.consumption = new Consumption(db);
+    this.refunds = new RefundSettlement(new Refunds(db), new RefundBookings(db));
   }
 }
 
@@ -150,6 +157,25 @@ export class AcquirerTx {
       batchId: ctx.upload.manifest.batchId,
       at: ctx.now,
     });
+  }
+
+  /**
+   * Settle a settled batch's refunds (after `applyDecision`: a refund of a debit in the same batch
+   * finds it accepted) and then the terminal's refunds that waited for a debit this batch decided.
+   * Returns the verdicts of the carried ones and how many waiting ones were resolved.
+   */
+  async settleRefunds(
+    carried: readonly CheckedRefund[],
+    ctx: ApplyContext,
+  ): Promise<{ verdicts: RefundVerdict[]; waitingResolved: number }> {
+    const verdicts = await this.#p.refunds.settleCarried(carried, ctx);
+    const waitingResolved = await this.#p.refunds.settleWaiting(ctx);
+    return { verdicts, waitingResolved };
+  }
+
+  /** Replace the stored answer of a batch written in this transaction (its refund verdicts added). */
+  setResponse(terminalId: string, batchId: string, response: string): Promise<void> {
+    return this.#p.batches.setResponse(terminalId, batchId, response);
   }
 
   /**

@@ -93,6 +93,21 @@ export function batchContentHash(u: BatchUpload): string {
       r.previousHash,
       r.terminalSignature,
     ]),
+    // Only when the batch carries refunds: the hash of a batch without them is what it always was.
+    ...(u.refunds === undefined
+      ? []
+      : [
+          u.refunds.map((f) => [
+            f.refundId,
+            f.originalSeq,
+            f.walletId,
+            f.cardCounter,
+            f.amount,
+            f.currency,
+            f.createdAt,
+            f.signature,
+          ]),
+        ]),
   ]);
   return hex(sha256(Buffer.from(canonical, "utf8")));
 }

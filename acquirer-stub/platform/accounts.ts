@@ -13,7 +13,8 @@
  *                      by what the teller must hand over at the end of the day)
  *   issuer:float       where wallets' opening balances come from
  *   merchant:M         what the platform owes merchant M for its wallets' settled consumption
- *                      (paid out through the acquirer's settlement)
+ *                      (paid out through the acquirer's settlement), less the refunds of returned
+ *                      goods it paid back to wallets' online accounts
  *
  * Every booking is one transfer `from → to` of a positive amount: entries (from, −x), (to, +x),
  * so every booking sums to zero. Its id is its idempotency key (`load:<loadId>`, …).
@@ -56,7 +57,7 @@ export function bankNumberOf(account: string): string | undefined {
   return ACCOUNT_NUMBER_PATTERN.test(number) ? number : undefined;
 }
 
-export type BookingKind = "issue" | "deposit" | "load" | "reversal" | "debit";
+export type BookingKind = "issue" | "deposit" | "load" | "reversal" | "debit" | "refund";
 
 export interface Transfer {
   readonly bookingId: string;
@@ -189,6 +190,36 @@ export function debitTransfer(record: {
     amount: record.amount,
     currency: record.currency,
     walletId: record.walletId,
+    loadId: null,
+  };
+}
+
+/** What a refund booking needs: the settled refund and the merchant of the debit it refunds. */
+export interface RefundBooking {
+  readonly terminalId: string;
+  readonly refundId: number;
+  readonly walletId: string;
+  readonly merchantId: string;
+  readonly amount: number;
+  readonly currency: number;
+}
+
+export const refundBookingId = (terminalId: string, refundId: number): string =>
+  `refund:${terminalId}:${refundId}`;
+
+/**
+ * A settled refund of returned goods: the merchant pays it back, to the wallet's online account
+ * (never the card). Booked in the batch's transaction that settles it (store/refund-bookings.ts).
+ */
+export function refundTransfer(r: RefundBooking): Transfer {
+  return {
+    bookingId: refundBookingId(r.terminalId, r.refundId),
+    kind: "refund",
+    from: merchant(r.merchantId),
+    to: walletOnline(r.walletId),
+    amount: r.amount,
+    currency: r.currency,
+    walletId: r.walletId,
     loadId: null,
   };
 }

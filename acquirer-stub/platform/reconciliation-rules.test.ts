@@ -20,6 +20,8 @@ const facts = (over: Partial<ReconciliationFacts> = {}): ReconciliationFacts => 
   settledDebits: [],
   notOnPlatform: [],
   bookedDebits: [],
+  settledRefunds: [],
+  bookedRefunds: [],
   ledger: [
     { account: "issuer:float", currency: EUR, balance: -5_000 },
     { account: "wallet:W-1:offline", currency: EUR, balance: 5_000 },

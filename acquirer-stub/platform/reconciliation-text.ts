@@ -48,6 +48,11 @@ export function describePlatformDifference(d: PlatformDifference): string {
         `consumption in ${currencyCode(d.currency)}: the acquirer settled ${m(d.expected)} of issued wallets, ` +
         `the platform booked ${m(d.actual)}, ${by}`
       );
+    case "refunds":
+      return (
+        `refunds in ${currencyCode(d.currency)}: the acquirer settled ${m(d.expected)} for issued wallets, ` +
+        `the platform credited ${m(d.actual)} to online accounts, ${by}`
+      );
     case "debit-currency":
       return (
         `${d.subject}: ${m(d.expected)} of settled debits in another currency than the wallet's, ` +
@@ -80,6 +85,21 @@ export function renderReconciliation(r: PlatformReconciliation): string {
           counted(c.notOnPlatform, c.currency),
         ]),
         [false, true, true, true],
+      ),
+    );
+
+  lines.push("", "Refunds of returned goods the acquirer settled, credited to online accounts", "");
+  if (r.refunds.length === 0) lines.push("  no refunds");
+  else
+    lines.push(
+      ...table(
+        ["currency", "settled (issued wallets)", "credited (refund:*)"],
+        r.refunds.map((f) => [
+          currencyCode(f.currency),
+          counted(f.settled, f.currency),
+          counted(f.booked, f.currency),
+        ]),
+        [false, true, true],
       ),
     );
 
@@ -118,12 +138,16 @@ export function renderReconciliation(r: PlatformReconciliation): string {
       ),
     );
 
-  lines.push("", "Wallets: opening + loads − reversals − settled consumption = offline account", "");
+  lines.push(
+    "",
+    "Wallets: opening + loads − reversals − settled consumption = offline account; refunds go online",
+    "",
+  );
   if (r.wallets.length === 0) lines.push("  no wallets on the platform");
   else
     lines.push(
       ...table(
-        ["wallet", "opening", "loads", "reversals", "consumption", "offline", "online"],
+        ["wallet", "opening", "loads", "reversals", "consumption", "offline", "refunds", "online"],
         r.wallets.map((w) => [
           w.walletId,
           money(w.opening, w.currency),
@@ -131,9 +155,10 @@ export function renderReconciliation(r: PlatformReconciliation): string {
           money(w.reversals, w.currency),
           money(w.consumption, w.currency),
           money(w.offline, w.currency),
+          money(w.refunds, w.currency),
           money(w.online, w.currency),
         ]),
-        [false, true, true, true, true, true, true],
+        [false, true, true, true, true, true, true, true],
       ),
     );
 

@@ -126,6 +126,7 @@ describe("acquirer-stub report › the wallet platform's reconciliation", () => 
         consumption: 1_700,
         expected: OFFLINE,
         offline: OFFLINE,
+        refunds: 0,
         online: 0,
         pendingLoads: 1,
       },

@@ -6,8 +6,9 @@
  *
  * Three records are kept apart and checked against each other:
  * - the operations: loads and their reversals (`platform_loads`, `platform_reversals`), the
- *   opening bookings (`issue:W`, `deposit:N`), and the acquirer's accepted debits (`records`) of
- *   wallets issued here. Each is turned into the transfers it books (accounts.ts), so an account's
+ *   opening bookings (`issue:W`, `deposit:N`), the acquirer's accepted debits (`records`) of
+ *   wallets issued here, and the refunds the acquirer settled (`refunds`) for them, which move
+ *   money from the merchant to the wallet's online account. Each is turned into the transfers it books (accounts.ts), so an account's
  *   expected balance is the sum of those, by kind: the parts a report shows;
  * - the ledger: each account's entries, and each booking's own entries (which must sum to zero);
  * - the bank: each account's `balance` and `held` columns, and its holds.
@@ -23,6 +24,7 @@ import {
   issueTransfer,
   loadTransfer,
   merchant,
+  refundTransfer,
   reversedLoadTransfers,
   type Transfer,
   tellerOf,
@@ -83,6 +85,17 @@ export interface ReconciliationFacts {
   readonly notOnPlatform: readonly ({ readonly currency: number } & CountAmount)[];
   /** The platform's `debit:*` bookings, per currency. */
   readonly bookedDebits: readonly ({ readonly currency: number } & CountAmount)[];
+  /** The refunds the acquirer settled for wallets issued here, in the wallet's currency. */
+  readonly settledRefunds: readonly {
+    readonly terminalId: string;
+    readonly refundId: number;
+    readonly walletId: string;
+    readonly merchantId: string;
+    readonly amount: number;
+    readonly currency: number;
+  }[];
+  /** The platform's `refund:*` bookings, per currency. */
+  readonly bookedRefunds: readonly ({ readonly currency: number } & CountAmount)[];
   /** Every account's balance per currency (the sum of its entries). */
   readonly ledger: readonly {
     readonly account: string;
@@ -110,6 +123,8 @@ export type DifferenceKind =
   | "bank-held"
   /** The debit bookings against the acquirer's accepted debits of issued wallets. */
   | "consumption"
+  /** The refund bookings against the refunds the acquirer settled for issued wallets. */
+  | "refunds"
   /** Accepted debits of a wallet in another currency than the wallet's: never booked (expected: settled, actual: 0). */
   | "debit-currency"
   /** A booking whose entries do not sum to zero. */
@@ -165,7 +180,9 @@ export interface WalletLine {
   readonly expected: number;
   /** The offline account's balance. */
   readonly offline: number;
-  /** The online account's balance. */
+  /** Refunds of returned goods credited to the online account. */
+  readonly refunds: number;
+  /** The online account's balance (refunds − what supplementary loads took onto the card). */
   readonly online: number;
   readonly pendingLoads: number;
 }
@@ -180,10 +197,18 @@ export interface ConsumptionLine {
   readonly notOnPlatform: CountAmount;
 }
 
+/** Refunds per currency: what the acquirer settled for issued wallets, what the platform booked. */
+export interface RefundLine {
+  readonly currency: number;
+  readonly settled: CountAmount;
+  readonly booked: CountAmount;
+}
+
 export interface PlatformReconciliation {
   /** No difference anywhere. */
   readonly balanced: boolean;
   readonly consumption: readonly ConsumptionLine[];
+  readonly refunds: readonly RefundLine[];
   readonly drawers: readonly DrawerLine[];
   readonly bankAccounts: readonly BankLine[];
   readonly wallets: readonly WalletLine[];
@@ -258,6 +283,8 @@ function expectedBalances(f: ReconciliationFacts): Balances {
       expected.add(walletOffline(d.walletId), d.currency, -d.amount, "debit");
       expected.add(merchant(d.merchantId), d.currency, d.amount, "debit");
     }
+  // As the batch books them (store/refund-bookings.ts): the store reads only those it can book.
+  for (const r of f.settledRefunds) expected.book(refundTransfer(r));
   return expected;
 }
 
@@ -371,6 +398,7 @@ export function reconcile(f: ReconciliationFacts): PlatformReconciliation {
       consumption: taken(expected, offline, w.currency, "debit"),
       expected: expected.get(offline, w.currency),
       offline: ledger.get(offline, w.currency),
+      refunds: expected.part(walletOnline(w.walletId), w.currency, "refund"),
       online: ledger.get(walletOnline(w.walletId), w.currency),
       pendingLoads: pendingPerWallet.get(w.walletId) ?? 0,
     };
@@ -407,6 +435,24 @@ export function reconcile(f: ReconciliationFacts): PlatformReconciliation {
       return line;
     });
 
+  const refundsSettled = perCurrency(
+    f.settledRefunds.map((r) => ({ currency: r.currency, count: 1, amount: r.amount })),
+  );
+  const refundsBooked = perCurrency(f.bookedRefunds);
+  const refunds = [...new Set([...refundsSettled.keys(), ...refundsBooked.keys()])]
+    .sort((a, b) => a - b)
+    .map((currency): RefundLine => {
+      const line = {
+        currency,
+        settled: refundsSettled.get(currency) ?? zero,
+        booked: refundsBooked.get(currency) ?? zero,
+      };
+      differences.push(
+        ...difference("refunds", "refunds", currency, line.settled.amount, line.booked.amount),
+      );
+      return line;
+    });
+
   for (const b of f.brokenBookings) {
     differences.push(...difference("booking-sum", b.bookingId, b.currency, 0, b.sum));
     differences.push(...difference("booking-amount", b.bookingId, b.currency, b.amount, b.credited));
@@ -422,6 +468,7 @@ export function reconcile(f: ReconciliationFacts): PlatformReconciliation {
   return {
     balanced: differences.length === 0,
     consumption,
+    refunds,
     drawers,
     bankAccounts,
     wallets,

@@ -10,6 +10,7 @@ import {
   MAX_UNRESOLVED_REASON,
 } from "../../protocol/wallet/batch.js";
 import { MAX_RECORD_LENGTH } from "../../protocol/wallet/records.js";
+import { MAX_BATCH_REFUNDS } from "../../protocol/wallet/refund.js";
 import { BLOCK_REASONS } from "../domain/hotlist.js";
 
 /** Records per batch: a 10,000-record batch is ~7 MB of JSON; twice that still fits the body limit. */
@@ -32,6 +33,11 @@ export const batchUploadSchema = {
   type: "object",
   additionalProperties: false,
   required: ["manifest", "manifestSignature", "terminalCertificates", "certificates", "records"],
+  // A batch carries records, or refunds only (a terminal with nothing else to upload).
+  anyOf: [
+    { properties: { records: { type: "array", minItems: 1 } } },
+    { required: ["refunds"], properties: { refunds: { type: "array", minItems: 1 } } },
+  ],
   properties: {
     manifest: {
       type: "object",
@@ -106,7 +112,6 @@ export const batchUploadSchema = {
     },
     records: {
       type: "array",
-      minItems: 1,
       maxItems: MAX_BATCH_RECORDS,
       items: {
         type: "object",
@@ -128,6 +133,35 @@ export const batchUploadSchema = {
           cardCertificate: { type: "string", pattern: "^(?:[0-9a-f]{64})?$" },
           previousHash: HEX32,
           terminalSignature: SIGNATURE,
+        },
+      },
+    },
+    // Refunds of the terminal's own debits (optional; each signed by the terminal).
+    refunds: {
+      type: "array",
+      maxItems: MAX_BATCH_REFUNDS,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: [
+          "refundId",
+          "originalSeq",
+          "walletId",
+          "cardCounter",
+          "amount",
+          "currency",
+          "createdAt",
+          "signature",
+        ],
+        properties: {
+          refundId: { type: "integer", minimum: 1, maximum: 0xffffffff },
+          originalSeq: U32,
+          walletId: ID,
+          cardCounter: U32,
+          amount: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+          currency: { type: "integer", minimum: 0, maximum: 999 },
+          createdAt: U32,
+          signature: SIGNATURE,
         },
       },
     },

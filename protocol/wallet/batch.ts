@@ -7,6 +7,7 @@
 import { concat, u8, u16be, u32be, utf8 } from "../bytes.js";
 import { ProtocolError } from "../errors.js";
 import { ID_PATTERN, LABEL } from "./constants.js";
+import type { RefundVerdict, RefundWire } from "./refund.js";
 
 /** One chained terminal record as uploaded (a complete debit or a voided intent). */
 export interface BatchRecordWire {
@@ -118,6 +119,13 @@ export interface BatchUpload {
    * record for this terminal and seq.
    */
   readonly findings?: readonly WalletFindingWire[];
+  /**
+   * Refunds of this terminal's debits (protocol/wallet/refund.ts), each signed by the terminal on
+   * its own. Absent when there are none. A batch may carry refunds and no record (count 0, first
+   * and last seq 0, previous hash = chain head): the refunds of a terminal with nothing new to
+   * upload.
+   */
+  readonly refunds?: readonly RefundWire[];
 }
 
 /** At most this many findings ride with one batch. */
@@ -218,6 +226,8 @@ export interface BatchResult {
   readonly accepted: number;
   readonly rejected: number;
   readonly records: readonly RecordVerdict[];
+  /** One verdict per refund the batch carried; absent when it carried none. */
+  readonly refunds?: readonly RefundVerdict[];
 }
 
 /**

@@ -10,6 +10,9 @@
  */
 import type {
   CardRecordProof,
+  CommandCompletion,
+  CommandSignRequest,
+  CommandState,
   LoadCommand,
   LoadRequest,
   LoadState,
@@ -18,6 +21,7 @@ import type {
   ReversalCommand,
   ReversalOutcome,
   ReversalRequest,
+  SignedIssuerCommand,
 } from "../../protocol/platform/api.js";
 import type { BatchResult, BatchUpload, Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
 import type { BatchEntry, OutgoingBatch } from "../domain/batch.js";
@@ -34,6 +38,7 @@ import type {
   StoredTransaction,
   TransactionStatus,
 } from "../domain/records.js";
+import type { NewRefund, StoredRefund } from "../domain/refunds.js";
 import type { NewWalletFinding, SeenWallet, WalletFinding } from "../domain/wallet-watch.js";
 
 /** The terminal's clock. */
@@ -213,6 +218,30 @@ export interface WalletPlatform {
   completeLoad(loadId: string, proof: CardRecordProof): Promise<LoadState>;
   requestReversal(loadId: string, request: ReversalRequest): Promise<ReversalCommand>;
   completeReversal(loadId: string, outcome: ReversalOutcome): Promise<LoadState>;
+  signCommand(commandId: string, request: CommandSignRequest): Promise<SignedIssuerCommand>;
+  completeCommand(commandId: string, completion: CommandCompletion): Promise<CommandState>;
+}
+
+/**
+ * Refunds of returned goods (terminal/domain/refunds.ts), credits signed by this terminal and
+ * referenced to its own complete debits. Batches.close sends the unbatched ones with the next batch
+ * (or a batch of their own when there is no record to upload), and applyResult keeps the
+ * acquirer's verdict on each.
+ */
+export interface RefundLedger {
+  /**
+   * In one transaction: check the original (a complete debit of this terminal, in this currency)
+   * and what is left of it to refund, allocate the next refund id, sign the refund with `sign`
+   * and store it. Throws TERM_ERR_REFUND_UNKNOWN_RECORD, TERM_ERR_REFUND_OVER_ORIGINAL or
+   * TERM_ERR_USAGE and stores nothing; a service id already stored is TERM_ERR_ECR_CONFLICT.
+   */
+  create(refund: NewRefund, terminalId: string, sign: RecordSigner): StoredRefund;
+  get(refundId: number): StoredRefund | undefined;
+  byServiceId(serviceId: string): StoredRefund | undefined;
+  /** The refunds of one original debit, oldest first. */
+  forSeq(originalSeq: number): StoredRefund[];
+  /** The refunds a batch carries, by refund id. */
+  inBatch(batchId: string): StoredRefund[];
 }
 
 /** Everything a terminal stores, as the use cases see it. */
@@ -224,6 +253,7 @@ export interface TerminalStores {
   readonly hotlist: HotlistStore;
   readonly walletWatch: WalletWatch;
   readonly loads: LoadIntents;
+  readonly refunds: RefundLedger;
   readonly clock: Clock;
 }
 

@@ -17,9 +17,10 @@ import {
 } from "../../protocol/wallet/batch.js";
 import type { TerminalIdentity } from "../card-session/session.js";
 import { batchUpload } from "../domain/batch.js";
+import { refundWire } from "../domain/refunds.js";
 import { findingWire } from "../domain/wallet-watch.js";
 import { TerminalError } from "../errors.js";
-import type { AcquirerPort, Batches, HotlistStore, WalletWatch } from "./ports.js";
+import type { AcquirerPort, Batches, HotlistStore, RefundLedger, WalletWatch } from "./ports.js";
 
 export interface UploadContext {
   readonly batches: Batches;
@@ -29,6 +30,8 @@ export interface UploadContext {
   readonly logger: Logger;
   /** Rolled-back or forged wallets caught here: each finding rides with the batch holding its seq. */
   readonly walletWatch?: WalletWatch;
+  /** Refunds: those a batch holds ride with it (Batches.close put them there). */
+  readonly refunds?: Pick<RefundLedger, "inBatch">;
 }
 
 export interface UploadProgress {
@@ -73,9 +76,11 @@ export async function uploadBatches(
       0,
       MAX_BATCH_FINDINGS,
     );
+    const refunds = ctx.refunds?.inBatch(batch.batchId) ?? [];
     const upload = {
       ...batchUpload(batch, entries, certificate, certificates),
       ...(findings.length > 0 ? { findings: findings.map(findingWire) } : {}),
+      ...(refunds.length > 0 ? { refunds: refunds.map(refundWire) } : {}),
     };
     store.countAttempt(batch.batchId);
     const log = ctx.logger.child({ batchId: batch.batchId, records: upload.records.length });

@@ -24,6 +24,7 @@ import type { EcrPaymentStore } from "../adapters/sqlite/ecr-payment-store.js";
 import type { SqliteHotlist } from "../adapters/sqlite/hotlist-store.js";
 import type { SqliteLoadIntents } from "../adapters/sqlite/load-store.js";
 import type { RecordStore } from "../adapters/sqlite/record-store.js";
+import type { SqliteRefunds } from "../adapters/sqlite/refund-store.js";
 import type { SqliteWalletWatch } from "../adapters/sqlite/seen-wallets-store.js";
 import { SqliteTerminalStore } from "../adapters/sqlite/terminal-store.js";
 import type { Clock } from "../application/ports.js";
@@ -47,6 +48,8 @@ export interface TerminalContext {
   readonly walletWatch: SqliteWalletWatch;
   /** The loads this terminal ran; the pending ones are in doubt (`posd status`). */
   readonly loads: SqliteLoadIntents;
+  /** Refunds of returned goods, sent with the next batch. */
+  readonly refunds: SqliteRefunds;
   /** The clock everything stored is dated by. */
   readonly clock: Clock;
   readonly logger: Logger;
@@ -237,6 +240,7 @@ export function openTerminal(
     ecrPayments: stores.ecrPayments,
     walletWatch: stores.walletWatch,
     loads: stores.loads,
+    refunds: stores.refunds,
     clock: stores.clock,
     logger: logger.child({ terminal: attrs.terminalId }),
     terminalId: attrs.terminalId!,

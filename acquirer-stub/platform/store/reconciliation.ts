@@ -75,6 +75,7 @@ export class ReconciliationQueries {
         issuedAt: l.issued_at,
       })),
       ...(await this.#consumption()),
+      ...(await this.#refunds()),
       ledger: (
         await this.db
           .selectFrom("platform_entries as e")
@@ -185,6 +186,51 @@ export class ReconciliationQueries {
       })),
       notOnPlatform: outside.map((r) => ({ currency: r.currency!, count: n(r.count), amount: n(r.amount) })),
       bookedDebits: booked.map((r) => ({ currency: r.currency, count: n(r.count), amount: n(r.amount) })),
+    };
+  }
+
+  /**
+   * The refunds the acquirer settled for wallets issued here in the wallet's currency (those the
+   * batch books: store/refund-bookings.ts), with the merchant of the debit each refunds, and the
+   * `refund:*` bookings.
+   */
+  async #refunds(): Promise<Pick<ReconciliationFacts, "settledRefunds" | "bookedRefunds">> {
+    const settled = await this.db
+      .selectFrom("refunds as f")
+      .innerJoin("wallets as w", (j) =>
+        j.onRef("w.wallet_id", "=", "f.wallet_id").onRef("w.currency", "=", "f.currency"),
+      )
+      .innerJoin("records as r", (j) =>
+        j
+          .onRef("r.wallet_id", "=", "f.wallet_id")
+          .onRef("r.card_counter", "=", "f.card_counter")
+          .on("r.status", "=", "accepted"),
+      )
+      .select(["f.terminal_id", "f.refund_id", "f.wallet_id", "r.merchant_id", "f.amount", "f.currency"])
+      .where("f.status", "=", "settled")
+      .orderBy("f.terminal_id")
+      .orderBy("f.refund_id")
+      .execute();
+    const booked = await this.db
+      .selectFrom("platform_bookings")
+      .select((eb) => [
+        "currency",
+        eb.fn.countAll<number>().as("count"),
+        eb.fn.sum<number>("amount").as("amount"),
+      ])
+      .where("kind", "=", "refund")
+      .groupBy("currency")
+      .execute();
+    return {
+      settledRefunds: settled.map((r) => ({
+        terminalId: r.terminal_id,
+        refundId: r.refund_id,
+        walletId: r.wallet_id,
+        merchantId: r.merchant_id,
+        amount: r.amount,
+        currency: r.currency,
+      })),
+      bookedRefunds: booked.map((r) => ({ currency: r.currency, count: n(r.count), amount: n(r.amount) })),
     };
   }
 

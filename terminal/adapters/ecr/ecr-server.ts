@@ -7,6 +7,7 @@
  *   GET  /v1/payments/:serviceId [?wait=seconds]   long-poll until the payment is final
  *   POST /v1/payments/:serviceId/abort
  *   POST /v1/payments/:serviceId/recover           a torn payment resolved on the next tap, no charge
+ *   POST /v1/refunds, GET /v1/refunds/:serviceId     refunds of returned goods (ecr-refunds.ts)
  *   GET  /v1/status
  *   GET  /v1/totals                                  since the last upload, by outcome and currency
  *
@@ -23,7 +24,9 @@ import type { Logger } from "../../../protocol/logger.js";
 import { money } from "../../application/outcome-json.js";
 import type { PaymentManager } from "../../application/payment-manager.js";
 import type { Batches, EcrPayments } from "../../application/ports.js";
+import type { RefundDeps } from "../../application/refund.js";
 import { httpStatus, TerminalError } from "../../errors.js";
+import { registerRefundRoutes } from "./ecr-refunds.js";
 
 /** What GET /v1/totals reads. */
 export interface TotalsSources {
@@ -41,6 +44,8 @@ export interface EcrAppOptions {
   readonly maxWaitSeconds?: number;
   /** Who may call the API (Host names, bearer token); default: loopback names only, no token. */
   readonly access?: EcrAccess;
+  /** Refunds (POST /v1/refunds); without them the routes are not served. */
+  readonly refunds?: RefundDeps;
 }
 
 export interface EcrAccess {
@@ -288,6 +293,9 @@ export function buildEcrApp(o: EcrAppOptions) {
       }
     },
   );
+
+  const refunds = o.refunds;
+  if (refunds) void app.register(async (scope) => registerRefundRoutes(scope, refunds));
 
   app.get("/v1/status", async () => ({
     ...o.status(),

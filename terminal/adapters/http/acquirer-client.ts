@@ -113,6 +113,18 @@ function asBatchResult(body: unknown, batchId: string): BatchResult {
     )
       throw responseError("the acquirer's answer has a malformed record verdict", { batchId });
   }
+  if (body.refunds !== undefined) {
+    const ok =
+      Array.isArray(body.refunds) &&
+      body.refunds.every(
+        (v: unknown) =>
+          isRecord(v) &&
+          isCount(v.refundId) &&
+          (v.status === "settled" || v.status === "pending" || v.status === "rejected") &&
+          (v.reason === undefined || typeof v.reason === "string"),
+      );
+    if (!ok) throw responseError("the acquirer's answer has a malformed refund verdict", { batchId });
+  }
   return body as unknown as BatchResult;
 }
 

@@ -4,6 +4,11 @@
  * batched, in chain order, with its signed manifest (terminal/domain/batch.ts) stored in the same
  * transaction that assigns the records to it: until the acquirer answers, the very same batch is
  * re-sent under the same id, however often the upload is interrupted.
+ *
+ * Refunds not yet in a batch go with the newest closed batch that was never sent (its content is
+ * not fixed before its first attempt), else in a batch of their own: no record, the chain where
+ * the last batch left it. Either way in one transaction, and only when every final record is
+ * batched, so a refund-only batch always continues the batch before it.
  */
 import { randomUUID } from "node:crypto";
 import type Database from "../../../protocol/sqlite.js";
@@ -12,9 +17,11 @@ import {
   type BatchResult,
   MAX_UNRESOLVED_INTENTS,
 } from "../../../protocol/wallet/batch.js";
+import { MAX_BATCH_REFUNDS } from "../../../protocol/wallet/refund.js";
 import type { Batches, CloseBatchOptions } from "../../application/ports.js";
 import { type BatchEntry, closeBatch, type OutgoingBatch, unresolvedWire } from "../../domain/batch.js";
 import type { StatusTally } from "../../domain/records.js";
+import { closeRefundOnlyBatch } from "../../domain/refunds.js";
 import type { Connection } from "./database.js";
 import { FINAL_COLUMNS, type FinalRow, type TransactionRow, toBatchEntry, toIntent } from "./rows.js";
 
@@ -79,7 +86,34 @@ export class BatchStore implements Batches {
     const ids: string[] = [];
     // One transaction per batch: a crash leaves whole batches or none.
     for (let id = closeOne.immediate(); id !== undefined; id = closeOne.immediate()) ids.push(id);
+    const refundBatch = this.#c.db.transaction(() => this.#closeRefunds(o)).immediate();
+    if (refundBatch !== undefined) ids.push(refundBatch);
     return ids;
+  }
+
+  /** Put the unbatched refunds in a batch; returns the id of a batch closed for them alone. */
+  #closeRefunds(o: CloseBatchOptions): string | undefined {
+    const s = this.#stmt;
+    if ((s.unbatchedRefunds.get() as { n: number }).n === 0) return undefined;
+    if ((s.unbatchedFinal.get() as { n: number }).n > 0) return undefined; // a record closes first
+    const open = s.newestPending.get() as { batch_id: string; attempts: number } | undefined;
+    if (open && open.attempts === 0) {
+      s.assignRefunds.run(open.batch_id);
+      return undefined;
+    }
+    const hash = this.#c.meta.get("chain_head");
+    const index = Number(this.#c.meta.get("chain_index") ?? 0);
+    if (hash === undefined) return undefined; // no record ever: nothing can have been refunded
+    const closedAt = this.#c.clock.now();
+    const { manifest, manifestSignature } = closeRefundOnlyBatch(
+      { hash: new Uint8Array(Buffer.from(hash, "hex")), index },
+      { batchId: randomUUID(), terminalId: o.terminalId, merchantId: o.merchantId, closedAt },
+      o.sign,
+    );
+    // first = head + 1, last = head: it holds no record, and sorts after the batch holding the head.
+    s.insert.run(manifest.batchId, index + 1, index, JSON.stringify(manifest), manifestSignature, closedAt);
+    s.assignRefunds.run(manifest.batchId);
+    return manifest.batchId;
   }
 
   pending(): OutgoingBatch[] {
@@ -109,9 +143,12 @@ export class BatchStore implements Batches {
     this.#c.db
       .transaction(() => {
         for (const v of result.records) s.setVerdict.run(v.status, v.reason ?? null, result.batchId, v.seq);
+        for (const v of result.refunds ?? [])
+          s.setRefundVerdict.run(v.status, v.reason ?? null, result.batchId, v.refundId);
         if (result.status === "rejected") {
           s.rejectRest.run(result.reason ?? "batch rejected", result.batchId);
           s.unreportUnresolved.run(result.batchId); // not taken: they travel with the next batch
+          s.unassignRefunds.run(result.batchId); // the same for refunds
         }
         s.answer.run(result.status, now, JSON.stringify(result), result.batchId);
         this.#c.meta.set("last_upload_at", new Date(now).toISOString());
@@ -143,7 +180,8 @@ function prepare(db: Database.Database) {
       `INSERT INTO batches (batch_id, status, first_chain_index, last_chain_index, manifest, manifest_signature, created_at)
        VALUES (?, 'closed', ?, ?, ?, ?, ?)`,
     ),
-    pending: db.prepare("SELECT * FROM batches WHERE status = 'closed' ORDER BY first_chain_index"),
+    // rowid after the index: a refund-only batch shares its first index with the next record batch.
+    pending: db.prepare("SELECT * FROM batches WHERE status = 'closed' ORDER BY first_chain_index, rowid"),
     recordCount: db.prepare("SELECT COUNT(*) AS n FROM transactions WHERE batch_id = ?"),
     entries: db.prepare(`SELECT ${FINAL_COLUMNS} FROM transactions WHERE batch_id = ? ORDER BY chain_index`),
     certificate: db.prepare("SELECT der FROM certificates WHERE fingerprint = ?"),
@@ -161,6 +199,23 @@ function prepare(db: Database.Database) {
     reportUnresolved: db.prepare("UPDATE transactions SET unresolved_batch_id = ? WHERE seq = ?"),
     unreportUnresolved: db.prepare(
       "UPDATE transactions SET unresolved_batch_id = NULL WHERE unresolved_batch_id = ? AND status = 'pending'",
+    ),
+    unbatchedRefunds: db.prepare("SELECT COUNT(*) AS n FROM refunds WHERE batch_id IS NULL"),
+    unbatchedFinal: db.prepare(
+      "SELECT COUNT(*) AS n FROM transactions WHERE chain_index IS NOT NULL AND batch_id IS NULL",
+    ),
+    newestPending: db.prepare(
+      "SELECT batch_id, attempts FROM batches WHERE status = 'closed' ORDER BY first_chain_index DESC, rowid DESC LIMIT 1",
+    ),
+    assignRefunds: db.prepare(
+      `UPDATE refunds SET batch_id = ? WHERE refund_id IN
+       (SELECT refund_id FROM refunds WHERE batch_id IS NULL ORDER BY refund_id LIMIT ${MAX_BATCH_REFUNDS})`,
+    ),
+    setRefundVerdict: db.prepare(
+      "UPDATE refunds SET upload_status = ?, upload_reason = ? WHERE batch_id = ? AND refund_id = ?",
+    ),
+    unassignRefunds: db.prepare(
+      "UPDATE refunds SET batch_id = NULL WHERE batch_id = ? AND upload_status IS NULL",
     ),
     answer: db.prepare("UPDATE batches SET status = ?, settled_at = ?, result = ? WHERE batch_id = ?"),
     unbatchedTally: db.prepare(

@@ -161,4 +161,27 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX load_intents_pending ON load_intents (created_at) WHERE state = 'pending';
   `,
+  // 8: refunds of returned goods, terminal-signed credits referenced to a complete debit of this
+  // terminal. refund_id is the refund counter: AUTOINCREMENT keeps the highest ever handed out, so
+  // an id is allocated (and persisted) in the transaction that stores the refund and never reused.
+  // The total per original is checked in that same transaction (one writer: BEGIN IMMEDIATE).
+  `
+  CREATE TABLE refunds (
+    refund_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    original_seq  INTEGER NOT NULL REFERENCES transactions (seq),
+    wallet_id     TEXT NOT NULL,
+    card_counter  INTEGER NOT NULL,
+    amount        INTEGER NOT NULL CHECK (amount > 0),
+    currency      INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    signature     BLOB,
+    service_id    TEXT UNIQUE,
+    request_hash  TEXT,
+    batch_id      TEXT,
+    upload_status TEXT CHECK (upload_status IN ('settled', 'pending', 'rejected')),
+    upload_reason TEXT
+  );
+  CREATE INDEX refunds_original ON refunds (original_seq);
+  CREATE INDEX refunds_unbatched ON refunds (refund_id) WHERE batch_id IS NULL;
+  `,
 ];

@@ -12,6 +12,7 @@ import { SqliteHotlist } from "./hotlist-store.js";
 import { SqliteLoadIntents } from "./load-store.js";
 import { MetaTable } from "./meta.js";
 import { RecordStore } from "./record-store.js";
+import { SqliteRefunds } from "./refund-store.js";
 import { SqliteWalletWatch } from "./seen-wallets-store.js";
 
 /** The machine's clock: what posd dates its records by. */
@@ -26,6 +27,7 @@ export class SqliteTerminalStore implements TerminalStores {
   readonly hotlist: SqliteHotlist;
   readonly walletWatch: SqliteWalletWatch;
   readonly loads: SqliteLoadIntents;
+  readonly refunds: SqliteRefunds;
   readonly clock: Clock;
   readonly #db: Database.Database;
 
@@ -41,6 +43,7 @@ export class SqliteTerminalStore implements TerminalStores {
     this.hotlist = new SqliteHotlist(connection);
     this.walletWatch = new SqliteWalletWatch(connection);
     this.loads = new SqliteLoadIntents(connection);
+    this.refunds = new SqliteRefunds(connection, this.records);
   }
 
   /** Open (creating and migrating if needed); everything stored is dated by `clock`. */
