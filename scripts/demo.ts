@@ -13,6 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AcquirerStore } from "../acquirer-stub/db/store.js";
 import { renderReport } from "../acquirer-stub/domain/settle.js";
+import { setParameters } from "../acquirer-stub/platform/commands.js";
+import { renderReconciliation } from "../acquirer-stub/platform/reconciliation-text.js";
+import { platformReconciliation } from "../acquirer-stub/platform/reports.js";
 import { PlatformStore } from "../acquirer-stub/platform/store/platform-store.js";
 import { issueWallet, openBankAccount, walletView } from "../acquirer-stub/platform/wallets.js";
 import { serve } from "../acquirer-stub/server.js";
@@ -24,7 +27,8 @@ import { currencyByCode, formatMoney, parseAmount } from "../protocol/amount.js"
 import { createLogger, silentLogger } from "../protocol/logger.js";
 import { fixturesDir } from "../protocol/paths.js";
 import { AcquirerClient, verifyHotlist } from "../terminal/adapters/http/acquirer-client.js";
-import { runLoad } from "../terminal/application/run-load.js";
+import { runRefund } from "../terminal/application/refund.js";
+import { runLoad, runSyncCard } from "../terminal/application/run-load.js";
 import { runPayment } from "../terminal/application/run-payment.js";
 import { syncHotlist, uploadBatches } from "../terminal/application/upload.js";
 import { openPlatform } from "../terminal/composition/platform.js";
@@ -184,22 +188,79 @@ async function main(): Promise<void> {
     step(
       "posd load --amount 20.00 --cash --teller T01: alice loads cash at the counter (the terminal is online)",
     );
-    {
-      const online = openPlatform(ctx, acquirer.url);
-      try {
-        const o = await runLoad(cards.alice!.transport, online.deps, {
-          type: "cash",
-          amount: 2_000,
-          currency: EUR.numeric,
-          teller: "T01",
-        });
-        if (o.status !== "loaded") throw new Error(`the demo's cash load did not go through: ${o.status}`);
-        out(
-          `loaded ${formatMoney(o.amount, EUR)} onto ${o.walletId}: card balance ${formatMoney(o.balanceAfter, EUR)}, load ${o.loadId}`,
+    const online = openPlatform(ctx, acquirer.url);
+    try {
+      const o = await runLoad(cards.alice!.transport, online.deps, {
+        type: "cash",
+        amount: 2_000,
+        currency: EUR.numeric,
+        teller: "T01",
+      });
+      if (o.status !== "loaded") throw new Error(`the demo's cash load did not go through: ${o.status}`);
+      out(
+        `loaded ${formatMoney(o.amount, EUR)} onto ${o.walletId}: card balance ${formatMoney(o.balanceAfter, EUR)}, load ${o.loadId}`,
+      );
+
+      step(
+        "acquirer-stub wallet set-params W-ALICE-0001 --auto-load-threshold 70.00 --auto-load-amount 20.00, then posd sync-card",
+      );
+      {
+        const store = await AcquirerStore.open(acquirerDb);
+        const queued = await setParameters(
+          PlatformStore.of(store),
+          "W-ALICE-0001",
+          { autoLoadThreshold: 7_000, autoLoadAmount: 2_000 },
+          Math.floor(Date.now() / 1000),
         );
-      } finally {
-        online.close();
+        await store.close();
+        out(
+          `UPDATE PARAMETERS queued (command ${queued.commandId}): delivered at the card's next online presentation`,
+        );
       }
+      const sync = await runSyncCard(cards.alice!.transport, online.deps);
+      if (sync.status !== "ok" || sync.delivered?.length !== 1)
+        throw new Error(`the demo's parameters were not delivered: ${JSON.stringify(sync)}`);
+      for (const d of sync.delivered)
+        out(
+          `delivered ${d.kind} to ${sync.walletId}: the card's record #${d.cardCounter} is the platform's receipt`,
+        );
+
+      step("alice taps for 5.00 at the online terminal: her card is under 70.00, so 20.00 is loaded first");
+      const paid = await runPayment(
+        cards.alice!.transport,
+        { ...deps, online: online.deps },
+        { amount: 500, currency: EUR.numeric },
+      );
+      printOutcome(paid);
+      if (paid.status !== "approved" || paid.autoLoad?.status !== "loaded")
+        throw new Error(`the demo's automatic load did not run: ${JSON.stringify(paid.autoLoad)}`);
+
+      step(
+        `posd refund --seq ${paid.record.seq} --amount 2.00: alice brings back goods worth 2.00 (no card needed)`,
+      );
+      const { refund } = runRefund(
+        { refunds: ctx.refunds, identity: ctx.identity, terminalId: ctx.terminalId, logger: silentLogger() },
+        { seq: paid.record.seq, amount: 200, currency: EUR.numeric },
+      );
+      out(
+        `refund ${refund.refundId} of 2.00 EUR for seq ${refund.originalSeq} (wallet ${refund.walletId}) stored, signed by the terminal: ` +
+          "it goes up with the next upload, to the wallet's online account, never to the card",
+      );
+
+      step("posd upload (the payment after the automatic load, and the refund)");
+      const again = new AcquirerClient({ baseUrl: acquirer.url, logger: silentLogger() });
+      try {
+        const summary = await uploadBatches(ctx, again, { maxRecords: 2_000 });
+        out(
+          `uploaded ${summary.records} records: ${summary.accepted} accepted, ${summary.rejected} rejected`,
+        );
+        for (const r of summary.results.flatMap((b) => b.refunds ?? []))
+          out(`refund ${r.refundId}: ${r.status}${r.reason ? ` (${r.reason})` : ""}`);
+      } finally {
+        again.close();
+      }
+    } finally {
+      online.close();
     }
     await acquirer.close();
     ctx.close();
@@ -209,7 +270,10 @@ async function main(): Promise<void> {
       const store = await AcquirerStore.open(acquirerDb);
       const view = await walletView(PlatformStore.of(store), "W-ALICE-0001");
       out(
-        `offline account ${formatMoney(view.accounts.offline, EUR)} (opening 50.00 + loads; settled spending is deducted once forwarded)`,
+        `offline account ${formatMoney(view.accounts.offline, EUR)} (opening 50.00 + loads − settled spending: the card's balance)`,
+      );
+      out(
+        `online account ${formatMoney(view.accounts.online, EUR)} (the refund of returned goods; not on the card)`,
       );
       for (const l of view.loads)
         out(
@@ -222,6 +286,8 @@ async function main(): Promise<void> {
     const store = await AcquirerStore.open(acquirerDb);
     try {
       process.stdout.write(renderReport(await store.settlementReport(new Date().toISOString().slice(0, 10))));
+      out();
+      process.stdout.write(renderReconciliation(await platformReconciliation(PlatformStore.of(store))));
     } finally {
       await store.close();
     }
