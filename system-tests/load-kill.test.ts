@@ -7,19 +7,15 @@
  * Real parts: `acquirer-stub serve` over loopback HTTP on its SQLite file, the posd CLI from dist/
  * with its virtual card state file, the real clock.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../protocol/paths.js";
 import { seededRandom } from "../test-support/card-fixture.js";
-import { type Instance, spawnInstance } from "../test-support/fleet.js";
+import { backOfficeCli, type Instance, spawnInstance } from "../test-support/fleet.js";
 import { cardState, POSD } from "../test-support/posd-process.js";
 import { systemWorld } from "./world.js";
 
 const KILLS = Number(process.env.TAPWALLET_LOAD_KILL_RUNS ?? 30);
-const ACQUIRER = join(packageRoot(), "dist", "acquirer-stub", "cli.js");
-const run = promisify(execFile);
 
 const world = systemWorld({
   name: "load-kill",
@@ -30,12 +26,7 @@ const db = join(world.dir, "acquirer.sqlite");
 const card = world.cardPath("alice");
 let acquirer: Instance;
 
-async function backOffice(...args: string[]): Promise<Record<string, unknown>> {
-  const { stdout } = await run(process.execPath, [ACQUIRER, ...args, "--db", db, "--json"], {
-    env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
-  });
-  return JSON.parse(stdout) as Record<string, unknown>;
-}
+const backOffice = backOfficeCli(db);
 
 /**
  * `posd load` of 1.00 from the bound account, SIGKILLed `delayMs` after its `afterApdu`-th APDU line

@@ -8,12 +8,10 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../protocol/paths.js";
-import { type Instance, spawnInstance } from "../test-support/fleet.js";
+import { ACQUIRER_CLI, backOfficeCli, type Instance, spawnInstance } from "../test-support/fleet.js";
 import { cardState } from "../test-support/posd-process.js";
 import { systemWorld } from "./world.js";
 
-const ACQUIRER = join(packageRoot(), "dist", "acquirer-stub", "cli.js");
 const run = promisify(execFile);
 
 const world = systemWorld({
@@ -25,12 +23,7 @@ const db = join(world.dir, "acquirer.sqlite");
 const card = world.cardPath("alice");
 let acquirer: Instance;
 
-async function backOffice(...args: string[]): Promise<Record<string, unknown>> {
-  const { stdout } = await run(process.execPath, [ACQUIRER, ...args, "--db", db, "--json"], {
-    env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
-  });
-  return JSON.parse(stdout) as Record<string, unknown>;
-}
+const backOffice = backOfficeCli(db);
 
 const load = (...args: string[]) =>
   world.posd(["load", "--virtual", "--card", card, "--acquirer", acquirer.url, ...args]);
@@ -142,7 +135,7 @@ describe("issuer commands queued with acquirer-stub wallet", () => {
   it("parameters out of range are refused with their code, and nothing is queued", async () => {
     const r = await run(
       process.execPath,
-      [ACQUIRER, "wallet", "set-params", "W-ALICE-0001", "--balance-limit", "0.00", "--db", db],
+      [ACQUIRER_CLI, "wallet", "set-params", "W-ALICE-0001", "--balance-limit", "0.00", "--db", db],
       { env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" } },
     ).catch((e: { code: number; stderr: string }) => e);
     expect((r as { code: number }).code).toBe(1);

@@ -1,20 +1,8 @@
-/**
- * A refund of returned goods as a shop runs it, with the real CLIs from dist/ on the real clock:
- * `posd pay --virtual`, `posd refund` (no card), `posd upload` to `acquirer-stub serve` over
- * loopback HTTP, and `acquirer-stub wallet show`: the wallet's online account is credited, the
- * card is not touched, and a refund over what is left of the payment is refused at the terminal.
- */
-import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../protocol/paths.js";
-import { type Instance, spawnInstance } from "../test-support/fleet.js";
+import { backOfficeCli, type Instance, spawnInstance } from "../test-support/fleet.js";
 import { cardState } from "../test-support/posd-process.js";
 import { systemWorld } from "./world.js";
-
-const ACQUIRER = join(packageRoot(), "dist", "acquirer-stub", "cli.js");
-const run = promisify(execFile);
 
 const world = systemWorld({
   name: "posd-refund",
@@ -25,12 +13,7 @@ const db = join(world.dir, "acquirer.sqlite");
 const card = world.cardPath("alice");
 let acquirer: Instance;
 
-async function backOffice(...args: string[]): Promise<Record<string, unknown>> {
-  const { stdout } = await run(process.execPath, [ACQUIRER, ...args, "--db", db, "--json"], {
-    env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
-  });
-  return JSON.parse(stdout) as Record<string, unknown>;
-}
+const backOffice = backOfficeCli(db);
 
 beforeAll(async () => {
   await backOffice("wallet", "issue", "W-ALICE-0001", "--currency", "EUR", "--opening", "50.00");

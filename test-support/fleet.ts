@@ -3,10 +3,11 @@
  * acquirer CA (the fixtures hold only two good ones), and `acquirer-stub serve` instances spawned
  * over one database (dist/ must be built).
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { generateP256KeyPair } from "../protocol/crypto.js";
 import { packageRoot } from "../protocol/paths.js";
 import { type Certificate, issueCertificate, parseCertificate } from "../protocol/pki.js";
@@ -119,5 +120,22 @@ export async function spawnInstance(db: string, env: NodeJS.ProcessEnv = {}): Pr
         child.once("exit", () => resolve());
         child.kill("SIGKILL");
       }),
+  };
+}
+
+/** The acquirer-stub CLI of dist/, as an operator runs it. */
+export const ACQUIRER_CLI = join(packageRoot(), "dist", "acquirer-stub", "cli.js");
+
+/**
+ * `acquirer-stub <args> --db <db> --json`, its JSON answer parsed; a non-zero exit rejects with
+ * the child's `code` and `stderr`.
+ */
+export function backOfficeCli(db: string): (...args: string[]) => Promise<Record<string, unknown>> {
+  const run = promisify(execFile);
+  return async (...args) => {
+    const { stdout } = await run(process.execPath, [ACQUIRER_CLI, ...args, "--db", db, "--json"], {
+      env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
+    });
+    return JSON.parse(stdout) as Record<string, unknown>;
   };
 }

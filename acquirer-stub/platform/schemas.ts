@@ -137,15 +137,10 @@ export const commandParamsSchema = {
   properties: { commandId: LOAD_ID },
 } as const;
 
+/** A reversal request without its teller: a new card challenge to sign a queued command over. */
 export const commandSignRequestSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["requestId", "challenge", "time"],
-  properties: {
-    requestId: REQUEST_ID,
-    challenge: CHALLENGE,
-    time: U32,
-  },
+  ...reversalRequestSchema,
+  properties: { requestId: REQUEST_ID, challenge: CHALLENGE, time: U32 },
 } as const;
 
 export const commandCompletionSchema = {

@@ -166,16 +166,7 @@ export class ReconciliationQueries {
       )
       .groupBy("r.currency")
       .execute();
-    const booked = await this.db
-      .selectFrom("platform_bookings")
-      .select((eb) => [
-        "currency",
-        eb.fn.countAll<number>().as("count"),
-        eb.fn.sum<number>("amount").as("amount"),
-      ])
-      .where("kind", "=", "debit")
-      .groupBy("currency")
-      .execute();
+    const booked = await this.#bookedTotals("debit");
     return {
       settledDebits: settled.map((r) => ({
         walletId: r.wallet_id!,
@@ -187,6 +178,20 @@ export class ReconciliationQueries {
       notOnPlatform: outside.map((r) => ({ currency: r.currency!, count: n(r.count), amount: n(r.amount) })),
       bookedDebits: booked.map((r) => ({ currency: r.currency, count: n(r.count), amount: n(r.amount) })),
     };
+  }
+
+  /** Count and sum of one kind of booking, per currency. */
+  #bookedTotals(kind: "debit" | "refund") {
+    return this.db
+      .selectFrom("platform_bookings")
+      .select((eb) => [
+        "currency",
+        eb.fn.countAll<number>().as("count"),
+        eb.fn.sum<number>("amount").as("amount"),
+      ])
+      .where("kind", "=", kind)
+      .groupBy("currency")
+      .execute();
   }
 
   /**
@@ -211,16 +216,7 @@ export class ReconciliationQueries {
       .orderBy("f.terminal_id")
       .orderBy("f.refund_id")
       .execute();
-    const booked = await this.db
-      .selectFrom("platform_bookings")
-      .select((eb) => [
-        "currency",
-        eb.fn.countAll<number>().as("count"),
-        eb.fn.sum<number>("amount").as("amount"),
-      ])
-      .where("kind", "=", "refund")
-      .groupBy("currency")
-      .execute();
+    const booked = await this.#bookedTotals("refund");
     return {
       settledRefunds: settled.map((r) => ({
         terminalId: r.terminal_id,
