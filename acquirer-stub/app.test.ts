@@ -87,7 +87,15 @@ describe("POST /v1/batches: a good batch", () => {
 
     const r = await report();
     expect(r.settlement).toEqual([
-      { merchantId: "M-0001", currency: USD, currencyCode: "USD", count: 1, amount: 999, amountText: "9.99" },
+      {
+        merchantId: "M-0001",
+        currency: USD,
+        currencyCode: "USD",
+        count: 1,
+        amount: 999,
+        amountText: "9.99",
+        ...noRefunds(999, "9.99"),
+      },
       {
         merchantId: "M-0001",
         currency: EUR,
@@ -95,6 +103,7 @@ describe("POST /v1/batches: a good batch", () => {
         count: 6,
         amount: 2100,
         amountText: "21.00",
+        ...noRefunds(2100, "21.00"),
       },
     ]);
     expect(r.reconciliation).toHaveLength(1);
@@ -801,3 +810,8 @@ describe("operator routes and health", () => {
     }
   });
 });
+
+/** A settlement line's refund part when none settled that day: the net is the amount. */
+function noRefunds(net: number, netText: string) {
+  return { refundCount: 0, refunds: 0, refundsText: "0.00", net, netText };
+}

@@ -143,6 +143,11 @@ describe.skipIf(!existsSync(CLI))("acquirer-stub CLI", () => {
           count: 3,
           amount: 1650,
           amountText: "16.50",
+          refundCount: 0,
+          refunds: 0,
+          refundsText: "0.00",
+          net: 1650,
+          netText: "16.50",
         },
       ]);
       expect(report.outstandingCounters).toEqual([{ walletId: "W-ALICE-0001", gaps: [{ from: 2, to: 4 }] }]);

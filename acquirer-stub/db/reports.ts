@@ -4,7 +4,7 @@
  * (or were received on it), the card counters and terminal seqs still outstanding for the wallets
  * and terminals seen that day, and the clones detected on it.
  *
- * Read-only over `records`, `batches`, `batch_days` and `clones`; the store runs it in one
+ * Read-only over `records`, `refunds`, `batches`, `batch_days` and `clones`; the store runs it in one
  * snapshot transaction (REPEATABLE READ on PostgreSQL) so the parts agree with each other.
  */
 import {
@@ -37,14 +37,49 @@ export class Reports {
       .orderBy("merchant_id")
       .orderBy("currency")
       .execute();
-    const settlement = lines.map((l) =>
-      settlementLine({
+    // Refunds are the merchant's to pay on the day they settle (a refund waits for its payment).
+    const dayStart = Math.floor(Date.parse(`${date}T00:00:00Z`) / 1000);
+    const refunds = await this.db
+      .selectFrom("refunds")
+      .select((eb) => [
+        "merchant_id",
+        "currency",
+        eb.fn.countAll<number>().as("count"),
+        eb.fn.sum<number>("amount").as("amount"),
+      ])
+      .where("status", "=", "settled")
+      .where("settled_at", ">=", dayStart)
+      .where("settled_at", "<", dayStart + 86_400)
+      .groupBy(["merchant_id", "currency"])
+      .execute();
+    const key = (merchantId: string, currency: number) => `${merchantId} ${currency}`;
+    const byKey = new Map<string, { merchantId: string; currency: number; count: number; amount: number }>();
+    for (const l of lines)
+      byKey.set(key(l.merchant_id, l.currency!), {
         merchantId: l.merchant_id,
         currency: l.currency!,
         count: Number(l.count),
         amount: Number(l.amount),
-      }),
-    );
+      });
+    const refunded = new Map(refunds.map((r) => [key(r.merchant_id, r.currency), r]));
+    for (const r of refunds)
+      if (!byKey.has(key(r.merchant_id, r.currency)))
+        byKey.set(key(r.merchant_id, r.currency), {
+          merchantId: r.merchant_id,
+          currency: r.currency,
+          count: 0,
+          amount: 0,
+        });
+    const settlement = [...byKey.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, l]) => {
+        const r = refunded.get(k);
+        return settlementLine({
+          ...l,
+          refundCount: r ? Number(r.count) : 0,
+          refunds: r ? Number(r.amount) : 0,
+        });
+      });
 
     const batches = await this.db
       .selectFrom("batches as b")

@@ -64,6 +64,13 @@ export interface SettlementLine {
   readonly amount: number;
   /** Decimal text of `amount` ("1234.50"). */
   readonly amountText: string;
+  /** Refunds of returned goods settled that day (UTC date of their settlement), paid by the merchant. */
+  readonly refundCount: number;
+  readonly refunds: number;
+  readonly refundsText: string;
+  /** What the merchant is owed for the day: amount − refunds (negative: the merchant owes). */
+  readonly net: number;
+  readonly netText: string;
 }
 
 export function settlementLine(row: {
@@ -71,7 +78,11 @@ export function settlementLine(row: {
   currency: number;
   count: number;
   amount: number;
+  refundCount?: number;
+  refunds?: number;
 }): SettlementLine {
+  const refunds = row.refunds ?? 0;
+  const net = row.amount - refunds;
   return {
     merchantId: row.merchantId,
     currency: row.currency,
@@ -79,6 +90,11 @@ export function settlementLine(row: {
     count: row.count,
     amount: row.amount,
     amountText: formatTotal(row.amount, row.currency),
+    refundCount: row.refundCount ?? 0,
+    refunds,
+    refundsText: formatTotal(refunds, row.currency),
+    net,
+    netText: `${net < 0 ? "-" : ""}${formatTotal(Math.abs(net), row.currency)}`,
   };
 }
 
@@ -98,7 +114,10 @@ export interface BatchReconciliation {
 export interface SettlementReport {
   /** Business day (UTC date of the records' terminal time). */
   readonly date: string;
-  /** Accepted debits per merchant and currency with a terminal time on that day. */
+  /**
+   * Accepted debits per merchant and currency with a terminal time on that day, and the refunds
+   * settled that day, netted: what each merchant is owed.
+   */
   readonly settlement: readonly SettlementLine[];
   /**
    * Every batch with records of that day (and batches received that day with none, such as those
@@ -133,8 +152,24 @@ export function renderReport(r: SettlementReport): string {
   const lines: string[] = [`Settlement for business day ${r.date} (UTC)`, ""];
   if (r.settlement.length === 0) lines.push("  no accepted records");
   else {
-    const rows = r.settlement.map((s) => [s.merchantId, s.currencyCode, String(s.count), s.amountText]);
-    lines.push(...table(["merchant", "currency", "count", "amount"], rows, [false, false, true, true]));
+    const rows = r.settlement.map((s) => [
+      s.merchantId,
+      s.currencyCode,
+      String(s.count),
+      s.amountText,
+      s.refundCount === 0 ? "" : `${s.refundCount} for ${s.refundsText}`,
+      s.netText,
+    ]);
+    lines.push(
+      ...table(["merchant", "currency", "count", "amount", "refunds", "net"], rows, [
+        false,
+        false,
+        true,
+        true,
+        true,
+        true,
+      ]),
+    );
   }
   lines.push("", "Reconciliation of the batches carrying that day", "");
   if (r.reconciliation.length === 0) lines.push("  no batches");

@@ -11,7 +11,7 @@ import { ecdsaSign } from "../../protocol/crypto.js";
 import { loadFixturePki } from "../../protocol/pki-fixtures.js";
 import { type BatchUpload, manifestMessage } from "../../protocol/wallet/batch.js";
 import { type RefundWire, refundMessage } from "../../protocol/wallet/refund.js";
-import { TerminalSim } from "../../test-support/batch-builder.js";
+import { DEFAULT_DAY, TerminalSim } from "../../test-support/batch-builder.js";
 import { fixtureCard } from "../../test-support/card-fixture.js";
 import { frozenClock } from "../../test-support/clock.js";
 import { buildApp } from "../app.js";
@@ -113,6 +113,33 @@ describe("wallet platform › refunds of returned goods", () => {
     });
     expect(await balances()).toMatchObject({ [walletOnline(ALICE)]: 200, [merchant("M-0001")]: 450 - 200 });
     expect((await moneySnapshot(world.acq.store)).bookings).toContain("refund:T-0001:1");
+  });
+
+  it("nets the merchant's settlement: a day's sales, less the refunds settled that day", async () => {
+    const sim = new TerminalSim();
+    sim.debit({ card: "cards/alice", amount: 450 });
+    sim.debit({ card: "cards/alice", amount: 300 });
+    await postBatch(
+      world.acq.app,
+      withRefunds(sim.closeBatch(), [refund(sim, { refundId: 1, originalSeq: 1, amount: 200 })]),
+    );
+    // The sales are of the terminal's day; the refund is the merchant's to pay on the day it settled.
+    const sales = await world.acq.store.settlementReport(DEFAULT_DAY);
+    expect(sales.settlement).toMatchObject([
+      { merchantId: "M-0001", count: 2, amount: 750, refunds: 0, net: 750 },
+    ]);
+    const refundDay = await world.acq.store.settlementReport(TEST_NOW.toISOString().slice(0, 10));
+    expect(refundDay.settlement).toMatchObject([
+      {
+        merchantId: "M-0001",
+        count: 0,
+        amount: 0,
+        refundCount: 1,
+        refunds: 200,
+        net: -200,
+        netText: "-2.00",
+      },
+    ]);
   });
 
   it("adds partial refunds up to the payment's amount and rejects one that would pass it", async () => {
