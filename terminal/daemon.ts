@@ -3,7 +3,8 @@
  *
  *   config → openTerminal (key, certificates, the SQLite stores)
  *          → card source: PcscService + PcscCardSource (a reader), or VirtualCardSource (--virtual)
- *          → PaymentManager (pay = runPayment with the offline risk check)
+ *          → PaymentManager (pay = runPayment with the offline risk check), the one card slot
+ *          → StoredValueManager (load, reverse, balance inquiry; load and reverse when online)
  *          → buildEcrApp().listen(ecr.host, ecr.port)            the cash register's API
  *          → upload and hotlist sync every schedule.*IntervalSec when acquirer.url is set
  *
@@ -27,12 +28,14 @@ import type { PcscCardSource } from "./adapters/reader/pcsc-card-source.js";
 import { type CardSource, PaymentManager } from "./application/payment-manager.js";
 import { hotlistFreshness } from "./application/risk.js";
 import { recoverPending, runPayment } from "./application/run-payment.js";
+import { StoredValueManager } from "./application/stored-value-manager.js";
 import type { UploadSummary } from "./application/upload.js";
 import { withCardTransport } from "./composition/card-transport.js";
 import { type OnlineTerminal, openPlatform } from "./composition/platform.js";
 import { openTerminal, paymentDeps, type TerminalContext } from "./composition/root.js";
 import { type Config, passphraseWarning } from "./config.js";
 import { type EcrState, FINAL_ECR_STATES } from "./domain/ecr-payment.js";
+import { FINAL_STORED_VALUE_STATES, type StoredValueState } from "./domain/ecr-stored-value.js";
 import { TerminalError } from "./errors.js";
 
 export interface DaemonOptions {
@@ -63,6 +66,8 @@ export interface DaemonEvents {
   sync: [result: HotlistSyncResult | TerminalError];
   /** A payment reached a final state. */
   payment: [serviceId: string, state: EcrState];
+  /** A stored-value operation (load, reverse, balance inquiry) reached a final state. */
+  storedValue: [serviceId: string, state: StoredValueState];
 }
 
 type EcrApp = ReturnType<typeof buildEcrApp>;
@@ -87,6 +92,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly #ctx: TerminalContext;
   readonly #log: Logger;
   readonly #manager: PaymentManager;
+  readonly #storedValue: StoredValueManager;
   readonly #app: EcrApp;
   /** The reader path; undefined in virtual-card mode. */
   readonly #pcsc: PcscParts | undefined;
@@ -161,16 +167,31 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#jobGraceMs = jobGraceMs;
     this.#online = ctx.config.acquirer.url ? openPlatform(ctx, undefined) : undefined;
     const deps = this.#online ? { ...paymentDeps(ctx), online: this.#online.deps } : paymentDeps(ctx);
+    // One card source (one transport stack per connection) for payments and stored value.
+    const cardSource = withCardTransport(source, ctx.cardTransport);
     this.#manager = new PaymentManager({
       payments: ctx.ecrPayments,
       records: ctx.store,
-      cardSource: withCardTransport(source, ctx.cardTransport),
+      cardSource,
       pay: (transport, request) => runPayment(transport, deps, request),
       recover: (transport) => recoverPending(transport, deps),
       cardWaitMs: ctx.config.reader.cardWaitMs,
       logger: ctx.logger,
     });
     this.#manager.on("change", (serviceId: string, state: EcrState) => this.#onChange(serviceId, state));
+    this.#storedValue = new StoredValueManager({
+      operations: ctx.ecrStoredValues,
+      slot: this.#manager,
+      cardSource,
+      card: { identity: ctx.identity, trust: ctx.trust, logger: ctx.logger },
+      online: this.#online?.deps,
+      loads: ctx.loads,
+      cardWaitMs: ctx.config.reader.cardWaitMs,
+      logger: ctx.logger,
+    });
+    this.#storedValue.on("change", (serviceId: string, state: StoredValueState) => {
+      if (FINAL_STORED_VALUE_STATES.has(state)) this.emit("storedValue", serviceId, state);
+    });
     this.#app = this.#buildApp();
   }
 
@@ -181,6 +202,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   get manager(): PaymentManager {
     return this.#manager;
+  }
+
+  get storedValue(): StoredValueManager {
+    return this.#storedValue;
   }
 
   /**
@@ -208,6 +233,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         terminalId: this.#ctx.terminalId,
         logger: this.#log,
       },
+      storedValue: this.#storedValue,
     });
   }
 

@@ -51,7 +51,8 @@ export const TERMINAL_ERRORS = {
   TERM_ERR_INTERRUPTED: {
     class: "error",
     http: 200,
-    meaning: "posd stopped during the payment before anything was sent to the card: nothing was charged",
+    meaning:
+      "posd stopped during the payment (or stored-value operation) before anything was sent to the card: nothing was charged or loaded",
   },
   TERM_ERR_DATA_DIR_LOCKED: {
     class: "error",
@@ -175,22 +176,23 @@ export const TERMINAL_ERRORS = {
   TERM_ERR_ECR_BUSY: {
     class: "error",
     http: 409,
-    meaning: "another payment is waiting for a card or in progress",
+    meaning:
+      "another payment or stored-value operation is waiting for a card or in progress (one card operation at a time)",
   },
   TERM_ERR_ECR_CONFLICT: {
     class: "usage",
     http: 409,
-    meaning: "this serviceId was already used for a different payment (or refund)",
+    meaning: "this serviceId was already used for a different payment (or refund, or stored-value operation)",
   },
   TERM_ERR_ECR_NOT_FOUND: {
     class: "usage",
     http: 404,
-    meaning: "no payment with this serviceId (or no such route)",
+    meaning: "no payment (refund, stored-value operation) with this serviceId, or no such route",
   },
   TERM_ERR_ECR_NOT_ABORTABLE: {
     class: "error",
     http: 409,
-    meaning: "the card is being read: the payment can no longer be aborted",
+    meaning: "the card is being read: the payment (or stored-value operation) can no longer be aborted",
   },
   TERM_ERR_ECR_LISTEN: {
     class: "error",
@@ -292,6 +294,18 @@ export const TERMINAL_ERRORS = {
     http: 502,
     meaning:
       "the platform's issuer command does not match what the terminal asked for (amount, currency, load id, challenge): it was not sent to the card",
+  },
+  TERM_ERR_SV_UNKNOWN_LOAD: {
+    class: "usage",
+    http: 422,
+    meaning:
+      "a stored-value reverse names a load that is not a cash load made at this terminal (unknown here, or another load type): nothing was sent to the card",
+  },
+  TERM_ERR_SV_INTERRUPTED: {
+    class: "error",
+    http: 200,
+    meaning:
+      "posd stopped during a stored-value reverse: whether the card gave the load back is not known here; look the load up at the wallet platform (acquirer-stub wallet show) before asking again",
   },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -20,6 +20,7 @@ import type {
   Clock,
   CloseBatchOptions,
   EcrPayments,
+  EcrStoredValues,
   HotlistInfo,
   HotlistStore,
   LoadIntents,
@@ -55,6 +56,7 @@ import type {
 import { closeRefundOnlyBatch } from "../terminal/domain/refunds.js";
 import { TerminalError } from "../terminal/errors.js";
 import { MemoryRefunds, type RefundState } from "./memory-refunds.js";
+import { MemoryStoredValues } from "./memory-stored-values.js";
 import { MemoryWalletWatch } from "./memory-wallet-watch.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -598,6 +600,7 @@ export class MemoryTerminalStore implements TerminalStores {
   readonly records: MemoryRecords;
   readonly risk: MemoryRecords;
   readonly ecrPayments: EcrPayments;
+  readonly ecrStoredValues: EcrStoredValues;
   readonly batches: Batches;
   readonly hotlist: HotlistStore;
   readonly walletWatch: MemoryWalletWatch;
@@ -624,6 +627,7 @@ export class MemoryTerminalStore implements TerminalStores {
     this.records = new MemoryRecords(this.#state);
     this.risk = this.records;
     this.ecrPayments = new MemoryEcrPayments(this.#state);
+    this.ecrStoredValues = new MemoryStoredValues(clock);
     this.batches = new MemoryBatches(this.#state);
     this.hotlist = new MemoryHotlist(clock);
     this.walletWatch = new MemoryWalletWatch(clock);

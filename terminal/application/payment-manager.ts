@@ -4,6 +4,10 @@
  * payment, never a second charge), a register that lost an answer asks for the status, it can
  * abort while the terminal waits for a card, and there is one payment at a time.
  *
+ * The manager holds the terminal's one card slot: a payment, the recovery of a torn one, or another
+ * card operation of the register (`occupy`: the stored-value operations of
+ * stored-value-manager.ts). While one holds it, the others are TERM_ERR_ECR_BUSY.
+ *
  * States: waiting_for_card → in_progress → approved | declined | torn | error, or
  * waiting_for_card → aborted | timed_out. A torn payment follows its intent: when the wallet is
  * presented again and the intent resolves, the status query answers approved or declined.
@@ -65,6 +69,31 @@ export interface CardSource {
   waitForCard(signal: AbortSignal): Promise<CardPresentation>;
 }
 
+/**
+ * Another card operation of the register (a stored-value load, reverse or balance inquiry,
+ * application/stored-value-manager.ts) in the terminal's one card slot: while it runs, a payment
+ * is busy, and the other way round.
+ */
+export interface CardOperation {
+  /** The register's service id, named in the answer a busy terminal gives. */
+  readonly serviceId: string;
+  /** What it is, in that answer ("stored-value load"). */
+  readonly label: string;
+  /** Whether it still waits for a card: a shutdown aborts it then (one on the card finishes). */
+  waiting(): boolean;
+  /** The whole operation; `signal` aborts its wait for a card (abort, timeout, shutdown). */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+interface ActiveJob {
+  readonly serviceId: string;
+  /** "payment", or the label of another card operation. */
+  readonly label: string;
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+  waiting(): boolean;
+}
+
 export interface PaymentManagerOptions {
   /** Where the register's payments are kept. */
   readonly payments: EcrPayments;
@@ -86,7 +115,8 @@ function requestHash(r: EcrRequest): string {
 
 export class PaymentManager extends EventEmitter {
   readonly #o: PaymentManagerOptions;
-  #active: { serviceId: string; abort: AbortController; done: Promise<void> } | undefined;
+  /** The terminal's one card slot: a payment, a recovery or another card operation. */
+  #active: ActiveJob | undefined;
   #closed = false;
 
   constructor(options: PaymentManagerOptions) {
@@ -118,13 +148,7 @@ export class PaymentManager extends EventEmitter {
       }
       return { payment: this.#view(existing), created: false };
     }
-    if (this.#active) {
-      throw new TerminalError(
-        "TERM_ERR_ECR_BUSY",
-        `the terminal is busy with payment ${this.#active.serviceId}`,
-      );
-    }
-    if (this.#closed) throw new TerminalError("TERM_ERR_ECR_BUSY", "the terminal is shutting down");
+    this.#checkFree();
     this.#o.payments.create({
       serviceId: request.serviceId,
       requestHash: requestHash(request),
@@ -137,8 +161,51 @@ export class PaymentManager extends EventEmitter {
       this.#active = undefined;
       this.emit("idle");
     });
-    this.#active = { serviceId: request.serviceId, abort, done };
+    const serviceId = request.serviceId;
+    this.#active = {
+      serviceId,
+      label: "payment",
+      abort,
+      done,
+      waiting: () => this.#row(serviceId)?.state === "waiting_for_card",
+    };
     return { payment: this.get(request.serviceId)!, created: true };
+  }
+
+  /**
+   * Run another card operation in the one card slot. Throws TERM_ERR_ECR_BUSY while a payment or
+   * another operation holds it (or the terminal is shutting down). Returns the controller that
+   * aborts the operation's wait for a card, and a promise that resolves once the slot is free again.
+   */
+  occupy(operation: CardOperation): { abort: AbortController; released: Promise<void> } {
+    this.#checkFree();
+    const abort = new AbortController();
+    const done = operation
+      .run(abort.signal)
+      .catch((e) => this.#o.logger.error({ err: e, serviceId: operation.serviceId }, "card operation failed"))
+      .finally(() => {
+        this.#active = undefined;
+        this.emit("idle");
+      });
+    this.#active = {
+      serviceId: operation.serviceId,
+      label: operation.label,
+      abort,
+      done,
+      waiting: () => operation.waiting(),
+    };
+    return { abort, released: done };
+  }
+
+  /** Busy (TERM_ERR_ECR_BUSY) while the card slot is held or the terminal is shutting down. */
+  #checkFree(): void {
+    if (this.#active) {
+      throw new TerminalError(
+        "TERM_ERR_ECR_BUSY",
+        `the terminal is busy with ${this.#active.label} ${this.#active.serviceId}`,
+      );
+    }
+    if (this.#closed) throw new TerminalError("TERM_ERR_ECR_BUSY", "the terminal is shutting down");
   }
 
   async #run(request: EcrRequest, signal: AbortSignal): Promise<void> {
@@ -210,12 +277,7 @@ export class PaymentManager extends EventEmitter {
     if (before?.state !== "torn") return before;
     const recover = this.#o.recover;
     if (!recover) throw new TerminalError("TERM_ERR_USAGE", "this terminal cannot recover payments");
-    if (this.#active)
-      throw new TerminalError(
-        "TERM_ERR_ECR_BUSY",
-        `the terminal is busy with payment ${this.#active.serviceId}`,
-      );
-    if (this.#closed) throw new TerminalError("TERM_ERR_ECR_BUSY", "the terminal is shutting down");
+    this.#checkFree();
     const log = this.#o.logger.child({ serviceId });
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort("timeout"), this.#o.cardWaitMs);
@@ -242,7 +304,8 @@ export class PaymentManager extends EventEmitter {
       this.#active = undefined;
       this.emit("idle");
     });
-    this.#active = { serviceId, abort, done };
+    // A recovery already waits for the tap of a torn payment: a shutdown lets it end by itself.
+    this.#active = { serviceId, label: "payment", abort, done, waiting: () => false };
     await done;
     return this.get(serviceId);
   }
@@ -251,8 +314,8 @@ export class PaymentManager extends EventEmitter {
   abort(serviceId: string): EcrPayment | undefined {
     const row = this.#row(serviceId);
     if (!row) return undefined;
-    if (row.state === "waiting_for_card" && this.#active?.serviceId === serviceId) {
-      this.#active.abort.abort("aborted");
+    if (row.state === "waiting_for_card" && this.#isPayment(serviceId)) {
+      this.#active?.abort.abort("aborted");
       return this.#view(row);
     }
     if (FINAL.has(row.state)) return this.#view(row);
@@ -288,9 +351,13 @@ export class PaymentManager extends EventEmitter {
     });
   }
 
-  /** The payment in the terminal's hands now, if any. */
+  /** The payment in the terminal's hands now, if any (not another card operation). */
   current(): EcrPayment | undefined {
-    return this.#active ? this.get(this.#active.serviceId) : undefined;
+    return this.#active?.label === "payment" ? this.get(this.#active.serviceId) : undefined;
+  }
+
+  #isPayment(serviceId: string): boolean {
+    return this.#active?.label === "payment" && this.#active.serviceId === serviceId;
   }
 
   /**
@@ -301,8 +368,7 @@ export class PaymentManager extends EventEmitter {
     this.#closed = true;
     const active = this.#active;
     if (!active) return;
-    const row = this.#row(active.serviceId);
-    if (row?.state === "waiting_for_card") active.abort.abort("aborted");
+    if (active.waiting()) active.abort.abort("aborted");
     await active.done;
   }
 

@@ -27,6 +27,11 @@ import type { BatchResult, BatchUpload, Hotlist, HotlistWire } from "../../proto
 import type { BatchEntry, OutgoingBatch } from "../domain/batch.js";
 import type { ChainHead } from "../domain/chain.js";
 import type { EcrState, NewEcrPayment, StateTally, StoredEcrPayment } from "../domain/ecr-payment.js";
+import type {
+  NewEcrStoredValue,
+  StoredEcrStoredValue,
+  StoredValueState,
+} from "../domain/ecr-stored-value.js";
 import type { LoadIntent, LoadIntentState, NewLoadIntent } from "../domain/loads.js";
 import type {
   CompletedDebit,
@@ -115,6 +120,24 @@ export interface EcrPayments {
   endInterrupted(outcome: Record<string, unknown>): void;
   /** Payments created at or after `sinceMs`, by state and currency. */
   tallySince(sinceMs: number): StateTally[];
+}
+
+/**
+ * Stored-value operations the cash register asked for (load, reverse, balance), by service id, kept
+ * across restarts (terminal/domain/ecr-stored-value.ts).
+ */
+export interface EcrStoredValues {
+  /** Store a new operation, waiting for a card. Throws if the service id is already stored. */
+  create(operation: NewEcrStoredValue): void;
+  get(serviceId: string): StoredEcrStoredValue | undefined;
+  /** Move to `state`; a load id or outcome given replaces the stored one, one not given keeps it. */
+  update(
+    serviceId: string,
+    state: StoredValueState,
+    change?: { readonly loadId?: string; readonly outcome?: Record<string, unknown> },
+  ): void;
+  /** Operations waiting for a card or in progress (after a restart: the ones cut off), oldest first. */
+  unfinished(): StoredEcrStoredValue[];
 }
 
 export interface CloseBatchOptions {
@@ -249,6 +272,7 @@ export interface TerminalStores {
   readonly records: RecordLedger;
   readonly risk: RiskView;
   readonly ecrPayments: EcrPayments;
+  readonly ecrStoredValues: EcrStoredValues;
   readonly batches: Batches;
   readonly hotlist: HotlistStore;
   readonly walletWatch: WalletWatch;

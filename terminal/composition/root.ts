@@ -26,6 +26,7 @@ import type { SqliteLoadIntents } from "../adapters/sqlite/load-store.js";
 import type { RecordStore } from "../adapters/sqlite/record-store.js";
 import type { SqliteRefunds } from "../adapters/sqlite/refund-store.js";
 import type { SqliteWalletWatch } from "../adapters/sqlite/seen-wallets-store.js";
+import type { SqliteStoredValues } from "../adapters/sqlite/stored-value-store.js";
 import { SqliteTerminalStore } from "../adapters/sqlite/terminal-store.js";
 import type { Clock } from "../application/ports.js";
 import { checkHotlist, checkRisk, type HotlistPolicy, type RiskLimits } from "../application/risk.js";
@@ -44,6 +45,8 @@ export interface TerminalContext {
   readonly batches: BatchStore;
   readonly hotlist: SqliteHotlist;
   readonly ecrPayments: EcrPaymentStore;
+  /** The cash register's stored-value operations (load, reverse, balance inquiry). */
+  readonly ecrStoredValues: SqliteStoredValues;
   /** Per wallet the last verified counter and balance, the local blocklist, the findings to upload. */
   readonly walletWatch: SqliteWalletWatch;
   /** The loads this terminal ran; the pending ones are in doubt (`posd status`). */
@@ -238,6 +241,7 @@ export function openTerminal(
     batches: stores.batches,
     hotlist,
     ecrPayments: stores.ecrPayments,
+    ecrStoredValues: stores.ecrStoredValues,
     walletWatch: stores.walletWatch,
     loads: stores.loads,
     refunds: stores.refunds,

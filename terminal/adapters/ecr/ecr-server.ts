@@ -8,6 +8,8 @@
  *   POST /v1/payments/:serviceId/abort
  *   POST /v1/payments/:serviceId/recover           a torn payment resolved on the next tap, no charge
  *   POST /v1/refunds, GET /v1/refunds/:serviceId     refunds of returned goods (ecr-refunds.ts)
+ *   POST /v1/stored-value, GET …/:serviceId, POST …/:serviceId/abort   load, reverse, balance
+ *                                                    inquiry with the card (ecr-stored-value.ts)
  *   GET  /v1/status
  *   GET  /v1/totals                                  since the last upload, by outcome and currency
  *
@@ -25,8 +27,10 @@ import { money } from "../../application/outcome-json.js";
 import type { PaymentManager } from "../../application/payment-manager.js";
 import type { Batches, EcrPayments } from "../../application/ports.js";
 import type { RefundDeps } from "../../application/refund.js";
+import type { StoredValueManager } from "../../application/stored-value-manager.js";
 import { httpStatus, TerminalError } from "../../errors.js";
 import { registerRefundRoutes } from "./ecr-refunds.js";
+import { registerStoredValueRoutes } from "./ecr-stored-value.js";
 
 /** What GET /v1/totals reads. */
 export interface TotalsSources {
@@ -46,6 +50,8 @@ export interface EcrAppOptions {
   readonly access?: EcrAccess;
   /** Refunds (POST /v1/refunds); without them the routes are not served. */
   readonly refunds?: RefundDeps;
+  /** Stored-value operations (POST /v1/stored-value); without them the routes are not served. */
+  readonly storedValue?: StoredValueManager;
 }
 
 export interface EcrAccess {
@@ -296,11 +302,14 @@ export function buildEcrApp(o: EcrAppOptions) {
 
   const refunds = o.refunds;
   if (refunds) void app.register(async (scope) => registerRefundRoutes(scope, refunds));
+  const storedValue = o.storedValue;
+  if (storedValue) void app.register(async (scope) => registerStoredValueRoutes(scope, storedValue, maxWait));
 
   app.get("/v1/status", async () => ({
     ...o.status(),
     busy: o.manager.busy,
     current: o.manager.current() ?? null,
+    ...(storedValue ? { currentStoredValue: storedValue.current() ?? null } : {}),
   }));
 
   app.get("/v1/totals", async () => totals(o.stores));

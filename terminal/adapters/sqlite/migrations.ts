@@ -184,4 +184,28 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX refunds_original ON refunds (original_seq);
   CREATE INDEX refunds_unbatched ON refunds (refund_id) WHERE batch_id IS NULL;
   `,
+  // 9: the cash register's stored-value operations (load, reverse, balance inquiry) by its service
+  // id, so that a register that lost an answer can ask again, also after a restart. load_id is the
+  // load the operation is about: a reverse's from the start, a load's own once it is linked (before
+  // its load_intents row is written).
+  `
+  CREATE TABLE ecr_stored_values (
+    service_id   TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    operation    TEXT NOT NULL CHECK (operation IN ('load', 'reverse', 'balance')),
+    amount       INTEGER CHECK (amount > 0),
+    currency     INTEGER,
+    source       TEXT CHECK (source IN ('cash', 'account', 'from-account', 'online')),
+    teller       TEXT,
+    from_account TEXT,
+    load_id      TEXT CHECK (length(load_id) = 16),
+    state        TEXT NOT NULL CHECK (state IN ('waiting_for_card', 'in_progress', 'done', 'declined',
+                                               'in_doubt', 'aborted', 'timed_out', 'error')),
+    outcome      TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+  );
+  CREATE INDEX ecr_stored_values_unfinished ON ecr_stored_values (created_at)
+    WHERE state IN ('waiting_for_card', 'in_progress');
+  `,
 ];

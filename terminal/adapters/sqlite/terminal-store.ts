@@ -14,6 +14,7 @@ import { MetaTable } from "./meta.js";
 import { RecordStore } from "./record-store.js";
 import { SqliteRefunds } from "./refund-store.js";
 import { SqliteWalletWatch } from "./seen-wallets-store.js";
+import { SqliteStoredValues } from "./stored-value-store.js";
 
 /** The machine's clock: what posd dates its records by. */
 export const systemClock: Clock = { now: () => Date.now() };
@@ -23,6 +24,7 @@ export class SqliteTerminalStore implements TerminalStores {
   readonly records: RecordStore;
   readonly risk: RecordStore;
   readonly ecrPayments: EcrPaymentStore;
+  readonly ecrStoredValues: SqliteStoredValues;
   readonly batches: BatchStore;
   readonly hotlist: SqliteHotlist;
   readonly walletWatch: SqliteWalletWatch;
@@ -39,6 +41,7 @@ export class SqliteTerminalStore implements TerminalStores {
     this.records = new RecordStore(connection);
     this.risk = this.records;
     this.ecrPayments = new EcrPaymentStore(connection);
+    this.ecrStoredValues = new SqliteStoredValues(connection);
     this.batches = new BatchStore(connection);
     this.hotlist = new SqliteHotlist(connection);
     this.walletWatch = new SqliteWalletWatch(connection);
