@@ -241,7 +241,7 @@ export function registerPlatformCommands(program: Command, cli: CliSupport): voi
   wallet
     .command("report-lost")
     .description(
-      "loss report: the wallet is marked lost (no loads, no refunds to its online account), joins the " +
+      "loss report: the wallet is marked lost (no loads: its online account stays frozen until release), joins the " +
         "hotlist (its version moves), and BLOCK is queued for the card",
     )
     .argument("<WALLET_ID>", "wallet id")
