@@ -318,6 +318,7 @@ program
           batches: ctx.batches,
           hotlist: ctx.hotlist,
           loads: ctx.loads,
+          refunds: ctx.refunds,
           clock: ctx.clock,
         },
         {

@@ -106,6 +106,10 @@ export function formatStatus(s: TerminalStatus): string[] {
       (l) =>
         `  load in doubt  ${l.loadId}  wallet ${l.walletId}  ${l.amount} ${l.type}${l.teller ? ` (teller ${l.teller})` : ""} since ${l.since} ${l.recordKept ? "(the card has it: handed over at the next online session)" : "(settled when the wallet is presented at an online terminal)"}`,
     ),
+    ...s.refundsOutstanding.map(
+      (r) =>
+        `  refund     ${r.refundId}  seq ${r.seq}  wallet ${r.walletId}  ${r.amount}  ${r.state === "pending" ? "(pending at the acquirer until its payment settles)" : r.state === "sent" ? "(sent; settled at the acquirer's answer)" : "(goes up with the next upload)"}`,
+    ),
     `unbatched    ${s.unbatched.count} records${s.unbatched.totals.map((t) => `   ${t.amount} (${t.count})`).join("")}`,
     `last upload  ${s.lastUpload ?? "never"}`,
     `limits       ${l.offlineRecords.current}/${l.offlineRecords.max ?? "∞"} records   ${l.offlineAmount.current}/${l.offlineAmount.max ?? "∞"}${l.offlineAmounts.map((a) => `   ${a.current}/${a.max}`).join("")}   ${l.offlineHours.current}/${l.offlineHours.max ?? "∞"} h offline`,

@@ -88,4 +88,11 @@ export class MemoryRefunds implements RefundLedger {
   inBatch(batchId: string): StoredRefund[] {
     return [...this.s.refunds.values()].filter((r) => r.batchId === batchId).map(copy);
   }
+
+  outstanding(): StoredRefund[] {
+    return [...this.s.refunds.values()]
+      .filter((r) => r.uploadStatus === undefined || r.uploadStatus === "pending")
+      .sort((a, b) => a.refundId - b.refundId)
+      .map(copy);
+  }
 }

@@ -265,6 +265,8 @@ export interface RefundLedger {
   forSeq(originalSeq: number): StoredRefund[];
   /** The refunds a batch carries, by refund id. */
   inBatch(batchId: string): StoredRefund[];
+  /** Refunds not settled yet (not sent, or pending at the acquirer for their payment), oldest first. */
+  outstanding(): StoredRefund[];
 }
 
 /** Everything a terminal stores, as the use cases see it. */

@@ -10,6 +10,7 @@ import {
 } from "../../test-support/terminal-fixture.js";
 import { formatStatus } from "../output.js";
 import type { AcquirerPort } from "./ports.js";
+import { runRefund } from "./refund.js";
 import type { HotlistPolicy, RiskLimits } from "./risk.js";
 import { runPayment } from "./run-payment.js";
 import { type StatusInput, terminalStatus } from "./status.js";
@@ -74,6 +75,7 @@ function status(input: Partial<StatusInput> = {}) {
       batches: t.stores.batches,
       hotlist: t.stores.hotlist,
       loads: t.stores.loads,
+      refunds: t.stores.refunds,
       clock: t.stores.clock,
     },
     {
@@ -143,6 +145,7 @@ describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
       counts: { pending: 0, complete: 0, voided: 0 },
       pending: [],
       loadsInDoubt: [],
+      refundsOutstanding: [],
       unbatched: { count: 0, totals: [] },
       lastUpload: null,
       limits: {
@@ -200,6 +203,22 @@ describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
       },
     ]);
     expect(formatStatus(s).filter((l) => l.includes("load in doubt"))).toHaveLength(2);
+  });
+
+  it("lists a refund signed here until the acquirer settles it", async () => {
+    fresh();
+    await aMorning();
+    runRefund(
+      { refunds: t.stores.refunds, identity: t.identity, terminalId: "T-0001", logger: silentLogger() },
+      { seq: 1, amount: 200, currency: EUR },
+    );
+    const s = status();
+    expect(s.refundsOutstanding).toEqual([
+      { refundId: 1, seq: 1, walletId: "W-ALICE-0001", amount: "2.00 EUR", state: "stored" },
+    ]);
+    expect(formatStatus(s).filter((l) => l.includes("refund"))).toEqual([
+      "  refund     1  seq 1  wallet W-ALICE-0001  2.00 EUR  (goes up with the next upload)",
+    ]);
   });
 
   it("shows what awaits a batch (complete records only, not the pending one) and when the last upload was answered", async () => {

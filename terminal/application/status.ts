@@ -9,7 +9,15 @@
  */
 import type { TransactionStatus } from "../domain/records.js";
 import { money } from "./outcome-json.js";
-import type { Batches, Clock, HotlistStore, LoadIntents, RecordLedger, RiskView } from "./ports.js";
+import type {
+  Batches,
+  Clock,
+  HotlistStore,
+  LoadIntents,
+  RecordLedger,
+  RefundLedger,
+  RiskView,
+} from "./ports.js";
 import {
   type HotlistFreshness,
   type HotlistPolicy,
@@ -27,6 +35,8 @@ export interface StatusPorts {
   readonly hotlist: Pick<HotlistStore, "info">;
   /** The loads this terminal ran that are still in doubt (absent: none are shown). */
   readonly loads?: Pick<LoadIntents, "inDoubt">;
+  /** The refunds this terminal signed that are not settled yet (absent: none are shown). */
+  readonly refunds?: Pick<RefundLedger, "outstanding">;
   readonly clock: Clock;
 }
 
@@ -89,6 +99,17 @@ export interface TerminalStatus {
     /** The card's record is kept here: the load happened and is handed over at the next online session. */
     readonly recordKept: boolean;
   }[];
+  /**
+   * Refunds not settled yet, oldest first: `stored` goes up with the next upload; `pending` waits
+   * at the acquirer for its payment to settle.
+   */
+  readonly refundsOutstanding: readonly {
+    readonly refundId: number;
+    readonly seq: number;
+    readonly walletId: string;
+    readonly amount: string;
+    readonly state: "stored" | "sent" | "pending";
+  }[];
   /** Complete records not yet in a batch, per currency. */
   readonly unbatched: {
     readonly count: number;
@@ -148,6 +169,13 @@ export function terminalStatus(ports: StatusPorts, input: StatusInput): Terminal
       teller: l.teller ?? null,
       since: new Date(l.createdAt).toISOString(),
       recordKept: l.proof !== undefined,
+    })),
+    refundsOutstanding: (ports.refunds?.outstanding() ?? []).map((r) => ({
+      refundId: r.refundId,
+      seq: r.originalSeq,
+      walletId: r.walletId,
+      amount: money(r.amount, r.currency),
+      state: r.uploadStatus === "pending" ? "pending" : r.batchId === undefined ? "stored" : "sent",
     })),
     unbatched: {
       count: unbatched.reduce((n, t) => n + t.count, 0),

@@ -68,6 +68,9 @@ export class SqliteRefunds implements RefundLedger {
       byServiceId: c.db.prepare("SELECT * FROM refunds WHERE service_id = ?"),
       forSeq: c.db.prepare("SELECT * FROM refunds WHERE original_seq = ? ORDER BY refund_id"),
       inBatch: c.db.prepare("SELECT * FROM refunds WHERE batch_id = ? ORDER BY refund_id"),
+      outstanding: c.db.prepare(
+        "SELECT * FROM refunds WHERE upload_status IS NULL OR upload_status = 'pending' ORDER BY refund_id",
+      ),
     };
   }
 
@@ -135,5 +138,9 @@ export class SqliteRefunds implements RefundLedger {
 
   inBatch(batchId: string): StoredRefund[] {
     return (this.#stmt.inBatch.all(batchId) as RefundRow[]).map(toRefund);
+  }
+
+  outstanding(): StoredRefund[] {
+    return (this.#stmt.outstanding.all() as RefundRow[]).map(toRefund);
   }
 }
