@@ -14,12 +14,11 @@ import type { RandomSource } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
 import type { WalletStatus } from "../../protocol/platform/api.js";
 import type { Transport } from "../../protocol/transport.js";
-import { counting, isCounted } from "../../protocol/transport-wrappers.js";
 import { WALLET_STATE } from "../../protocol/wallet/constants.js";
-import { CardSession, type CardTrust, type TerminalIdentity } from "../card-session/session.js";
+import type { CardTrust, TerminalIdentity } from "../card-session/session.js";
 import { asTerminalError, errorClass, type TerminalErrorCode } from "../errors.js";
 import type { DeliveredCommand } from "./issuer-commands.js";
-import { type LoadDeps, presentOnline, type SettledLoad } from "./run-load.js";
+import { counted, type LoadDeps, PLATFORM_DOWN, presentOnline, type SettledLoad } from "./run-load.js";
 import type { TapStats } from "./run-payment.js";
 
 /** What an offline inquiry needs: the card session's keys and trust. */
@@ -74,13 +73,8 @@ export type BalanceOutcome =
       readonly stats: TapStats;
     };
 
-/** The platform's HTTP client's failures: the card's answer stands without the platform's part. */
-const PLATFORM_DOWN: ReadonlySet<string> = new Set([
-  "TERM_ERR_ACQUIRER_UNREACHABLE",
-  "TERM_ERR_ACQUIRER_REJECTED",
-  "TERM_ERR_ACQUIRER_RESPONSE",
-  "TERM_ERR_LOAD_REFUSED",
-]);
+/** The platform's HTTP client's failures, and its refusal: the card's answer stands without the platform's part. */
+const PLATFORM_MISSING: ReadonlySet<string> = new Set([...PLATFORM_DOWN, "TERM_ERR_LOAD_REFUSED"]);
 
 /** The card's balance, and the platform's accounts when `online` is given (an online terminal). */
 export async function runBalanceInquiry(
@@ -88,23 +82,7 @@ export async function runBalanceInquiry(
   deps: BalanceDeps,
   online: LoadDeps | undefined,
 ): Promise<BalanceOutcome> {
-  const started = performance.now();
-  const link = isCounted(transport) ? transport : counting(transport);
-  const before = { ...link.counts };
-  const stats = (): TapStats => ({
-    apdus: link.counts.apdus - before.apdus,
-    bytesOut: link.counts.bytesOut - before.bytesOut,
-    bytesIn: link.counts.bytesIn - before.bytesIn,
-    totalMs: performance.now() - started,
-    storeMs: 0,
-  });
-  const session = new CardSession(link, {
-    identity: deps.identity,
-    trust: deps.trust,
-    ...(deps.random ? { random: deps.random } : {}),
-    ...(deps.signer ? { signer: deps.signer } : {}),
-    ...(deps.clock ? { clock: deps.clock } : {}),
-  });
+  const { session, stats } = counted(transport, deps);
   const log = deps.logger.child({ op: "balance inquiry" });
   let walletId: string | undefined;
   try {
@@ -129,7 +107,7 @@ export async function runBalanceInquiry(
         };
       } catch (e) {
         const err = asTerminalError(e);
-        if (!PLATFORM_DOWN.has(err.code)) throw err;
+        if (!PLATFORM_MISSING.has(err.code)) throw err;
         platformError = { code: err.code, message: err.message };
         // The platform may have failed after the card settled a load in doubt: the card says.
         balance = await session.readBalance();

@@ -276,7 +276,10 @@ function checked<T>(fn: () => T): T {
 }
 
 /** A card session over `transport`, and the APDU counts and time from now on. */
-function counted(transport: Transport, deps: LoadDeps): { session: CardSession; stats: () => TapStats } {
+export function counted(
+  transport: Transport,
+  deps: Pick<LoadDeps, "identity" | "trust" | "random" | "signer" | "clock">,
+): { session: CardSession; stats: () => TapStats } {
   const started = performance.now();
   const link = isCounted(transport) ? transport : counting(transport);
   const before = { ...link.counts };
@@ -582,7 +585,7 @@ export type AutoLoadResult =
   | { readonly status: "skipped"; readonly reason: string };
 
 /** What the platform's HTTP client throws when it cannot answer: an auto-load is then skipped. */
-const PLATFORM_DOWN: ReadonlySet<string> = new Set([
+export const PLATFORM_DOWN: ReadonlySet<string> = new Set([
   "TERM_ERR_ACQUIRER_UNREACHABLE",
   "TERM_ERR_ACQUIRER_REJECTED",
   "TERM_ERR_ACQUIRER_RESPONSE",
