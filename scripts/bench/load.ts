@@ -6,6 +6,8 @@
  * - load.inprocess: a whole cash load of 1.00, ms
  * - load.tap.inprocess: a whole tap of 1.00 on the same card and terminal, measured beside it, ms
  * - load.vs.tap: load.inprocess p50 / load.tap.inprocess p50 (what going online costs a teller)
+ * - load.tap.online: the same tap at an online terminal (the platform wired in for auto-load),
+ *   the card above its threshold, so only the extra READ BALANCE runs; and its ratio to the tap
  * - load.apdus, load.bytes: per load
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -86,9 +88,13 @@ export const suite: BenchSuite = {
       });
       const n = Math.max(30, Math.round(300 * ctx.scale));
       const warmup = 10;
-      ctx.log(`load.inprocess: ${n} cash loads and ${n} taps, alternating, over loopback HTTP`);
+      ctx.log(
+        `load.inprocess: ${n} cash loads, ${n} taps and ${n} online taps, alternating, over loopback HTTP`,
+      );
       const loads: number[] = [];
       const taps: number[] = [];
+      const onlineTaps: number[] = [];
+      const onlineDeps = { ...t.deps, online: deps };
       let apdus = 0;
       let bytes = 0;
       for (let i = 0; i < warmup + n; i++) {
@@ -97,23 +103,32 @@ export const suite: BenchSuite = {
           throw new Error(`bench load ${i} not loaded: ${o.status} ${"code" in o ? o.code : ""}`);
         const p = await runPayment(link, t.deps, { amount: 100, currency: 978 });
         if (p.status !== "approved") throw new Error(`bench tap ${i} not approved: ${p.status}`);
+        const q = await runPayment(link, onlineDeps, { amount: 100, currency: 978 });
+        if (q.status !== "approved" || q.autoLoad)
+          throw new Error(`bench online tap ${i}: ${q.status}${q.autoLoad ? " (auto-loaded)" : ""}`);
         if (i < warmup) continue;
         loads.push(o.stats.totalMs);
         taps.push(p.stats.totalMs);
+        onlineTaps.push(q.stats.totalMs);
         apdus = o.stats.apdus;
         bytes = o.stats.bytesIn + o.stats.bytesOut;
       }
       const load = stats("load.inprocess", loads);
       const tap = stats("load.tap.inprocess", taps);
+      const online = stats("load.tap.online", onlineTaps);
       const ratio = "p50" in load && "p50" in tap ? load.p50 / tap.p50 : Number.NaN;
+      const onlineRatio = "p50" in online && "p50" in tap ? online.p50 / tap.p50 : Number.NaN;
       ctx.note(
         `load: ${apdus} APDUs and ${bytes} bytes per load; a load takes ${ratio.toFixed(2)}× a tap (p50), ` +
-          "the difference being the platform's three signed requests over loopback and its bookings",
+          "the difference being the platform's three signed requests over loopback and its bookings; " +
+          `a tap at an online terminal takes ${onlineRatio.toFixed(2)}× an offline one (its extra READ BALANCE)`,
       );
       return [
         load,
         tap,
         { name: "load.vs.tap", unit: "ratio", value: ratio },
+        online,
+        { name: "load.tap.online.vs.tap", unit: "ratio", value: onlineRatio },
         { name: "load.apdus", unit: "apdus", value: apdus },
         { name: "load.bytes", unit: "bytes", value: bytes },
       ];
