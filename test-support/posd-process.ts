@@ -73,14 +73,15 @@ export async function personalize(
 }
 
 /** Balance (minor units) and counter from the card's state file. */
-export function cardState(statePath: string): {
-  balance: number;
-  counter: number;
-  blocked: boolean;
-  singleLimit: number;
-} {
+export function cardState(statePath: string): { balance: number; counter: number } {
   const s = new FileCardStateStore(statePath).load();
-  return { balance: s.balance, counter: s.counter, blocked: s.blocked, singleLimit: s.limits.singleLimit };
+  return { balance: s.balance, counter: s.counter };
+}
+
+/** What the issuer's commands change on a card state file: blocked, and its single limit. */
+export function cardControls(statePath: string): { blocked: boolean; singleLimit: number } {
+  const s = new FileCardStateStore(statePath).load();
+  return { blocked: s.blocked, singleLimit: s.limits.singleLimit };
 }
 
 export interface PosdResult {
