@@ -430,6 +430,12 @@ class MemoryBatches implements Batches {
       }
       for (const u of this.s.unresolved.values()) if (u.batchId === result.batchId) delete u.batchId;
     }
+    for (const v of result.refundsResolved ?? []) {
+      const r = this.s.refunds.get(v.refundId);
+      if (r?.uploadStatus !== "pending") continue;
+      r.uploadStatus = v.status;
+      r.uploadReason = v.reason;
+    }
     for (const r of this.s.refunds.values()) {
       if (r.batchId !== result.batchId) continue;
       const v = result.refunds?.find((x) => x.refundId === r.refundId);

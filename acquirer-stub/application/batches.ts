@@ -181,8 +181,13 @@ export class BatchProcessor {
         const settled = decision.result.status === "settled";
         const forwarded = settled ? await tx.forwardConsumption(apply) : 0;
         const refundOutcome = settled ? await tx.settleRefunds(refunds, apply) : undefined;
-        if (refundOutcome && refunds.length > 0) {
-          body = JSON.stringify({ ...decision.result, refunds: refundOutcome.verdicts });
+        if (refundOutcome && (refunds.length > 0 || refundOutcome.resolved.length > 0)) {
+          body = JSON.stringify({
+            ...decision.result,
+            ...(refunds.length > 0 ? { refunds: refundOutcome.verdicts } : {}),
+            // The terminal learns here that its pending refunds of earlier batches ended.
+            ...(refundOutcome.resolved.length > 0 ? { refundsResolved: refundOutcome.resolved } : {}),
+          });
           await tx.setResponse(terminal.terminalId, m.batchId, body);
         }
         const blocked = await tx.recordFindings(findings, {
@@ -203,10 +208,10 @@ export class BatchProcessor {
             { refundId: v.refundId, status: v.status, reason: v.reason },
             "refund answered",
           );
-        if (refundOutcome?.waitingResolved)
+        for (const v of refundOutcome?.resolved ?? [])
           log?.info(
-            { resolved: refundOutcome.waitingResolved },
-            "refunds that waited for their debit resolved",
+            { refundId: v.refundId, status: v.status, reason: v.reason },
+            "refund that waited for its debit resolved",
           );
         for (const c of findings)
           log?.warn(

@@ -65,9 +65,9 @@ export class RefundSettlement {
   }
 
   /** Settle (or reject) the terminal's refunds that waited for a debit this batch decided. */
-  async settleWaiting(ctx: ApplyContext): Promise<number> {
+  async settleWaiting(ctx: ApplyContext): Promise<RefundVerdict[]> {
     const batchId = ctx.upload.manifest.batchId;
-    let resolved = 0;
+    const resolved: RefundVerdict[] = [];
     for (const r of await this.refunds.waiting(ctx.terminalId)) {
       // Its own row is stored: decide on the ledger only (the refund id is not new, it is this one).
       const facts = { ...(await this.refunds.facts(ctx.terminalId, r)), stored: undefined };
@@ -80,7 +80,11 @@ export class RefundSettlement {
             : { status: "rejected" as const, reason: "ACQ_ERR_REFUND_OVER_ORIGINAL" }
           : { status: "rejected" as const, reason: d.reason };
       await this.refunds.resolveWaiting(ctx.terminalId, r.refundId, { ...outcome, batchId, now: ctx.now });
-      resolved++;
+      resolved.push({
+        refundId: r.refundId,
+        status: outcome.status,
+        ...(outcome.reason ? { reason: outcome.reason } : {}),
+      });
     }
     return resolved;
   }

@@ -167,10 +167,10 @@ export class AcquirerTx {
   async settleRefunds(
     carried: readonly CheckedRefund[],
     ctx: ApplyContext,
-  ): Promise<{ verdicts: RefundVerdict[]; waitingResolved: number }> {
+  ): Promise<{ verdicts: RefundVerdict[]; resolved: RefundVerdict[] }> {
     const verdicts = await this.#p.refunds.settleCarried(carried, ctx);
-    const waitingResolved = await this.#p.refunds.settleWaiting(ctx);
-    return { verdicts, waitingResolved };
+    const resolved = await this.#p.refunds.settleWaiting(ctx);
+    return { verdicts, resolved };
   }
 
   /** Replace the stored answer of a batch written in this transaction (its refund verdicts added). */

@@ -260,6 +260,9 @@ describe("wallet platform › refunds of returned goods", () => {
     sim.debit({ card: "cards/alice", amount: 1_250 });
     const b = await postBatch(world.acq.app, sim.closeBatch());
     expect(b.body).toMatchObject({ status: "settled", accepted: 1 });
+    // The terminal learns it from this answer: its refund 1 is no longer pending.
+    expect(b.body.refundsResolved).toEqual([{ refundId: 1, status: "settled" }]);
+    expect(b.body.refunds).toBeUndefined();
     expect(await refundRows()).toEqual([
       { terminalId: "T-0001", refundId: 1, status: "settled", reason: null },
     ]);

@@ -228,6 +228,11 @@ export interface BatchResult {
   readonly records: readonly RecordVerdict[];
   /** One verdict per refund the batch carried; absent when it carried none. */
   readonly refunds?: readonly RefundVerdict[];
+  /**
+   * Refunds of earlier batches of this terminal that waited for their debit (pending) and that
+   * this batch settled or rejected; absent when none did.
+   */
+  readonly refundsResolved?: readonly RefundVerdict[];
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TEST_NOW, type TestAcquirer, testAcquirer } from "../../acquirer-stub/testing.js";
-import { ecdsaVerify } from "../../protocol/crypto.js";
+import { ecdsaSign, ecdsaVerify } from "../../protocol/crypto.js";
 import { silentLogger } from "../../protocol/logger.js";
 import { refundMessage } from "../../protocol/wallet/refund.js";
 import { fixtureCard } from "../../test-support/card-fixture.js";
@@ -67,6 +67,43 @@ describe.each(STORE_KINDS)("posd refund (runRefund) on the %s store", (kind) => 
     const message = refundMessage("T-0001", refund);
     expect(ecdsaVerify(t.identity.certificate.publicKey, message, refund.signature)).toBe(true);
     expect(refundJson(refund)).toMatchObject({ state: "stored", seq, amountText: "2.00 EUR" });
+  });
+
+  it("a refund the acquirer kept pending ends when a later batch's answer resolves it", async () => {
+    const card = fixtureCard({ balance: 20_000 });
+    const payOnce = async (amount: number) => {
+      const o = await runPayment(card.transport, t.deps, { amount, currency: EUR });
+      if (o.status !== "approved") throw new Error(`payment ${o.status}`);
+      return o.record.seq;
+    };
+    const seq = await payOnce(450);
+    const { refund } = runRefund(deps(), { seq, amount: 200, currency: EUR });
+    const close = () =>
+      t.stores.batches.close({
+        terminalId: "T-0001",
+        merchantId: "M-0001",
+        maxRecords: 100,
+        sign: (message) => ecdsaSign(t.identity.privateKey, message),
+      });
+    const [first] = close();
+    const answer = { status: "settled", accepted: 1, rejected: 0 } as const;
+    t.stores.batches.applyResult({
+      ...answer,
+      batchId: first!,
+      records: [{ seq, status: "accepted" }],
+      refunds: [{ refundId: refund.refundId, status: "pending" }],
+    });
+    expect(t.stores.refunds.outstanding().map((r) => r.uploadStatus)).toEqual(["pending"]);
+    const next = await payOnce(100);
+    const [second] = close();
+    t.stores.batches.applyResult({
+      ...answer,
+      batchId: second!,
+      records: [{ seq: next, status: "accepted" }],
+      refundsResolved: [{ refundId: refund.refundId, status: "settled" }],
+    });
+    expect(t.stores.refunds.get(refund.refundId)).toMatchObject({ uploadStatus: "settled", batchId: first });
+    expect(t.stores.refunds.outstanding()).toEqual([]);
   });
 
   it("allows partial refunds up to the payment's amount and refuses the one that would pass it", async () => {

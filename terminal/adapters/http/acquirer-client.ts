@@ -113,18 +113,20 @@ function asBatchResult(body: unknown, batchId: string): BatchResult {
     )
       throw responseError("the acquirer's answer has a malformed record verdict", { batchId });
   }
-  if (body.refunds !== undefined) {
-    const ok =
-      Array.isArray(body.refunds) &&
-      body.refunds.every(
-        (v: unknown) =>
-          isRecord(v) &&
-          isCount(v.refundId) &&
-          (v.status === "settled" || v.status === "pending" || v.status === "rejected") &&
-          (v.reason === undefined || typeof v.reason === "string"),
-      );
-    if (!ok) throw responseError("the acquirer's answer has a malformed refund verdict", { batchId });
-  }
+  const verdicts = (list: unknown, final: boolean) =>
+    Array.isArray(list) &&
+    list.every(
+      (v: unknown) =>
+        isRecord(v) &&
+        isCount(v.refundId) &&
+        (v.status === "settled" || (!final && v.status === "pending") || v.status === "rejected") &&
+        (v.reason === undefined || typeof v.reason === "string"),
+    );
+  if (body.refunds !== undefined && !verdicts(body.refunds, false))
+    throw responseError("the acquirer's answer has a malformed refund verdict", { batchId });
+  // Refunds of earlier batches that waited for their debit: only a final verdict ends one.
+  if (body.refundsResolved !== undefined && !verdicts(body.refundsResolved, true))
+    throw responseError("the acquirer's answer has a malformed resolved refund", { batchId });
   return body as unknown as BatchResult;
 }
 

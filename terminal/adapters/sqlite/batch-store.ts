@@ -145,6 +145,8 @@ export class BatchStore implements Batches {
         for (const v of result.records) s.setVerdict.run(v.status, v.reason ?? null, result.batchId, v.seq);
         for (const v of result.refunds ?? [])
           s.setRefundVerdict.run(v.status, v.reason ?? null, result.batchId, v.refundId);
+        for (const v of result.refundsResolved ?? [])
+          s.resolveRefund.run(v.status, v.reason ?? null, v.refundId);
         if (result.status === "rejected") {
           s.rejectRest.run(result.reason ?? "batch rejected", result.batchId);
           s.unreportUnresolved.run(result.batchId); // not taken: they travel with the next batch
@@ -213,6 +215,10 @@ function prepare(db: Database.Database) {
     ),
     setRefundVerdict: db.prepare(
       "UPDATE refunds SET upload_status = ?, upload_reason = ? WHERE batch_id = ? AND refund_id = ?",
+    ),
+    // A refund of an earlier batch that waited at the acquirer for its debit, now final.
+    resolveRefund: db.prepare(
+      "UPDATE refunds SET upload_status = ?, upload_reason = ? WHERE refund_id = ? AND upload_status = 'pending'",
     ),
     unassignRefunds: db.prepare(
       "UPDATE refunds SET batch_id = NULL WHERE batch_id = ? AND upload_status IS NULL",
