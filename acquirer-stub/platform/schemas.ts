@@ -36,12 +36,8 @@ const CARD_VIEW = {
   },
 } as const;
 
-export const walletParamsSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["walletId"],
-  properties: { walletId: ID },
-} as const;
+/** The `:walletId` route parameter: the acquirer's own (routes/schemas.ts). */
+export { walletParamsSchema } from "../routes/schemas.js";
 
 export const loadParamsSchema = {
   type: "object",

@@ -10,25 +10,18 @@ import type { FastifyInstance } from "fastify";
 import { currencyByCode, MAX_AMOUNT_MINOR } from "../../../protocol/amount.js";
 import { type RefundDeps, refundJson, runRefund } from "../../application/refund.js";
 import { httpStatus, TerminalError } from "../../errors.js";
-
-const SERVICE_ID = "^[A-Za-z0-9._:-]{1,64}$";
+import { currencyProperty, serviceIdProperty, serviceParams } from "./ecr-schemas.js";
 
 const refundBody = {
   type: "object",
   additionalProperties: false,
   required: ["serviceId", "seq", "amount", "currency"],
   properties: {
-    serviceId: { type: "string", pattern: SERVICE_ID },
+    serviceId: serviceIdProperty,
     seq: { type: "integer", minimum: 1, maximum: 0xffffffff },
     amount: { type: "integer", minimum: 1, maximum: MAX_AMOUNT_MINOR },
-    currency: { type: "string", pattern: "^[A-Za-z]{3}$" },
+    currency: currencyProperty,
   },
-} as const;
-
-const serviceParams = {
-  type: "object",
-  required: ["serviceId"],
-  properties: { serviceId: { type: "string", pattern: SERVICE_ID } },
 } as const;
 
 interface RefundBody {

@@ -30,6 +30,7 @@ import type { RefundDeps } from "../../application/refund.js";
 import type { StoredValueManager } from "../../application/stored-value-manager.js";
 import { httpStatus, TerminalError } from "../../errors.js";
 import { registerRefundRoutes } from "./ecr-refunds.js";
+import { currencyProperty, serviceIdProperty, serviceParams, waitQuery } from "./ecr-schemas.js";
 import { registerStoredValueRoutes } from "./ecr-stored-value.js";
 
 /** What GET /v1/totals reads. */
@@ -133,30 +134,16 @@ function refusal(
   return undefined;
 }
 
-const SERVICE_ID = "^[A-Za-z0-9._:-]{1,64}$";
-
 const paymentBody = {
   type: "object",
   additionalProperties: false,
   required: ["serviceId", "amount", "currency"],
   properties: {
-    serviceId: { type: "string", pattern: SERVICE_ID },
+    serviceId: serviceIdProperty,
     amount: { type: "integer", minimum: 1, maximum: MAX_AMOUNT_MINOR },
-    currency: { type: "string", pattern: "^[A-Za-z]{3}$" },
+    currency: currencyProperty,
     reference: { type: "string", maxLength: 64 },
   },
-} as const;
-
-const waitQuery = {
-  type: "object",
-  additionalProperties: false,
-  properties: { wait: { type: "string", pattern: "^[0-9]{1,3}$" } },
-} as const;
-
-const serviceParams = {
-  type: "object",
-  required: ["serviceId"],
-  properties: { serviceId: { type: "string", pattern: SERVICE_ID } },
 } as const;
 
 interface PaymentBody {

@@ -19,35 +19,22 @@ import {
   type StoredValueSource,
 } from "../../domain/ecr-stored-value.js";
 import { httpStatus, TerminalError } from "../../errors.js";
-
-const SERVICE_ID = "^[A-Za-z0-9._:-]{1,64}$";
+import { currencyProperty, serviceIdProperty, serviceParams, waitQuery } from "./ecr-schemas.js";
 
 const storedValueBody = {
   type: "object",
   additionalProperties: false,
   required: ["serviceId", "operation"],
   properties: {
-    serviceId: { type: "string", pattern: SERVICE_ID },
+    serviceId: serviceIdProperty,
     operation: { type: "string", enum: STORED_VALUE_OPERATIONS },
     amount: { type: "integer", minimum: 1, maximum: MAX_AMOUNT_MINOR },
-    currency: { type: "string", pattern: "^[A-Za-z]{3}$" },
+    currency: currencyProperty,
     source: { type: "string", enum: STORED_VALUE_SOURCES },
     teller: { type: "string", pattern: "^[A-Za-z0-9._-]{1,16}$" },
     fromAccount: { type: "string", pattern: "^[A-Za-z0-9._-]{1,34}$" },
     loadId: { type: "string", pattern: "^[0-9a-f]{16}$" },
   },
-} as const;
-
-const waitQuery = {
-  type: "object",
-  additionalProperties: false,
-  properties: { wait: { type: "string", pattern: "^[0-9]{1,3}$" } },
-} as const;
-
-const serviceParams = {
-  type: "object",
-  required: ["serviceId"],
-  properties: { serviceId: { type: "string", pattern: SERVICE_ID } },
 } as const;
 
 interface StoredValueBody {
