@@ -9,6 +9,7 @@
  *   POST /v1/platform/loads/:loadId/reversal/complete  ReversalOutcome → LoadState
  *   POST /v1/platform/commands/:commandId/sign      CommandSignRequest → SignedIssuerCommand
  *   POST /v1/platform/commands/:commandId/complete  CommandCompletion → CommandState
+ *   POST /v1/platform/attention                     AttentionRequest → AttentionAnswer
  *
  * 200 with the answer; 400 malformed (or ACQ_ERR_REQUEST_TIME), 401 unsigned or a signature that
  * does not verify, 403 terminal certificate refused or revoked, 404 wallet / load / reversal
@@ -21,6 +22,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type {
+  AttentionRequest,
   CardRecordProof,
   CommandCompletion,
   CommandSignRequest,
@@ -37,6 +39,7 @@ import { completeLoad, requestLoad } from "./loads.js";
 import { platformReconciliation } from "./reports.js";
 import { completeReversal, requestReversal } from "./reversals.js";
 import {
+  attentionRequestSchema,
   cardRecordProofSchema,
   commandCompletionSchema,
   commandParamsSchema,
@@ -48,7 +51,7 @@ import {
   reversalRequestSchema,
   walletParamsSchema,
 } from "./schemas.js";
-import { presented, walletView } from "./wallets.js";
+import { attention, presented, walletView } from "./wallets.js";
 
 /** A platform request is a few kilobytes (a card certificate at most). */
 export const PLATFORM_BODY_LIMIT = 64 * 1024;
@@ -111,6 +114,12 @@ export function registerPlatformRoutes(app: FastifyInstance, deps: PlatformRoute
       "/v1/platform/commands/:commandId/complete",
       options(commandCompletionSchema, commandParamsSchema),
       async (request) => completeCommand(ctx, terminalOf(request), request.params.commandId, request.body),
+    );
+
+    scope.post<{ Body: AttentionRequest }>(
+      "/v1/platform/attention",
+      options(attentionRequestSchema),
+      async (request) => attention(ctx, request.body),
     );
   });
 

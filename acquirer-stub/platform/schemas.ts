@@ -139,6 +139,13 @@ export const commandSignRequestSchema = {
   properties: { requestId: REQUEST_ID, challenge: CHALLENGE, time: U32 },
 } as const;
 
+export const attentionRequestSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["requestId", "time"],
+  properties: { requestId: REQUEST_ID, time: U32 },
+} as const;
+
 export const commandCompletionSchema = {
   type: "object",
   additionalProperties: false,

@@ -8,7 +8,14 @@
  * (issuer:float → wallet:W:offline, bank:deposits → bank:N), never a number written on its own.
  */
 import { createHash } from "node:crypto";
-import type { IssuerCommandKind, PresentedAnswer, PresentedRequest } from "../../protocol/platform/api.js";
+import {
+  ATTENTION_MAX,
+  type AttentionAnswer,
+  type AttentionRequest,
+  type IssuerCommandKind,
+  type PresentedAnswer,
+  type PresentedRequest,
+} from "../../protocol/platform/api.js";
 import { iso } from "../db/columns.js";
 import type { AuthenticatedTerminal } from "../domain/trust.js";
 import { AcquirerError } from "../errors.js";
@@ -206,6 +213,18 @@ export async function presented(
     });
     return answer;
   });
+}
+
+/**
+ * The wallets an online terminal should present in a plain payment (POST /v1/platform/attention):
+ * those with a queued issuer command or a load in doubt. A read: nothing is stored, so the request
+ * id needs no idempotency record (the same request answers the list as it is now).
+ */
+export async function attention(ctx: PlatformContext, request: AttentionRequest): Promise<AttentionAnswer> {
+  const now = nowSeconds(ctx);
+  checkRequestTime(request.time, now);
+  const wallets = await ctx.store.read("attention list", (tx) => tx.wallets.withWork(ATTENTION_MAX + 1));
+  return { wallets: wallets.slice(0, ATTENTION_MAX), truncated: wallets.length > ATTENTION_MAX, asOf: now };
 }
 
 export interface AccountView extends Omit<BankAccount, "createdAt"> {

@@ -28,6 +28,8 @@
  *   POST /v1/platform/commands/:commandId/sign     → the issuer-signed command over that challenge
  *   terminal: relay it; the card commits and answers a signed PARAMETERS / BLOCK / UNBLOCK record
  *   POST /v1/platform/commands/:commandId/complete → delivered (the record is the receipt)
+ * Which wallets have such work, so that a plain payment presents only those:
+ *   POST /v1/platform/attention                    → wallet ids (fetched on the hotlist schedule)
  */
 
 /** How a load is funded (the seed's load types). */
@@ -131,6 +133,32 @@ export interface PresentedAnswer {
   readonly loadsInDoubt: readonly { loadId: string; amount: number; currency: number; type: LoadType }[];
   /** Issuer commands queued for this card (`wallet set-params`, `report-lost`, `release`), oldest first: deliver each. */
   readonly pendingCommands: readonly PendingCommand[];
+}
+
+/**
+ * POST /v1/platform/attention: the wallets the platform has work for at their next online
+ * presentation (an issuer command queued, a load in doubt). An online terminal fetches it on its
+ * hotlist schedule and presents only these wallets in a plain payment, so the tap of every other
+ * card stays as fast as offline.
+ */
+export interface AttentionRequest {
+  /** 16 random bytes (32 hex). */
+  readonly requestId: string;
+  /** Terminal time, unix seconds. */
+  readonly time: number;
+}
+
+/** At most this many wallets in one attention list (the oldest work first). */
+export const ATTENTION_MAX = 10_000;
+
+/** 200 to POST /v1/platform/attention. */
+export interface AttentionAnswer {
+  /** Wallet ids, each once, the oldest work first. */
+  readonly wallets: readonly string[];
+  /** More wallets have work than the list holds (ATTENTION_MAX). */
+  readonly truncated: boolean;
+  /** Platform time of the list, unix seconds. */
+  readonly asOf: number;
 }
 
 /** What an issuer command queued at the platform does on the card. */

@@ -144,4 +144,31 @@ export class Wallets {
       })
       .execute();
   }
+
+  /**
+   * Wallets with work for their next online presentation (a pending issuer command or a pending
+   * load), the oldest work first; at most `limit`.
+   */
+  async withWork(limit: number): Promise<string[]> {
+    const work = this.db
+      .selectFrom("platform_commands")
+      .select(["wallet_id", "queued_at as at"])
+      .where("state", "=", "pending")
+      .unionAll(
+        this.db
+          .selectFrom("platform_loads")
+          .select(["wallet_id", "issued_at as at"])
+          .where("state", "=", "pending"),
+      );
+    const rows = await this.db
+      .selectFrom(work.as("work"))
+      .select("wallet_id")
+      .select((eb) => eb.fn.min("at").as("first"))
+      .groupBy("wallet_id")
+      .orderBy("first")
+      .orderBy("wallet_id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.wallet_id);
+  }
 }
