@@ -174,3 +174,52 @@ describe("issuer commands queued with acquirer-stub wallet", () => {
     );
   });
 });
+
+describe("a plain payment at an online terminal delivers what the platform queued (posd sync, then posd pay)", () => {
+  const online = () => ({ env: { TAPWALLET_ACQUIRER_URL: acquirer.url } });
+  const pay = (amount: string) =>
+    world.posd(["pay", "--virtual", "--card", card, "--amount", amount], online());
+  const syncTerminal = () => world.posd(["sync"], online());
+
+  it("set-params reaches the card in the next payment once posd sync fetched the attention list", async () => {
+    await backOffice("wallet", "set-params", "W-ALICE-0001", "--single-limit", "10.00");
+    const s = await syncTerminal();
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toContain("attention list: the platform has work for 1 wallet\n");
+    const r = await pay("4.50");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}delivered UPDATE PARAMETERS \(command [0-9a-f]{16}\)/m);
+    expect(r.stdout).toMatch(/^APPROVED {2}4\.50 EUR/m);
+    expect(cardControls(card).singleLimit).toBe(1_000);
+    expect(await backOffice("wallet", "show", "W-ALICE-0001")).toMatchObject({ singleLimit: 1_000 });
+    // Delivered: the next payment does not ask the platform.
+    const next = await pay("1.00");
+    expect(next.code).toBe(0);
+    expect(next.stdout).not.toContain("delivered");
+  });
+
+  it("a lost wallet's card is handed BLOCK by the payment and declined; after release, UNBLOCK, then it pays again", async () => {
+    const balance = cardState(card).balance;
+    await backOffice("wallet", "report-lost", "W-ALICE-0001");
+    const s = await syncTerminal();
+    expect(s.stdout).toContain("1 blocked wallets");
+    const refused = await pay("4.50");
+    expect(refused.code).toBe(3);
+    expect(refused.stdout).toContain("  delivered BLOCK");
+    expect(refused.stdout).toMatch(/^DECLINED .*BLOCK delivered to the card first \[TERM_ERR_HOTLISTED\]/m);
+    expect(cardControls(card).blocked).toBe(true);
+    expect(cardState(card).balance).toBe(balance);
+
+    await backOffice("wallet", "release", "W-ALICE-0001");
+    await syncTerminal();
+    const released = await pay("4.50");
+    expect(released.code).toBe(3);
+    expect(released.stdout).toContain("  delivered UNBLOCK");
+    expect(released.stdout).toContain("leaves this terminal's hotlist at the next sync");
+    expect(cardControls(card).blocked).toBe(false);
+    expect((await syncTerminal()).stdout).toContain("0 blocked wallets");
+    const paid = await pay("4.50");
+    expect(paid.code, paid.stdout).toBe(0);
+    expect(cardState(card).balance).toBe(balance - 450);
+  });
+});

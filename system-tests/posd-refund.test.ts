@@ -67,4 +67,20 @@ describe("posd refund of returned goods", () => {
     const shown = await backOffice("wallet", "show", "W-ALICE-0001");
     expect(shown).toMatchObject({ accounts: { online: 450 } });
   });
+
+  it("posd records lists each payment's refunds under it, with where each stands", async () => {
+    const text = await world.posd(["records"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^1 +complete +W-ALICE-0001 +4\.50 EUR .*$/m);
+    expect(text.stdout).toMatch(/^ +refund +#1 +-2\.00 EUR +\S+ \S+ +[0-9a-f]{8} +settled$/m);
+    expect(text.stdout).toMatch(/^ +refund +#2 +-2\.50 EUR +\S+ \S+ +[0-9a-f]{8} +settled$/m);
+    const json = JSON.parse((await world.posd(["records", "--json"])).stdout) as {
+      seq: number;
+      refunds?: { refundId: number; amount: number; state: string }[];
+    }[];
+    expect(json.find((r) => r.seq === 1)?.refunds).toMatchObject([
+      { refundId: 1, amount: 200, state: "settled" },
+      { refundId: 2, amount: 250, state: "settled" },
+    ]);
+  });
 });

@@ -5,15 +5,15 @@
  * wallet's loads in doubt). The work is in application/run-load.ts.
  */
 import { type Command, Option } from "commander";
-import { currencyByCode, currencyByNumeric, formatMoney, parseAmount } from "../protocol/amount.js";
+import { currencyByCode, parseAmount } from "../protocol/amount.js";
 import type { LoadType } from "../protocol/platform/api.js";
 import type { Transport } from "../protocol/transport.js";
-import type { DeliveredCommand } from "./application/issuer-commands.js";
-import type { CardSyncOutcome, LoadOrder, LoadOutcome, SettledLoad } from "./application/run-load.js";
+import { money } from "./application/outcome-json.js";
+import type { CardSyncOutcome, LoadOrder, LoadOutcome } from "./application/run-load.js";
 import { globals, logger, withTerminal } from "./cli-support.js";
 import { cardLink, type TerminalContext } from "./composition/root.js";
 import { exitCode, TerminalError } from "./errors.js";
-import { EXIT, printJson } from "./output.js";
+import { deliveredLines, EXIT, printJson, settledLines } from "./output.js";
 
 const TELLER = /^[A-Za-z0-9._-]{1,16}$/;
 const ACCOUNT = /^[A-Za-z0-9._-]{1,34}$/;
@@ -70,38 +70,8 @@ async function withCard<T>(
   );
 }
 
-const text = (minor: number, currency: number): string => {
-  try {
-    return formatMoney(minor, currencyByNumeric(currency));
-  } catch {
-    return `${minor} (currency ${currency})`;
-  }
-};
-
-function settledLines(settled: readonly SettledLoad[]): string[] {
-  return settled.map(
-    (s) =>
-      `settled load ${s.loadId} (${text(s.amount, s.currency)}): ${
-        s.outcome === "voided" ? "voided, it never reached the card" : "reversed, the card gave it back"
-      }`,
-  );
-}
-
-const COMMAND_NAMES = { parameters: "UPDATE PARAMETERS", block: "BLOCK", unblock: "UNBLOCK" } as const;
-
-function deliveredLines(delivered: readonly DeliveredCommand[] | undefined): string[] {
-  return (delivered ?? []).map(
-    (d) =>
-      `delivered ${COMMAND_NAMES[d.kind]} (command ${d.commandId}): the card's record #${d.cardCounter} ${
-        d.confirmed
-          ? "is the platform's receipt"
-          : "was not taken by the platform: it is delivered again next time"
-      }`,
-  );
-}
-
 export function loadOutcomeJson(o: LoadOutcome | CardSyncOutcome): Record<string, unknown> {
-  const amountText = "amount" in o ? text(o.amount, o.currency) : undefined;
+  const amountText = "amount" in o ? money(o.amount, o.currency) : undefined;
   return { ...o, ...(amountText ? { amountText } : {}) };
 }
 
@@ -120,7 +90,7 @@ function printLoad(o: LoadOutcome): void {
     process.stdout.write(`${line}\n`);
   if (o.status === "loaded") {
     process.stdout.write(
-      `loaded ${text(o.amount, o.currency)} onto ${o.walletId} (${o.type}): card balance ${text(o.balanceAfter, o.currency)}, card counter ${o.cardCounter}, load ${o.loadId}\n`,
+      `loaded ${money(o.amount, o.currency)} onto ${o.walletId} (${o.type}): card balance ${money(o.balanceAfter, o.currency)}, card counter ${o.cardCounter}, load ${o.loadId}\n`,
     );
     if (!o.booked)
       process.stdout.write(

@@ -17,7 +17,7 @@ import { registerRefundCommand } from "./cli-refund.js";
 import { acquirerUrl, exit, fail, globals, logger, setHardExit, withTerminal } from "./cli-support.js";
 import { cardLink, paymentDeps } from "./composition/root.js";
 import { loadConfig, passphraseWarning, resolveDataDir } from "./config.js";
-import { TerminalError } from "./errors.js";
+import { asTerminalError, TerminalError } from "./errors.js";
 import { initTerminal } from "./init.js";
 import { EXIT, exitCodeFor, formatStatus, printJson, printOutcome, printRecords } from "./output.js";
 
@@ -249,7 +249,9 @@ program
 program
   .command("sync")
   .description(
-    "fetch the acquirer's hotlist (blocked wallets, revoked cards); posd pay then declines them offline",
+    "fetch the acquirer's hotlist (blocked wallets, revoked cards; posd pay then declines them offline) and the\n" +
+      "platform's attention list (wallets with an issuer command queued or a load in doubt; posd pay presents\n" +
+      "them to the platform before the debit)",
   )
   .option("--acquirer <url>", "acquirer base URL (default: acquirer.url from the configuration)")
   .option("--json", "print JSON")
@@ -259,8 +261,11 @@ program
     const result = await withTerminal(g, log, async (ctx) => {
       const { AcquirerClient, verifyHotlist } = await import("./adapters/http/acquirer-client.js");
       const { syncHotlist } = await import("./application/upload.js");
+      const { syncAttention } = await import("./application/attention-sync.js");
+      const { openPlatform } = await import("./composition/platform.js");
+      const url = acquirerUrl(ctx, o.acquirer);
       const client = new AcquirerClient({
-        baseUrl: acquirerUrl(ctx, o.acquirer),
+        baseUrl: url,
         timeoutMs: ctx.config.acquirer.timeoutMs,
         retries: ctx.config.acquirer.retries,
         logger: ctx.logger,
@@ -268,22 +273,42 @@ program
       const acquirerCa = ctx.identity.chain[0];
       if (!acquirerCa)
         throw new TerminalError("TERM_ERR_CONFIG", "terminal.chainFiles must hold the acquirer CA");
+      const online = openPlatform(ctx, url);
       try {
-        return await syncHotlist(ctx, client, (wire) => verifyHotlist(wire, acquirerCa));
+        const hotlist = await syncHotlist(ctx, client, (wire) => verifyHotlist(wire, acquirerCa));
+        try {
+          return { ...hotlist, attention: await syncAttention(ctx.attention, online.deps, ctx.logger) };
+        } catch (e) {
+          // The hotlist is stored; say so, and that the attention list is not.
+          const err = asTerminalError(e);
+          return { ...hotlist, attention: { error: { code: err.code, message: err.message } } };
+        }
       } finally {
         client.close();
+        online.close();
       }
     });
-    if (g.json) printJson({ status: "ok", ...result });
-    else
+    const attention = result.attention;
+    if (g.json) printJson({ status: "error" in attention ? "error" : "ok", ...result });
+    else {
       process.stdout.write(
         `hotlist version ${result.version ?? "none"}${result.changed ? " (updated)" : " (unchanged)"}: ${result.wallets} blocked wallets, ${result.serials} revoked cards\n`,
       );
+      if ("error" in attention)
+        process.stderr.write(
+          `posd: attention list not updated: ${attention.error.message} [${attention.error.code}]\n`,
+        );
+      else
+        process.stdout.write(
+          `attention list: the platform has work for ${attention.wallets} wallet${attention.wallets === 1 ? "" : "s"}${attention.truncated ? " (more than one list holds)" : ""}\n`,
+        );
+    }
+    if ("error" in attention) process.exitCode = EXIT.ERROR;
   });
 
 program
   .command("records")
-  .description("list stored payments, newest first")
+  .description("list stored payments, newest first, each with the refunds made of it")
   .option("--since <seq>", "only records with a terminal seq above this")
   .option("--limit <n>", "at most this many", "50")
   .option("--json", "print JSON")
@@ -295,10 +320,19 @@ program
       throw new TerminalError("TERM_ERR_USAGE", "--since takes a terminal seq (a whole number)");
     if (!Number.isInteger(limit) || limit < 1)
       throw new TerminalError("TERM_ERR_USAGE", "--limit takes a positive whole number");
-    await withTerminal(g, logger(g), (ctx) => {
+    await withTerminal(g, logger(g), async (ctx) => {
+      const { refundJson } = await import("./application/refund.js");
       const rows = ctx.store.list({ sinceSeq: since, limit });
-      if (g.json) printJson(rows.map(transactionJson));
-      else printRecords(rows);
+      // Each payment's refunds with it (`refunds` only on a payment that has some).
+      const refunds = new Map(rows.map((t) => [t.seq, ctx.refunds.forSeq(t.seq)]));
+      if (g.json)
+        printJson(
+          rows.map((t) => {
+            const of = refunds.get(t.seq) ?? [];
+            return { ...transactionJson(t), ...(of.length > 0 ? { refunds: of.map(refundJson) } : {}) };
+          }),
+        );
+      else printRecords(rows, refunds);
     });
   });
 
@@ -319,6 +353,7 @@ program
           hotlist: ctx.hotlist,
           loads: ctx.loads,
           refunds: ctx.refunds,
+          attention: ctx.attention,
           clock: ctx.clock,
         },
         {

@@ -262,7 +262,8 @@ describe("posd run: upload and hotlist sync on schedule", () => {
     expect(logged("hotlist updated")).toEqual([expect.objectContaining({ version: 1 })]);
   });
 
-  it("a payment of a card under its auto-load threshold loads the auto-load amount first, from the bound account", async () => {
+  /** Alice's wallet issued at the platform (5.00 EUR, bound to TW-0001) and her card file beside it. */
+  async function issueAlice() {
     const { issueWallet, openBankAccount, walletView } = await import("../acquirer-stub/platform/wallets.js");
     const { PlatformStore } = await import("../acquirer-stub/platform/store/platform-store.js");
     const platform = PlatformStore.of(acquirer.store);
@@ -294,6 +295,44 @@ describe("posd run: upload and hotlist sync on schedule", () => {
         limits: { singleLimit: 2_000, balanceLimit: 20_000, autoLoadThreshold: 1_000, autoLoadAmount: 2_000 },
       }),
     );
+    return { platform, path, now, view: () => walletView(platform, "W-ALICE-0001") };
+  }
+
+  it("the sync also fetches the platform's attention list: a queued set-params reaches the card in the next payment", async () => {
+    const alice = await issueAlice();
+    const { setParameters } = await import("../acquirer-stub/platform/commands.js");
+    // Under no threshold: the card pays 1.00 without needing an auto-load.
+    await setParameters(
+      alice.platform,
+      "W-ALICE-0001",
+      { singleLimit: 1_500, autoLoadThreshold: 0 },
+      alice.now,
+    );
+    const env = {
+      TAPWALLET_ACQUIRER_URL: url,
+      TAPWALLET_UPLOAD_INTERVAL_SEC: "0",
+      TAPWALLET_SYNC_INTERVAL_SEC: "1",
+    };
+    const daemon = await start({ virtualCard: alice.path, env });
+    await next(daemon, "sync");
+    const paid = await api(daemon, "POST", "/v1/payments?wait=10", {
+      serviceId: "S-PARAMS",
+      amount: 100,
+      currency: "EUR",
+    });
+    expect(paid.body.state).toBe("approved");
+    expect(paid.body.outcome).toMatchObject({
+      online: { delivered: [{ kind: "parameters", confirmed: true }] },
+    });
+    expect(new FileCardStateStore(alice.path).load().limits).toMatchObject({
+      singleLimit: 1_500,
+      autoLoadThreshold: 0,
+    });
+    expect((await alice.view()).commands).toMatchObject([{ state: "delivered" }]);
+  });
+
+  it("a payment of a card under its auto-load threshold loads the auto-load amount first, from the bound account", async () => {
+    const { path, view: aliceView } = await issueAlice();
     const env = {
       TAPWALLET_ACQUIRER_URL: url,
       TAPWALLET_UPLOAD_INTERVAL_SEC: "0",
@@ -308,7 +347,7 @@ describe("posd run: upload and hotlist sync on schedule", () => {
     expect(paid.body.state).toBe("approved");
     // 5.00 on the card could not pay 7.00: 20.00 came from the bank first.
     expect(new FileCardStateStore(path).load().balance).toBe(500 + 2_000 - 700);
-    const view = await walletView(platform, "W-ALICE-0001");
+    const view = await aliceView();
     expect(view.loads).toMatchObject([{ type: "auto", amount: 2_000, state: "loaded" }]);
     expect(view.boundAccount).toMatchObject({ balance: 48_000, held: 0 });
   });

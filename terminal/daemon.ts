@@ -415,6 +415,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       const result = await syncHotlist(this.#ctx, await client(), (wire) => verifyHotlist(wire, acquirerCa));
       // syncHotlist logs "hotlist updated" itself.
       this.#log.debug(result, "hotlist sync done");
+      await this.#syncAttention();
       this.emit("sync", result);
     } catch (e) {
       const err = asTerminalError(e, "hotlist sync failed");
@@ -423,6 +424,21 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         `hotlist sync failed (tried again at the next interval): ${err.message}`,
       );
       this.emit("sync", err);
+    }
+  }
+
+  /** The platform's attention list, with the hotlist: a failure is logged and leaves the stored list. */
+  async #syncAttention(): Promise<void> {
+    if (!this.#online || this.#stopping) return;
+    try {
+      const { syncAttention } = await import("./application/attention-sync.js");
+      await syncAttention(this.#ctx.attention, this.#online.deps, this.#log);
+    } catch (e) {
+      const err = asTerminalError(e, "attention list sync failed");
+      this.#log.warn(
+        { code: err.code },
+        `attention list not updated (tried again at the next interval): ${err.message}`,
+      );
     }
   }
 

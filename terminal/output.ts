@@ -3,10 +3,14 @@
  * are the catalog's (terminal/errors.ts EXIT_CODES): 0 approved / ok, 1 error, 2 usage, 3 declined
  * by the card or policy, 4 torn (payment pending until the same wallet is presented again).
  */
+import { COMMAND_NAME, type DeliveredCommand } from "./application/issuer-commands.js";
 import { money } from "./application/outcome-json.js";
+import { refundState } from "./application/refund.js";
+import type { SettledLoad } from "./application/run-load.js";
 import type { PaymentOutcome } from "./application/run-payment.js";
 import type { TerminalStatus } from "./application/status.js";
 import type { StoredTransaction } from "./domain/records.js";
+import type { StoredRefund } from "./domain/refunds.js";
 import { EXIT_CODES } from "./errors.js";
 
 export const EXIT = {
@@ -34,6 +38,28 @@ export function exitCodeFor(o: PaymentOutcome): number {
   }
 }
 
+/** What an online presentation settled, one line per load in doubt. */
+export function settledLines(settled: readonly SettledLoad[]): string[] {
+  return settled.map(
+    (s) =>
+      `settled load ${s.loadId} (${money(s.amount, s.currency)}): ${
+        s.outcome === "voided" ? "voided, it never reached the card" : "reversed, the card gave it back"
+      }`,
+  );
+}
+
+/** The issuer commands an online presentation delivered, one line each. */
+export function deliveredLines(delivered: readonly DeliveredCommand[] | undefined): string[] {
+  return (delivered ?? []).map(
+    (d) =>
+      `delivered ${COMMAND_NAME[d.kind]} (command ${d.commandId}): the card's record #${d.cardCounter} ${
+        d.confirmed
+          ? "is the platform's receipt"
+          : "was not taken by the platform: it is delivered again next time"
+      }`,
+  );
+}
+
 export function printOutcome(o: PaymentOutcome): void {
   for (const r of o.recovered) {
     const what = {
@@ -44,6 +70,8 @@ export function printOutcome(o: PaymentOutcome): void {
     const why = r.reason ? ` (${r.reason}; the acquirer settles it after the next upload)` : "";
     process.stdout.write(`  earlier torn payment seq ${r.seq}: ${what}${why}\n`);
   }
+  for (const line of [...settledLines(o.online?.settled ?? []), ...deliveredLines(o.online?.delivered)])
+    process.stdout.write(`  ${line}\n`);
   const currency = o.status === "approved" ? o.record.currency : undefined;
   if (o.autoLoad?.status === "loaded")
     process.stdout.write(
@@ -62,7 +90,10 @@ export function printOutcome(o: PaymentOutcome): void {
   process.stdout.write(`${label}  ${o.message} [${o.code}]${who}\n`);
 }
 
-export function printRecords(rows: readonly StoredTransaction[]): void {
+export function printRecords(
+  rows: readonly StoredTransaction[],
+  refunds: ReadonlyMap<number, readonly StoredRefund[]> = new Map(),
+): void {
   if (rows.length === 0) {
     process.stdout.write("no records\n");
     return;
@@ -80,6 +111,17 @@ export function printRecords(rows: readonly StoredTransaction[]): void {
       t.batchId ? t.batchId.slice(0, 8) : "",
       upload || (t.status === "complete" ? (t.resolution ?? "") : (t.resolution ?? "")),
     ]);
+    for (const r of refunds.get(t.seq) ?? [])
+      lines.push([
+        "",
+        "refund",
+        `#${r.refundId}`,
+        `-${money(r.amount, r.currency)}`,
+        "",
+        new Date(r.createdAt * 1000).toISOString().replace("T", " ").slice(0, 19),
+        r.batchId ? r.batchId.slice(0, 8) : "",
+        `${refundState(r)}${r.uploadReason ? ` (${r.uploadReason})` : ""}`,
+      ]);
   }
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   for (const l of lines)
@@ -114,6 +156,11 @@ export function formatStatus(s: TerminalStatus): string[] {
     `last upload  ${s.lastUpload ?? "never"}`,
     `limits       ${l.offlineRecords.current}/${l.offlineRecords.max ?? "∞"} records   ${l.offlineAmount.current}/${l.offlineAmount.max ?? "∞"}${l.offlineAmounts.map((a) => `   ${a.current}/${a.max}`).join("")}   ${l.offlineHours.current}/${l.offlineHours.max ?? "∞"} h offline`,
     `hotlist      ${hotlistLine(s.hotlist)}`,
+    ...(s.attention
+      ? [
+          `attention    ${s.attention.wallets} wallet${s.attention.wallets === 1 ? "" : "s"} the platform has work for (fetched ${s.attention.fetchedAt}): presented to it before the debit`,
+        ]
+      : []),
     ...s.warnings.map((w) => `warning      ${w}`),
   ];
 }

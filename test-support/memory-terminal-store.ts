@@ -16,6 +16,8 @@ import { sha256 } from "../protocol/crypto.js";
 import type { BatchResult, Hotlist } from "../protocol/wallet/batch.js";
 import { MAX_BATCH_REFUNDS } from "../protocol/wallet/refund.js";
 import type {
+  AttentionInfo,
+  AttentionList,
   Batches,
   Clock,
   CloseBatchOptions,
@@ -494,6 +496,25 @@ class MemoryHotlist implements HotlistStore {
   }
 }
 
+class MemoryAttention implements AttentionList {
+  #wallets = new Set<string>();
+  #info: Omit<AttentionInfo, "wallets"> | undefined;
+  constructor(readonly clock: Clock) {}
+  replace(wallets: readonly string[], asOf: number): void {
+    this.#wallets = new Set(wallets);
+    this.#info = { asOf, fetchedAt: this.clock.now() };
+  }
+  has(walletId: string): boolean {
+    return this.#wallets.has(walletId);
+  }
+  done(walletId: string): void {
+    this.#wallets.delete(walletId);
+  }
+  info(): AttentionInfo | undefined {
+    return this.#info ? { ...this.#info, wallets: this.#wallets.size } : undefined;
+  }
+}
+
 class MemoryEcrPayments implements EcrPayments {
   constructor(private readonly s: State) {}
 
@@ -609,6 +630,7 @@ export class MemoryTerminalStore implements TerminalStores {
   readonly ecrStoredValues: EcrStoredValues;
   readonly batches: Batches;
   readonly hotlist: HotlistStore;
+  readonly attention: AttentionList;
   readonly walletWatch: MemoryWalletWatch;
   readonly loads: MemoryLoads;
   readonly refunds: MemoryRefunds;
@@ -636,6 +658,7 @@ export class MemoryTerminalStore implements TerminalStores {
     this.ecrStoredValues = new MemoryStoredValues(clock);
     this.batches = new MemoryBatches(this.#state);
     this.hotlist = new MemoryHotlist(clock);
+    this.attention = new MemoryAttention(clock);
     this.walletWatch = new MemoryWalletWatch(clock);
     this.loads = new MemoryLoads(clock);
     this.refunds = new MemoryRefunds(this.#state, this.records, clock);

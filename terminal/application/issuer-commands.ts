@@ -33,6 +33,13 @@ export interface DeliveredCommand {
   readonly confirmed: boolean;
 }
 
+/** The card command of each kind, as the cashier reads it. */
+export const COMMAND_NAME: Readonly<Record<IssuerCommandKind, string>> = {
+  parameters: "UPDATE PARAMETERS",
+  block: "BLOCK",
+  unblock: "UNBLOCK",
+};
+
 const COMMAND: Readonly<Record<IssuerCommandKind, { ins: number; record: RecordType; name: string }>> = {
   parameters: { ins: INS.UPDATE_PARAMETERS, record: RECORD_TYPE.PARAMETERS, name: "UPDATE PARAMETERS" },
   block: { ins: INS.BLOCK, record: RECORD_TYPE.BLOCK, name: "BLOCK" },

@@ -47,6 +47,8 @@ export function outcomeJson(o: PaymentOutcome): Record<string, unknown> {
     recovered: o.recovered,
     stats: o.stats,
     ...(o.autoLoad ? { autoLoad: o.autoLoad } : {}),
+    // online: present only when the platform had this tap settle loads in doubt or deliver commands.
+    ...(o.online ? { online: o.online } : {}),
   };
   if (o.status === "approved") return { ...base, walletId: o.walletId, record: transactionJson(o.record) };
   return {

@@ -9,6 +9,8 @@
  * Clock they were built with, the same clock the rest of the terminal reads.
  */
 import type {
+  AttentionAnswer,
+  AttentionRequest,
   CardRecordProof,
   CommandCompletion,
   CommandSignRequest,
@@ -194,6 +196,32 @@ export interface HotlistStore {
   isHotlisted(walletId: string, serial: string): boolean;
 }
 
+/** When the attention list was fetched, and what it held. */
+export interface AttentionInfo {
+  readonly wallets: number;
+  /** Platform time of the list, unix seconds. */
+  readonly asOf: number;
+  /** When this terminal stored it (ms). */
+  readonly fetchedAt: number;
+}
+
+/**
+ * The wallets the platform has work for at their next online presentation (issuer commands,
+ * loads in doubt; POST /v1/platform/attention), as this terminal last fetched them. A plain payment
+ * at an online terminal presents a listed wallet to the platform before its DEBIT; every other tap
+ * stays offline.
+ */
+export interface AttentionList {
+  /** Replace the stored list, in one transaction (dated by the store's clock). */
+  replace(wallets: readonly string[], asOf: number): void;
+  /** On the tap path, after SELECT. */
+  has(walletId: string): boolean;
+  /** The wallet was presented and the platform's work for it done here: not presented again until listed again. */
+  done(walletId: string): void;
+  /** Undefined before the first fetch. */
+  info(): AttentionInfo | undefined;
+}
+
 /**
  * Per wallet, what this terminal last verified (counter, balance), its own blocklist of wallets it
  * caught rolled back or forged, and those findings until the acquirer has them
@@ -243,6 +271,8 @@ export interface WalletPlatform {
   completeReversal(loadId: string, outcome: ReversalOutcome): Promise<LoadState>;
   signCommand(commandId: string, request: CommandSignRequest): Promise<SignedIssuerCommand>;
   completeCommand(commandId: string, completion: CommandCompletion): Promise<CommandState>;
+  /** The wallets the platform has work for (fetched on the hotlist schedule). */
+  attention(request: AttentionRequest): Promise<AttentionAnswer>;
 }
 
 /**
@@ -277,6 +307,7 @@ export interface TerminalStores {
   readonly ecrStoredValues: EcrStoredValues;
   readonly batches: Batches;
   readonly hotlist: HotlistStore;
+  readonly attention: AttentionList;
   readonly walletWatch: WalletWatch;
   readonly loads: LoadIntents;
   readonly refunds: RefundLedger;

@@ -4,92 +4,33 @@
  * in run-load.ts, and each place it can be cut off, ending with the card, the platform's accounts
  * and the terminal's own rows in agreement.
  */
-import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { releaseWallet, reportLost, setParameters } from "../../acquirer-stub/platform/commands.js";
-import { PlatformStore } from "../../acquirer-stub/platform/store/platform-store.js";
+import type { PlatformStore } from "../../acquirer-stub/platform/store/platform-store.js";
 import { moneySnapshot, unbalancedBookings } from "../../acquirer-stub/platform/testing.js";
-import { issueWallet, openBankAccount, walletView } from "../../acquirer-stub/platform/wallets.js";
-import { TEST_NOW, type TestAcquirer, testAcquirer } from "../../acquirer-stub/testing.js";
-import { silentLogger } from "../../protocol/logger.js";
-import { loadFixturePki } from "../../protocol/pki-fixtures.js";
-import { type FixtureCard, fixtureCard } from "../../test-support/card-fixture.js";
-import { frozenClock } from "../../test-support/clock.js";
-import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
-import { AcquirerClient } from "../adapters/http/acquirer-client.js";
-import { PlatformClient } from "../adapters/http/platform-client.js";
+import { walletView } from "../../acquirer-stub/platform/wallets.js";
+import type { TestAcquirer } from "../../acquirer-stub/testing.js";
+import type { FixtureCard } from "../../test-support/card-fixture.js";
+import { EUR, type OnlineWorld, onlineWorld, WALLET } from "../../test-support/online-world.js";
+import type { TestTerminal } from "../../test-support/terminal-fixture.js";
 import type { WalletPlatform } from "./ports.js";
 import { type LoadDeps, runLoad, runRevoke, runSyncCard } from "./run-load.js";
-import { runPayment } from "./run-payment.js";
 
-const WALLET = "W-ALICE-0001";
-const EUR = 978;
-/** One clock for the terminal, the card session and the platform, frozen. */
-const world = frozenClock(TEST_NOW);
-
+let w: OnlineWorld;
 let t: TestTerminal;
 let acquirer: TestAcquirer;
 let platformStore: PlatformStore;
-let http: AcquirerClient;
 let card: FixtureCard;
 let deps: LoadDeps;
-
-function loadDeps(platform: WalletPlatform): LoadDeps {
-  return {
-    loads: t.stores.loads,
-    platform,
-    identity: t.identity,
-    trust: t.trust,
-    logger: silentLogger(),
-    clock: world.seconds,
-  };
-}
+let world: OnlineWorld["clock"];
+const loadDeps = (platform: WalletPlatform): LoadDeps => w.depsWith(platform);
 
 beforeEach(async () => {
-  t = testTerminal({ clock: world, store: "memory" });
-  acquirer = await testAcquirer({ clock: world.date });
-  platformStore = PlatformStore.of(acquirer.store);
-  await openBankAccount(
-    platformStore,
-    { number: "TW-0001", holder: "Alice", currency: EUR, balance: 50_000 },
-    world.seconds(),
-  );
-  card = fixtureCard({ balance: 5_000 });
-  await issueWallet(
-    platformStore,
-    {
-      walletId: WALLET,
-      currency: EUR,
-      opening: 5_000,
-      boundAccount: "TW-0001",
-      balanceLimit: 50_000,
-      singleLimit: 3_000,
-      // The agreement is on at the platform; a card only auto-loads under its own threshold.
-      autoLoadThreshold: 1_000,
-      autoLoadAmount: 2_000,
-    },
-    world.seconds(),
-  );
-  await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
-  const { port } = acquirer.app.server.address() as AddressInfo;
-  http = new AcquirerClient({
-    baseUrl: `http://127.0.0.1:${port}`,
-    retries: 1,
-    baseDelayMs: 5,
-    logger: silentLogger(),
-  });
-  const pki = loadFixturePki();
-  deps = loadDeps(
-    new PlatformClient(http, {
-      privateKey: t.identity.privateKey,
-      chain: [t.identity.certificate.der, ...pki.intermediates("terminals/term-0001").map((c) => c.der)],
-    }),
-  );
+  w = await onlineWorld();
+  ({ t, acquirer, platformStore, deps, card, clock: world } = w);
 });
 afterEach(async () => {
-  http.close();
-  await acquirer.close();
-  t.cleanup();
+  await w.close();
 });
 
 const offline = async () => (await walletView(platformStore, WALLET)).accounts.offline;
@@ -187,6 +128,7 @@ describe("posd load (runLoad) against the wallet platform over loopback HTTP", (
       completeReversal: (id, r) => deps.platform.completeReversal(id, r),
       signCommand: (id, r) => deps.platform.signCommand(id, r),
       completeCommand: (id, r) => deps.platform.completeCommand(id, r),
+      attention: (r) => deps.platform.attention(r),
     };
     const o = await runLoad(card.transport, loadDeps(dead), { type: "bound", amount: 700, currency: EUR });
     expect(o.status).toBe("error");
@@ -218,6 +160,7 @@ describe("posd load (runLoad) against the wallet platform over loopback HTTP", (
       completeReversal: (id, r) => deps.platform.completeReversal(id, r),
       signCommand: (id, r) => deps.platform.signCommand(id, r),
       completeCommand: (id, r) => deps.platform.completeCommand(id, r),
+      attention: (r) => deps.platform.attention(r),
     };
     const o = await runLoad(card.transport, loadDeps(lost), {
       type: "cash",
@@ -272,6 +215,7 @@ describe("posd load (runLoad) against the wallet platform over loopback HTTP", (
       completeReversal: (id, r) => deps.platform.completeReversal(id, r),
       signCommand: (id, r) => deps.platform.signCommand(id, r),
       completeCommand: (id, r) => deps.platform.completeCommand(id, r),
+      attention: (r) => deps.platform.attention(r),
     };
     const o = await runLoad(card.transport, loadDeps(inflating), {
       type: "cash",
@@ -282,53 +226,6 @@ describe("posd load (runLoad) against the wallet platform over loopback HTTP", (
     expect(o).toMatchObject({ status: "error", code: "TERM_ERR_ISSUER_COMMAND" });
     expect(card.applet.state.balance).toBe(5_000);
     expect(card.applet.state.counter).toBe(0);
-  });
-});
-
-describe("the automatic load in a payment at an online terminal", () => {
-  const lowCard = () =>
-    fixtureCard({
-      balance: 500,
-      limits: { singleLimit: 3_000, balanceLimit: 50_000, autoLoadThreshold: 1_000, autoLoadAmount: 2_000 },
-    });
-
-  it("loads the auto-load amount from the bound account in the same tap, before the debit, and says so", async () => {
-    card = lowCard();
-    const o = await runPayment(card.transport, { ...t.deps, online: deps }, { amount: 300, currency: EUR });
-    expect(o).toMatchObject({
-      status: "approved",
-      autoLoad: { status: "loaded", amount: 2_000, balanceAfter: 2_500 },
-    });
-    expect(o.status === "approved" && o.record.balanceAfter).toBe(2_200);
-    expect(card.applet.state.balance).toBe(2_200);
-    const view = await walletView(platformStore, WALLET);
-    expect(view.boundAccount).toMatchObject({ balance: 48_000, held: 0 });
-    expect(view.accounts.offline).toBe(5_000 + 2_000);
-    expect(view.loads.map((l) => [l.type, l.amount, l.state])).toEqual([["auto", 2_000, "loaded"]]);
-  });
-
-  it("an offline terminal never auto-loads: the payment goes on as usual and is declined for the balance", async () => {
-    card = lowCard();
-    const o = await runPayment(card.transport, t.deps, { amount: 800, currency: EUR });
-    expect(o).toMatchObject({ status: "declined", code: "TERM_ERR_INSUFFICIENT_FUNDS" });
-    expect(o.autoLoad).toBeUndefined();
-    expect((await walletView(platformStore, WALLET)).loads).toEqual([]);
-  });
-
-  it("a card above its threshold pays without asking the platform", async () => {
-    const o = await runPayment(card.transport, { ...t.deps, online: deps }, { amount: 300, currency: EUR });
-    expect(o.status).toBe("approved");
-    expect(o.autoLoad).toBeUndefined();
-    expect((await walletView(platformStore, WALLET)).lastCounter).toBeNull();
-  });
-
-  it("an unreachable platform skips the auto-load, and the payment goes on offline", async () => {
-    card = lowCard();
-    http.close();
-    await acquirer.app.close();
-    const o = await runPayment(card.transport, { ...t.deps, online: deps }, { amount: 300, currency: EUR });
-    expect(o).toMatchObject({ status: "approved", autoLoad: { status: "skipped" } });
-    expect(card.applet.state.balance).toBe(200);
   });
 });
 
@@ -364,6 +261,31 @@ describe("issuer commands queued at the platform", () => {
     expect(card.applet.state.blocked).toBe(false);
     expect((await walletView(platformStore, WALLET)).status).toBe("active");
     await expectBooksAgree();
+  });
+
+  it("a card on this terminal's hotlist is handed BLOCK at a load attempt, and the load is refused before any is signed", async () => {
+    await reportLost(platformStore, WALLET, world.seconds());
+    w.hotlisted.push(WALLET);
+    const load = await runLoad(card.transport, deps, {
+      type: "cash",
+      amount: 500,
+      currency: EUR,
+      teller: "T01",
+    });
+    expect(load).toMatchObject({
+      status: "declined",
+      code: "TERM_ERR_HOTLISTED",
+      delivered: [{ kind: "block" }],
+    });
+    expect(card.applet.state).toMatchObject({ blocked: true, balance: 5_000 });
+    expect((await walletView(platformStore, WALLET)).loads).toEqual([]);
+    // sync-card still settles and delivers for a hotlisted card: the release's UNBLOCK reaches it.
+    await releaseWallet(platformStore, WALLET, world.seconds());
+    expect(await runSyncCard(card.transport, deps)).toMatchObject({
+      status: "ok",
+      delivered: [{ kind: "unblock" }],
+    });
+    expect(card.applet.state.blocked).toBe(false);
   });
 
   it("a card torn after it executed the command leaves it pending; the next presentation delivers it again", async () => {

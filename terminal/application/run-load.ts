@@ -44,8 +44,8 @@ import {
   TerminalError,
   type TerminalErrorCode,
 } from "../errors.js";
-import { type DeliveredCommand, deliverPendingCommands } from "./issuer-commands.js";
-import type { LoadIntents, WalletPlatform } from "./ports.js";
+import { COMMAND_NAME, type DeliveredCommand, deliverPendingCommands } from "./issuer-commands.js";
+import type { AttentionList, LoadIntents, WalletPlatform } from "./ports.js";
 import type { TapStats } from "./run-payment.js";
 
 export interface LoadDeps {
@@ -61,6 +61,12 @@ export interface LoadDeps {
   readonly clock?: () => number;
   /** The branch this terminal stands at (the bank message's), when configured. */
   readonly branch?: string;
+  /**
+   * The wallets the platform has work for, as last fetched (posd sync, posd run's sync): a
+   * presentation that did all of a wallet's work takes it off, and a plain payment presents only
+   * the wallets on it (online-tap.ts).
+   */
+  readonly attention?: AttentionList;
 }
 
 export interface LoadOrder {
@@ -151,8 +157,26 @@ function cardView(b: BalanceInfo): CardView {
  */
 export async function openOnlineCard(session: CardSession, deps: LoadDeps, log: Logger): Promise<OnlineCard> {
   await session.select();
-  const card = await session.authenticate();
+  // A hotlisted card is authenticated all the same: the platform's commands (BLOCK) reach it
+  // first, and the operation is refused after (hotlistedRefusal).
+  const card = await session.authenticate({ hotlisted: "mark" });
   return presentOnline(session, card, await session.readBalance(), deps, log);
+}
+
+/**
+ * TERM_ERR_HOTLISTED for a card on this terminal's hotlist that an online presentation handed the
+ * platform's commands first: nothing else is done with it.
+ */
+export function hotlistedRefusal(online: Pick<OnlineCard, "card" | "delivered">): TerminalError {
+  const names = online.delivered.map((d) => COMMAND_NAME[d.kind]);
+  const unblocked = online.delivered.some((d) => d.kind === "unblock" && d.confirmed);
+  const first = names.length > 0 ? `; ${names.join(" and ")} delivered to the card first` : "";
+  const after = unblocked ? " (released: it leaves this terminal's hotlist at the next sync, posd sync)" : "";
+  return new TerminalError(
+    "TERM_ERR_HOTLISTED",
+    `the wallet is on the hotlist (reported lost or blocked)${first}${after}`,
+    { details: { walletId: online.card.walletId } },
+  );
 }
 
 /** The online steps of openOnlineCard, on a card already authenticated and read (a payment's). */
@@ -194,6 +218,10 @@ export async function presentOnline(
     { platform: deps.platform, requestId: () => randomHex(deps, 16), clock: () => now(deps) },
     log,
   );
+  // Every load in doubt is settled (or this threw); with every command delivered and taken, the
+  // platform has no more work for the wallet until it says so in a later attention list.
+  if (delivered.length === platform.pendingCommands.length && delivered.every((d) => d.confirmed))
+    deps.attention?.done(card.walletId);
   const after = settled.length > 0 || delivered.length > 0 ? await session.readBalance() : balance;
   return { session, card, balance: after, platform, settled, delivered };
 }
@@ -324,6 +352,8 @@ async function presentation(
   let online: OnlineCard | undefined;
   try {
     online = await openOnlineCard(session, deps, log);
+    // sync-card only settles and delivers; anything more is refused to a hotlisted card.
+    if (then && online.card.hotlisted) throw hotlistedRefusal(online);
     const extra = then ? await then(online, log) : undefined;
     const settled = extra ? [...online.settled, extra] : online.settled;
     return {
@@ -419,6 +449,10 @@ export async function runLoad(transport: Transport, deps: LoadDeps, order: LoadO
   } catch (e) {
     session.close();
     return fail(e);
+  }
+  if (online.card.hotlisted) {
+    session.close();
+    return fail(hotlistedRefusal(online));
   }
   try {
     const outcome = await loadOnCard(online, deps, order, log, stats);
@@ -574,76 +608,9 @@ export async function loadOnCard(
   };
 }
 
-/** What the automatic load of a payment did (seed 000: in the same tap, before the debit). */
-export type AutoLoadResult =
-  | {
-      readonly status: "loaded";
-      readonly loadId: string;
-      readonly amount: number;
-      readonly balanceAfter: number;
-    }
-  | { readonly status: "skipped"; readonly reason: string };
-
 /** What the platform's HTTP client throws when it cannot answer: an auto-load is then skipped. */
 export const PLATFORM_DOWN: ReadonlySet<string> = new Set([
   "TERM_ERR_ACQUIRER_UNREACHABLE",
   "TERM_ERR_ACQUIRER_REJECTED",
   "TERM_ERR_ACQUIRER_RESPONSE",
 ]);
-
-/**
- * The automatic load in a payment at an online terminal: when the card's balance is under its
- * auto-load threshold, the wallet is presented to the platform and, with the wallet's agreement on
- * there, the auto-load amount is loaded from the bound account before the DEBIT. Undefined when
- * the card is not under its threshold. A platform that is unreachable or refuses only skips it
- * (the payment goes on as offline); a load cut off on the card throws TERM_ERR_LOAD_IN_DOUBT,
- * since the card that left the field cannot pay either.
- */
-export async function autoLoadBeforeDebit(
-  session: CardSession,
-  card: AuthenticatedCard,
-  deps: LoadDeps,
-  log: Logger,
-): Promise<{ result: AutoLoadResult; settled: readonly SettledLoad[] } | undefined> {
-  const balance = await session.readBalance();
-  if (balance.autoLoadAmount === 0 || balance.balance >= balance.autoLoadThreshold) return undefined;
-  const skipped = (reason: string, settled: readonly SettledLoad[] = []) => {
-    log.info({ walletId: card.walletId, reason }, "auto-load skipped; the payment goes on offline");
-    return { result: { status: "skipped" as const, reason }, settled };
-  };
-  let online: OnlineCard;
-  try {
-    online = await presentOnline(session, card, balance, deps, log);
-  } catch (e) {
-    const err = asTerminalError(e);
-    if (!PLATFORM_DOWN.has(err.code) && err.code !== "TERM_ERR_LOAD_REFUSED") throw err;
-    return skipped(`the platform did not present the wallet: ${err.message}`);
-  }
-  if (!online.platform.autoLoad.on) return skipped("the wallet's auto-load agreement is off", online.settled);
-  const amount = balance.autoLoadAmount;
-  const noStats = (): TapStats => ({ apdus: 0, bytesOut: 0, bytesIn: 0, totalMs: 0, storeMs: 0 });
-  let outcome: LoadOutcome;
-  try {
-    outcome = await loadOnCard(
-      online,
-      deps,
-      { type: "auto", amount, currency: balance.currency },
-      log,
-      noStats,
-    );
-  } catch (e) {
-    const err = asTerminalError(e);
-    if (!PLATFORM_DOWN.has(err.code)) throw err;
-    return skipped(`the platform did not sign the load: ${err.message}`, online.settled);
-  }
-  if (outcome.status === "loaded")
-    return {
-      result: { status: "loaded", loadId: outcome.loadId, amount, balanceAfter: outcome.balanceAfter },
-      settled: online.settled,
-    };
-  if (outcome.status === "in_doubt")
-    throw new TerminalError("TERM_ERR_LOAD_IN_DOUBT", outcome.message, {
-      details: { loadId: outcome.loadId },
-    });
-  return skipped(outcome.message, online.settled);
-}

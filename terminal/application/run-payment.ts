@@ -31,8 +31,10 @@ import {
   TerminalError,
   type TerminalErrorCode,
 } from "../errors.js";
+import type { DeliveredCommand } from "./issuer-commands.js";
+import { type AutoLoadResult, deliversToHotlisted, onlineBeforeDebit } from "./online-tap.js";
 import type { RecordLedger, WalletWatch } from "./ports.js";
-import { type AutoLoadResult, autoLoadBeforeDebit, type LoadDeps } from "./run-load.js";
+import type { LoadDeps, SettledLoad } from "./run-load.js";
 import {
   announcedRollback,
   catchForgedWallet,
@@ -104,6 +106,8 @@ export type PaymentOutcome =
       readonly stats: TapStats;
       /** The automatic load this tap ran (or skipped) before the DEBIT, at an online terminal. */
       readonly autoLoad?: AutoLoadResult;
+      /** What the platform had this tap do first (loads in doubt settled, issuer commands delivered). */
+      readonly online?: OnlineWork;
     }
   | {
       /** The card or the terminal's policy refused; nothing was charged. */
@@ -116,6 +120,8 @@ export type PaymentOutcome =
       readonly stats: TapStats;
       /** The automatic load this tap ran (or skipped) before the DEBIT, at an online terminal. */
       readonly autoLoad?: AutoLoadResult;
+      /** What the platform had this tap do first (loads in doubt settled, issuer commands delivered). */
+      readonly online?: OnlineWork;
     }
   | {
       /** DEBIT went out and no verified answer came back: the intent stays pending until the wallet returns. */
@@ -128,6 +134,8 @@ export type PaymentOutcome =
       readonly stats: TapStats;
       /** The automatic load this tap ran (or skipped) before the DEBIT, at an online terminal. */
       readonly autoLoad?: AutoLoadResult;
+      /** What the platform had this tap do first (loads in doubt settled, issuer commands delivered). */
+      readonly online?: OnlineWork;
     }
   | {
       /** The tap failed before anything could be charged (card removed early, reader error, bad answer). */
@@ -139,7 +147,15 @@ export type PaymentOutcome =
       readonly stats: TapStats;
       /** The automatic load this tap ran (or skipped) before the DEBIT, at an online terminal. */
       readonly autoLoad?: AutoLoadResult;
+      /** What the platform had this tap do first (loads in doubt settled, issuer commands delivered). */
+      readonly online?: OnlineWork;
     };
+
+/** The platform's work an online tap did before its DEBIT (online-tap.ts); present only when there was some. */
+export interface OnlineWork {
+  readonly settled: readonly SettledLoad[];
+  readonly delivered: readonly DeliveredCommand[];
+}
 
 function sessionFor(transport: Transport, deps: PaymentDeps): CardSession {
   return new CardSession(transport, {
@@ -185,7 +201,8 @@ export async function runPayment(
   });
 
   let autoLoad: AutoLoadResult | undefined;
-  const withAutoLoad = () => (autoLoad ? { autoLoad } : {});
+  let work: OnlineWork | undefined;
+  const withAutoLoad = () => ({ ...(autoLoad ? { autoLoad } : {}), ...(work ? { online: work } : {}) });
   const fail = (e: unknown, walletId?: string): PaymentOutcome => {
     const err = asTerminalError(e);
     const status = errorClass(err.code) === "decline" ? "declined" : "error";
@@ -211,8 +228,11 @@ export async function runPayment(
   let card: AuthenticatedCard;
   try {
     const fci = await session.select();
-    card = await session.authenticate();
-    if (isBlocked(fci)) throw new TerminalError("TERM_ERR_CARD_BLOCKED", "the wallet is blocked");
+    // The platform has work for this wallet (its BLOCK or UNBLOCK among it, maybe): a hotlisted or
+    // blocked card goes on to the online step, which delivers it and then refuses the payment.
+    const listed = deliversToHotlisted(deps.online, fci.walletId);
+    card = await session.authenticate({ hotlisted: listed ? "mark" : "refuse" });
+    if (isBlocked(fci) && !listed) throw new TerminalError("TERM_ERR_CARD_BLOCKED", "the wallet is blocked");
   } catch (e) {
     session.close();
     return fail(e);
@@ -288,10 +308,15 @@ export async function runPayment(
     return fail(e, walletId);
   }
 
-  // At an online terminal, a card under its auto-load threshold is loaded first (seed 000).
+  // At an online terminal: the platform's work for the wallet, and a card under its auto-load
+  // threshold loaded first (seed 000; online-tap.ts).
   if (deps.online) {
     try {
-      autoLoad = (await autoLoadBeforeDebit(session, card, deps.online, log))?.result;
+      const tap = await onlineBeforeDebit(session, card, deps.online, log);
+      autoLoad = tap?.autoLoad;
+      if (tap && (tap.settled.length > 0 || tap.delivered.length > 0))
+        work = { settled: tap.settled, delivered: tap.delivered };
+      if (tap?.refusal) throw tap.refusal;
     } catch (e) {
       session.close();
       return fail(e, walletId);

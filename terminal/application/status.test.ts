@@ -76,6 +76,7 @@ function status(input: Partial<StatusInput> = {}) {
       hotlist: t.stores.hotlist,
       loads: t.stores.loads,
       refunds: t.stores.refunds,
+      attention: t.stores.attention,
       clock: t.stores.clock,
     },
     {
@@ -155,6 +156,7 @@ describe.each(STORE_KINDS)("posd status (terminalStatus, %s store)", (kind) => {
         offlineAmounts: [],
       },
       hotlist: NEVER_SYNCED,
+      attention: null,
       warnings: [],
     });
   });
@@ -337,6 +339,16 @@ describe("posd status as text (formatStatus)", () => {
       "limits       2/500 records   3.35 EUR/500.00 EUR   3.5/24 h offline",
       "hotlist      none (never synced): payments above the floor are declined until posd sync",
     ]);
+  });
+
+  it("prints how many wallets the platform's attention list holds once posd sync fetched it", () => {
+    now = T0;
+    t = testTerminal({ clock: world, store: "memory" });
+    t.stores.attention.replace(["W-ALICE-0001", "W-BOB-0002"], FIXED_TIME);
+    expect(status().attention).toEqual({ wallets: 2, fetchedAt: iso(T0) });
+    expect(formatStatus(status()).at(-1)).toBe(
+      `attention    2 wallets the platform has work for (fetched ${iso(T0)}): presented to it before the debit`,
+    );
   });
 
   it("prints ∞ for a limit that is not configured and never for no upload", () => {

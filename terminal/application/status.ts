@@ -10,6 +10,7 @@
 import type { TransactionStatus } from "../domain/records.js";
 import { money } from "./outcome-json.js";
 import type {
+  AttentionList,
   Batches,
   Clock,
   HotlistStore,
@@ -37,6 +38,8 @@ export interface StatusPorts {
   readonly loads?: Pick<LoadIntents, "inDoubt">;
   /** The refunds this terminal signed that are not settled yet (absent: none are shown). */
   readonly refunds?: Pick<RefundLedger, "outstanding">;
+  /** The platform's attention list as last fetched (absent: not shown). */
+  readonly attention?: Pick<AttentionList, "info">;
   readonly clock: Clock;
 }
 
@@ -131,6 +134,11 @@ export interface TerminalStatus {
   };
   /** The hotlist held: its version, signed issue time and age, and whether it is too old. */
   readonly hotlist: HotlistFreshness;
+  /**
+   * The platform's attention list (posd sync): how many wallets a payment presents to the platform
+   * first, and when it was fetched; null before the first fetch.
+   */
+  readonly attention: { readonly wallets: number; readonly fetchedAt: string } | null;
   readonly warnings: readonly string[];
 }
 
@@ -206,6 +214,12 @@ export function terminalStatus(ports: StatusPorts, input: StatusInput): Terminal
         })),
     },
     hotlist: hotlistFreshness(ports.hotlist, input.hotlistPolicy, now),
+    attention: attentionOf(ports.attention),
     warnings: [...(input.warnings ?? [])],
   };
+}
+
+function attentionOf(attention: StatusPorts["attention"]): TerminalStatus["attention"] {
+  const info = attention?.info();
+  return info ? { wallets: info.wallets, fetchedAt: new Date(info.fetchedAt).toISOString() } : null;
 }

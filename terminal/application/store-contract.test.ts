@@ -346,6 +346,22 @@ describe.each(STORE_KINDS)("the terminal's stores (%s)", (kind: StoreKind) => {
     });
   });
 
+  describe("attention list", () => {
+    it("holds the wallets last fetched, dated by the store's clock; a wallet done here leaves it", () => {
+      expect(s.attention.info()).toBeUndefined();
+      expect(s.attention.has("W-ALICE-0001")).toBe(false);
+      s.attention.replace(["W-ALICE-0001", "W-BOB-0002", "W-ALICE-0001"], 1_700_000_000);
+      expect(s.attention.info()).toEqual({ wallets: 2, asOf: 1_700_000_000, fetchedAt: s.clock.now() });
+      expect(s.attention.has("W-ALICE-0001")).toBe(true);
+      s.attention.done("W-ALICE-0001");
+      expect(s.attention.has("W-ALICE-0001")).toBe(false);
+      expect(s.attention.has("W-BOB-0002")).toBe(true);
+      s.attention.replace([], 1_700_000_060);
+      expect(s.attention.info()).toMatchObject({ wallets: 0, asOf: 1_700_000_060 });
+      expect(s.attention.has("W-BOB-0002")).toBe(false);
+    });
+  });
+
   describe("cash-register payments", () => {
     const payment = (serviceId: string, amount = 100) => ({
       serviceId,

@@ -115,6 +115,17 @@ export interface AuthenticatedCard {
   readonly transcriptHash: Uint8Array;
   /** The terminal time signed into this session (unix seconds). */
   readonly terminalTime: number;
+  /** On the hotlist, authenticated all the same (authenticate's `hotlisted: "mark"`). */
+  readonly hotlisted?: true;
+}
+
+export interface AuthenticateOptions {
+  /**
+   * A wallet on the hotlist: "refuse" it with TERM_ERR_HOTLISTED before EXTERNAL AUTHENTICATE (the
+   * default), or "mark" it and go on, for an online terminal that hands the card the platform's
+   * commands (BLOCK first of all) before it refuses the operation.
+   */
+  readonly hotlisted?: "refuse" | "mark";
 }
 
 export class CardSession {
@@ -177,7 +188,7 @@ export class CardSession {
    * the card's chain, hotlist and transcript signature, then EXTERNAL AUTHENTICATE and derive the
    * secure channel.
    */
-  async authenticate(): Promise<AuthenticatedCard> {
+  async authenticate(options: AuthenticateOptions = {}): Promise<AuthenticatedCard> {
     const fci = this.#fci;
     const fciBytes = this.#fciBytes;
     if (!fci || !fciBytes) throw new Error("select() before authenticate()");
@@ -229,7 +240,8 @@ export class CardSession {
         },
       );
     }
-    if (this.#trust.isHotlisted?.(walletId, certificate.serialNumber)) {
+    const hotlisted = this.#trust.isHotlisted?.(walletId, certificate.serialNumber) ?? false;
+    if (hotlisted && options.hotlisted !== "mark") {
       throw new TerminalError(
         "TERM_ERR_HOTLISTED",
         "the wallet is on the hotlist (reported lost or blocked)",
@@ -259,7 +271,14 @@ export class CardSession {
     if (ext.sw !== SW.OK) throw statusWordError(EXTERNAL_AUTH_SW, ext.sw);
     this.#channel = new SecureChannel(deriveSessionKeys(shared, h));
     shared.fill(0);
-    this.#card = { fci, walletId, certificate, transcriptHash: h, terminalTime };
+    this.#card = {
+      fci,
+      walletId,
+      certificate,
+      transcriptHash: h,
+      terminalTime,
+      ...(hotlisted ? { hotlisted: true as const } : {}),
+    };
     return this.#card;
   }
 

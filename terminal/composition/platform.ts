@@ -38,6 +38,7 @@ export function openPlatform(ctx: TerminalContext, url: string | undefined): Onl
       identity: ctx.identity,
       trust: ctx.trust,
       logger: ctx.logger,
+      attention: ctx.attention,
     },
     close: () => http.close(),
   };

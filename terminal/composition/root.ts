@@ -19,6 +19,7 @@ import {
 } from "../../protocol/pki.js";
 import type { Transport } from "../../protocol/transport.js";
 import type { CountedTransport } from "../../protocol/transport-wrappers.js";
+import type { SqliteAttention } from "../adapters/sqlite/attention-store.js";
 import type { BatchStore } from "../adapters/sqlite/batch-store.js";
 import type { EcrPaymentStore } from "../adapters/sqlite/ecr-payment-store.js";
 import type { SqliteHotlist } from "../adapters/sqlite/hotlist-store.js";
@@ -44,6 +45,8 @@ export interface TerminalContext {
   readonly store: RecordStore;
   readonly batches: BatchStore;
   readonly hotlist: SqliteHotlist;
+  /** The wallets the platform has work for, as last fetched (posd sync). */
+  readonly attention: SqliteAttention;
   readonly ecrPayments: EcrPaymentStore;
   /** The cash register's stored-value operations (load, reverse, balance inquiry). */
   readonly ecrStoredValues: SqliteStoredValues;
@@ -240,6 +243,7 @@ export function openTerminal(
     store: stores.records,
     batches: stores.batches,
     hotlist,
+    attention: stores.attention,
     ecrPayments: stores.ecrPayments,
     ecrStoredValues: stores.ecrStoredValues,
     walletWatch: stores.walletWatch,

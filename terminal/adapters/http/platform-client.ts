@@ -9,6 +9,9 @@
  */
 import type { KeyObject } from "node:crypto";
 import {
+  ATTENTION_MAX,
+  type AttentionAnswer,
+  type AttentionRequest,
   type CardRecordProof,
   type CommandCompletion,
   type CommandSignRequest,
@@ -40,6 +43,8 @@ export interface PlatformSigner {
 
 const REFUSALS: ReadonlySet<string> = new Set(PLATFORM_REFUSALS);
 const HEX = /^[0-9a-f]*$/;
+/** A wallet id as the platform's routes take it (acquirer-stub/routes/schemas.ts). */
+const WALLET_ID = /^[A-Za-z0-9._-]{1,16}$/;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -179,6 +184,21 @@ export class PlatformClient implements WalletPlatform {
     )
       throw malformed(what);
     return body as unknown as CommandState;
+  }
+
+  async attention(request: AttentionRequest): Promise<AttentionAnswer> {
+    const what = "the attention list";
+    const body = await this.#post("/v1/platform/attention", request, what);
+    if (
+      !isRecord(body) ||
+      !Array.isArray(body.wallets) ||
+      body.wallets.length > ATTENTION_MAX ||
+      !body.wallets.every((w: unknown) => typeof w === "string" && WALLET_ID.test(w)) ||
+      typeof body.truncated !== "boolean" ||
+      !isCount(body.asOf)
+    )
+      throw malformed(what);
+    return body as unknown as AttentionAnswer;
   }
 
   async #post(path: string, payload: unknown, what: string): Promise<unknown> {

@@ -208,4 +208,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX ecr_stored_values_unfinished ON ecr_stored_values (created_at)
     WHERE state IN ('waiting_for_card', 'in_progress');
   `,
+  // 10: the wallets the platform has work for (an issuer command queued, a load in doubt), as last
+  // fetched: a plain payment at an online terminal presents only these to the platform.
+  `
+  CREATE TABLE platform_attention (
+    wallet_id TEXT PRIMARY KEY
+  ) WITHOUT ROWID;
+  `,
 ];

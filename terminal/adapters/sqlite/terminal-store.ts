@@ -5,6 +5,7 @@
  */
 import type Database from "../../../protocol/sqlite.js";
 import type { Clock, TerminalStores } from "../../application/ports.js";
+import { SqliteAttention } from "./attention-store.js";
 import { BatchStore } from "./batch-store.js";
 import { openTerminalDatabase } from "./database.js";
 import { EcrPaymentStore } from "./ecr-payment-store.js";
@@ -27,6 +28,7 @@ export class SqliteTerminalStore implements TerminalStores {
   readonly ecrStoredValues: SqliteStoredValues;
   readonly batches: BatchStore;
   readonly hotlist: SqliteHotlist;
+  readonly attention: SqliteAttention;
   readonly walletWatch: SqliteWalletWatch;
   readonly loads: SqliteLoadIntents;
   readonly refunds: SqliteRefunds;
@@ -44,6 +46,7 @@ export class SqliteTerminalStore implements TerminalStores {
     this.ecrStoredValues = new SqliteStoredValues(connection);
     this.batches = new BatchStore(connection);
     this.hotlist = new SqliteHotlist(connection);
+    this.attention = new SqliteAttention(connection);
     this.walletWatch = new SqliteWalletWatch(connection);
     this.loads = new SqliteLoadIntents(connection);
     this.refunds = new SqliteRefunds(connection, this.records);

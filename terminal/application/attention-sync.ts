@@ -1,0 +1,36 @@
+/**
+ * Fetch the platform's attention list (POST /v1/platform/attention): the wallets with an issuer
+ * command queued or a load in doubt. An online terminal does it with its hotlist sync (`posd sync`,
+ * and `posd run` every acquirer.syncIntervalSec); a plain payment then presents only those wallets
+ * to the platform (online-tap.ts).
+ */
+import { hex } from "../../protocol/bytes.js";
+import { systemRandom } from "../../protocol/crypto.js";
+import type { Logger } from "../../protocol/logger.js";
+import type { AttentionList } from "./ports.js";
+import type { LoadDeps } from "./run-load.js";
+
+export interface AttentionSync {
+  readonly wallets: number;
+  /** The platform had more wallets with work than one list holds. */
+  readonly truncated: boolean;
+  /** Platform time of the list, unix seconds. */
+  readonly asOf: number;
+}
+
+export async function syncAttention(
+  attention: AttentionList,
+  deps: Pick<LoadDeps, "platform" | "random" | "clock">,
+  log: Logger,
+): Promise<AttentionSync> {
+  const answer = await deps.platform.attention({
+    requestId: hex((deps.random ?? systemRandom)(16)),
+    time: deps.clock ? deps.clock() : Math.floor(Date.now() / 1000),
+  });
+  attention.replace(answer.wallets, answer.asOf);
+  const result = { wallets: answer.wallets.length, truncated: answer.truncated, asOf: answer.asOf };
+  if (answer.truncated)
+    log.warn(result, "the platform has work for more wallets than its attention list holds");
+  else log.debug(result, "attention list updated");
+  return result;
+}
