@@ -56,11 +56,16 @@ export interface ResolvedPayment {
   readonly currency: number;
 }
 
-/** A wallet in the field, ready for one payment. */
+/** How a card operation ended, as the reader shows it: approved (a payment, or a stored-value operation done), or not. */
+export interface CardResult {
+  readonly status: PaymentOutcome["status"];
+}
+
+/** A wallet in the field, ready for one payment (or one stored-value operation). */
 export interface CardPresentation {
   readonly transport: Transport;
   /** Feedback (LED, beep) and release of the card handle. */
-  finish(outcome: PaymentOutcome): Promise<void>;
+  finish(outcome: CardResult): Promise<void>;
 }
 
 /** Where cards come from: a PC/SC reader, or a virtual card. */

@@ -35,11 +35,11 @@ let card: FixtureCard;
 let online: LoadDeps;
 let payments: PaymentManager;
 
-function manager(): StoredValueManager {
+function manager(cardSource = new VirtualCardSource(card.transport)): StoredValueManager {
   return new StoredValueManager({
     operations: t.stores.ecrStoredValues,
     slot: payments,
-    cardSource: new VirtualCardSource(card.transport),
+    cardSource,
     card: { identity: t.identity, trust: t.trust, logger: silentLogger(), clock: world.seconds },
     online,
     loads: t.stores.loads,
@@ -104,6 +104,19 @@ afterEach(async () => {
 });
 
 const cashLoad = { operation: "load", amount: 1_000, currency: EUR, source: "cash", teller: "T01" } as const;
+
+describe("stored value (StoredValueManager) at the reader", () => {
+  it("gives the reader's approved feedback for a load done, and the declined one for a load refused", async () => {
+    const source = new VirtualCardSource(card.transport);
+    const sv = manager(source);
+    sv.start({ serviceId: "SV-OK", terms: cashLoad });
+    expect(await sv.waitFinal("SV-OK", 10_000)).toMatchObject({ state: "done" });
+    // Over the wallet's 200.00 balance limit: the platform refuses it.
+    sv.start({ serviceId: "SV-NO", terms: { ...cashLoad, amount: 50_000 } });
+    expect(await sv.waitFinal("SV-NO", 10_000)).toMatchObject({ state: "declined" });
+    expect(source.finished).toEqual([{ status: "approved" }, { status: "declined" }]);
+  });
+});
 
 describe("stored value (StoredValueManager) when a load is cut off", () => {
   it("a card torn after it committed the LOAD leaves the operation in doubt; the next presentation settles it and the status follows", async () => {

@@ -234,6 +234,10 @@ export class StoredValueManager extends EventEmitter {
     // Stored now, told once the slot is free (start()).
     this.#o.operations.update(serviceId, ending.state, { outcome: ending.outcome });
     log.info({ state: ending.state }, `stored-value ${terms.operation}: ${ending.state}`);
+    // The reader's LED and beep, as for a payment: done is approved, anything else is not.
+    await presentation
+      .finish({ status: ending.state === "done" ? "approved" : "declined" })
+      .catch((e) => log.debug({ err: e }, "card feedback failed"));
   }
 
   async #operate(serviceId: string, terms: StoredValueTerms, transport: Transport): Promise<Ending> {

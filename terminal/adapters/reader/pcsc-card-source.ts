@@ -11,8 +11,7 @@
  * says at the APDU level, never by the UID (phones present a random one each tap).
  */
 import type { Logger } from "../../../protocol/logger.js";
-import type { CardPresentation, CardSource } from "../../application/payment-manager.js";
-import type { PaymentOutcome } from "../../application/run-payment.js";
+import type { CardPresentation, CardResult, CardSource } from "../../application/payment-manager.js";
 import type { PcscCardEvent, PcscService } from "../pcsc/service.js";
 import type { PcscTransport } from "../pcsc/transport.js";
 
@@ -90,7 +89,7 @@ export class PcscCardSource implements CardSource {
     this.#used.add(transport);
     return {
       transport,
-      finish: async (outcome: PaymentOutcome) => {
+      finish: async (outcome: CardResult) => {
         const approved = outcome.status === "approved";
         await transport.feedback(approved ? "approved" : "declined");
         this.#logger.debug({ reader: transport.readerName, outcome: outcome.status }, "card feedback given");

@@ -149,14 +149,7 @@ describe("PcscCardSource", () => {
     reader.insert();
     const source = new PcscCardSource(service, READER, silentLogger());
     const p = await source.waitForCard(new AbortController().signal);
-    const stats = { apdus: 0, bytesIn: 0, bytesOut: 0, totalMs: 0, storeMs: 0 };
-    await p.finish({
-      status: "declined",
-      code: "TERM_ERR_INSUFFICIENT_FUNDS",
-      message: "",
-      recovered: [],
-      stats,
-    });
+    await p.finish({ status: "declined" });
     expect(reader.controls.map((c) => c.data.subarray(0, 4).toString("hex"))).toEqual(["ff00405d"]);
   });
 });

@@ -4,14 +4,13 @@
  * with `present()` so a test plays the customer tapping at a moment of its choosing.
  */
 import type { Transport } from "../../../protocol/transport.js";
-import type { CardPresentation, CardSource } from "../../application/payment-manager.js";
-import type { PaymentOutcome } from "../../application/run-payment.js";
+import type { CardPresentation, CardResult, CardSource } from "../../application/payment-manager.js";
 
 export class VirtualCardSource implements CardSource {
   readonly #alwaysPresent: boolean;
   #transport: Transport | undefined;
   #waiters: ((t: Transport) => void)[] = [];
-  readonly finished: PaymentOutcome[] = [];
+  readonly finished: CardResult[] = [];
 
   constructor(transport?: Transport, options: { alwaysPresent?: boolean } = {}) {
     this.#transport = transport;
