@@ -65,7 +65,22 @@ describe("posd load at an online terminal", () => {
     expect(r.stdout).toMatch(/^loaded 20\.00 EUR onto W-ALICE-0001 \(cash\): card balance 70\.00 EUR/m);
     expect(cardState(card).balance).toBe(7_000);
     const shown = await backOffice("wallet", "show", "W-ALICE-0001");
-    expect(shown).toMatchObject({ accounts: { offline: 7_000, online: 0 } });
+    expect(shown).toMatchObject({
+      accounts: { offline: 7_000, online: 0 },
+      // What the platform told the bank (the seed's load request message).
+      loads: [
+        {
+          bankMessage: {
+            transactionCode: "LOAD_CASH",
+            teller: "T01",
+            loadType: "cash",
+            amount: 2_000,
+            cardBalance: 5_000,
+            balanceLimit: 30_000,
+          },
+        },
+      ],
+    });
   });
 
   it("a load from the bound account with --json says what moved; the bank account is debited once", async () => {

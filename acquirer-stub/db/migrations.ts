@@ -548,12 +548,21 @@ async function refunds(db: AnyDb, kind: EngineKind): Promise<void> {
     .execute();
 }
 
+/**
+ * The bank message of each load (acquirer-stub/platform/bank-message.ts), JSON: what the platform
+ * told the bank when it signed the load. Null for loads signed before this migration.
+ */
+async function bankMessages(db: AnyDb): Promise<void> {
+  await db.schema.alterTable("platform_loads").addColumn("bank_message", "text").execute();
+}
+
 /** The schema history, in order. Append; never edit or reorder a shipped entry. */
 export function migrations(kind: EngineKind): Record<string, Migration> {
   return {
     "001_initial": { up: (db) => initial(db, kind) },
     "002_wallet_platform": { up: (db) => walletPlatform(db, kind) },
     "003_refunds": { up: (db) => refunds(db, kind) },
+    "004_bank_messages": { up: (db) => bankMessages(db) },
   };
 }
 

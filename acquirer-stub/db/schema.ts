@@ -216,6 +216,8 @@ export interface PlatformLoadsTable {
   proof_signature: Buffer | null;
   /** The LoadState JSON the completing request got (replayed to a retry). */
   answer: string | null;
+  /** The BankLoadMessage JSON (migration 004); null for loads from before it. */
+  bank_message: string | null;
 }
 
 export interface PlatformReversalsTable {

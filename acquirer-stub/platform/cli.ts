@@ -380,7 +380,11 @@ function renderWallet(v: WalletView): string[] {
   for (const l of v.loads)
     lines.push(
       `    ${l.loadId}  #${l.serial}  ${l.type.padEnd(13)} ${formatMoney(l.amount, c).padStart(16)}  ${l.state.padEnd(8)}  ` +
-        `${l.cardCounter === null ? "" : `counter ${l.cardCounter}  `}${l.terminalId}  ${l.issuedAt}`,
+        `${l.cardCounter === null ? "" : `counter ${l.cardCounter}  `}${l.terminalId}  ${l.issuedAt}` +
+        (l.bankMessage
+          ? `\n      bank message ${l.bankMessage.transactionCode}: card balance ${formatMoney(l.bankMessage.cardBalance, c)} of ${formatMoney(l.bankMessage.balanceLimit, c)}` +
+            `${l.bankMessage.cardNumber ? `, from ${l.bankMessage.cardNumber}` : ""}${l.bankMessage.teller ? `, teller ${l.bankMessage.teller}` : ""}${l.bankMessage.branch ? ` at ${l.bankMessage.branch}` : ""}`
+          : ""),
     );
   const pending = v.commands.filter((k) => k.state === "pending").length;
   lines.push(

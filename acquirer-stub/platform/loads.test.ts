@@ -107,6 +107,39 @@ describe("wallet platform › bank-funded loads", () => {
     });
   });
 
+  it("tells the bank what the seed's load request message carries: code, serial, date and time, counter, wallet, card", async () => {
+    await world.terminal.load({ type: "cash", amount: 100, teller: "T01", branch: "BR-7" });
+    await world.terminal.load({ type: "bound", amount: 3_000 });
+    const loads = (await walletView(world.store, ALICE)).loads;
+    const stamp = TEST_NOW.toISOString();
+    expect(loads.map((l) => l.bankMessage)).toEqual([
+      {
+        transactionCode: "LOAD_CASH",
+        serial: 1,
+        date: stamp.slice(0, 10),
+        time: stamp.slice(11, 19),
+        teller: "T01",
+        branch: "BR-7",
+        walletStatus: "active",
+        cardState: "active",
+        cardNumber: null,
+        loadType: "cash",
+        amount: 100,
+        currency: 978,
+        cardBalance: 5_000,
+        balanceLimit: card.applet.state.limits.balanceLimit,
+      },
+      expect.objectContaining({
+        transactionCode: "LOAD_BOUND",
+        serial: 2,
+        teller: null,
+        cardNumber: BOUND_ACCOUNT,
+        amount: 3_000,
+        cardBalance: 5_100,
+      }),
+    ]);
+  });
+
   it("takes a non-bound load from the account the terminal names", async () => {
     const { completed } = await world.terminal.load({
       type: "non-bound",

@@ -18,6 +18,7 @@ import { RECORD_TYPE } from "../../protocol/wallet/constants.js";
 import type { AuthenticatedTerminal } from "../domain/trust.js";
 import { AcquirerError } from "../errors.js";
 import { loadTransfer, walletOffline, walletOnline } from "./accounts.js";
+import { bankLoadMessage } from "./bank-message.js";
 import { cardKey, registerCard, verifyCard } from "./cards.js";
 import { nowSeconds, type PlatformContext } from "./context.js";
 import { idempotencyConflict, requestHash } from "./idempotency.js";
@@ -133,6 +134,18 @@ export async function requestLoad(
       completedAt: null,
       proof: null,
       answer: null,
+      bankMessage: bankLoadMessage({
+        serial,
+        at: now,
+        type: request.type,
+        amount: request.amount,
+        currency: request.currency,
+        teller: request.teller ?? null,
+        branch: request.branch ?? null,
+        walletStatus: wallet.status,
+        card: request.card,
+        account: funding.kind === "bank" ? funding.number : null,
+      }),
     };
     await tx.loads.insert(load);
     await tx.loads.useChallenge(wallet.walletId, request.challenge, "load", load.loadId, now);

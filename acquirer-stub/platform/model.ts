@@ -4,6 +4,7 @@
  * (store/) converts rows to these; nothing here does I/O.
  */
 import type { LoadType, WalletStatus } from "../../protocol/platform/api.js";
+import type { BankLoadMessage } from "./bank-message.js";
 
 export type { LoadType, WalletStatus } from "../../protocol/platform/api.js";
 
@@ -68,6 +69,8 @@ export interface Load {
   readonly proof: { readonly record: string; readonly signature: string } | null;
   /** The LoadState JSON the completion answered. */
   readonly answer: string | null;
+  /** What the platform told the bank when it signed the load (null: signed before migration 004). */
+  readonly bankMessage: BankLoadMessage | null;
 }
 
 export interface Reversal {

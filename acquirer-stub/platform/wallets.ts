@@ -28,6 +28,7 @@ import {
   walletOffline,
   walletOnline,
 } from "./accounts.js";
+import type { BankLoadMessage } from "./bank-message.js";
 import { registerCard, verifyCard } from "./cards.js";
 import { nowSeconds, type PlatformContext } from "./context.js";
 import { idempotencyConflict, requestHash } from "./idempotency.js";
@@ -258,6 +259,8 @@ export interface WalletView {
     readonly account: string | null;
     readonly cardCounter: number | null;
     readonly issuedAt: string;
+    /** What the platform told the bank when it signed the load (null: signed before it kept one). */
+    readonly bankMessage: BankLoadMessage | null;
   }[];
   /** Issuer commands queued for the card: what was delivered (its record the receipt) and what is pending. */
   readonly commands: readonly {
@@ -313,6 +316,7 @@ export async function walletView(store: PlatformStore, walletId: string): Promis
         account: l.account,
         cardCounter: l.cardCounter,
         issuedAt: iso(l.issuedAt),
+        bankMessage: l.bankMessage,
       })),
       commands: (await tx.commands.ofWallet(walletId)).map((c) => ({
         commandId: c.commandId,

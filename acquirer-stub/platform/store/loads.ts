@@ -12,6 +12,7 @@ import type { Selectable } from "kysely";
 import { asBuffer, hex } from "../../../protocol/bytes.js";
 import { StoreConflict } from "../../db/engine.js";
 import type { Db, PlatformLoadsTable, PlatformReversalsTable } from "../../db/schema.js";
+import type { BankLoadMessage } from "../bank-message.js";
 import type { Load, LoadStateName, Reversal } from "../model.js";
 
 const proofOf = (record: Buffer | null, signature: Buffer | null) =>
@@ -39,6 +40,7 @@ function toLoad(r: Selectable<PlatformLoadsTable>): Load {
     completedAt: r.completed_at,
     proof: proofOf(r.proof_record, r.proof_signature),
     answer: r.answer,
+    bankMessage: r.bank_message === null ? null : (JSON.parse(r.bank_message) as BankLoadMessage),
   };
 }
 
@@ -159,6 +161,7 @@ export class Loads {
         proof_record: null,
         proof_signature: null,
         answer: null,
+        bank_message: l.bankMessage === null ? null : JSON.stringify(l.bankMessage),
       })
       .execute();
   }
