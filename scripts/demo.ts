@@ -27,8 +27,9 @@ import { currencyByCode, formatMoney, parseAmount } from "../protocol/amount.js"
 import { createLogger, silentLogger } from "../protocol/logger.js";
 import { fixturesDir } from "../protocol/paths.js";
 import { AcquirerClient, verifyHotlist } from "../terminal/adapters/http/acquirer-client.js";
+import { syncAttention } from "../terminal/application/attention-sync.js";
 import { runRefund } from "../terminal/application/refund.js";
-import { runLoad, runSyncCard } from "../terminal/application/run-load.js";
+import { runLoad } from "../terminal/application/run-load.js";
 import { runPayment } from "../terminal/application/run-payment.js";
 import { syncHotlist, uploadBatches } from "../terminal/application/upload.js";
 import { openPlatform } from "../terminal/composition/platform.js";
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
       );
 
       step(
-        "acquirer-stub wallet set-params W-ALICE-0001 --auto-load-threshold 70.00 --auto-load-amount 20.00, then posd sync-card",
+        "acquirer-stub wallet set-params W-ALICE-0001 --auto-load-threshold 70.00 --auto-load-amount 20.00, then posd sync",
       );
       {
         const store = await AcquirerStore.open(acquirerDb);
@@ -217,21 +218,22 @@ async function main(): Promise<void> {
           `UPDATE PARAMETERS queued (command ${queued.commandId}): delivered at the card's next online presentation`,
         );
       }
-      const sync = await runSyncCard(cards.alice!.transport, online.deps);
-      if (sync.status !== "ok" || sync.delivered?.length !== 1)
-        throw new Error(`the demo's parameters were not delivered: ${JSON.stringify(sync)}`);
-      for (const d of sync.delivered)
-        out(
-          `delivered ${d.kind} to ${sync.walletId}: the card's record #${d.cardCounter} is the platform's receipt`,
-        );
+      const attention = await syncAttention(ctx.attention, online.deps, silentLogger());
+      out(
+        `posd sync: the platform's attention list has ${attention.wallets} wallet: its next tap at this terminal is presented to the platform`,
+      );
 
-      step("alice taps for 5.00 at the online terminal: her card is under 70.00, so 20.00 is loaded first");
+      step(
+        "alice taps for 5.00 at the online terminal: the tap delivers her new parameters, and her card, now under 70.00, loads 20.00 first",
+      );
       const paid = await runPayment(
         cards.alice!.transport,
         { ...deps, online: online.deps },
         { amount: 500, currency: EUR.numeric },
       );
       printOutcome(paid);
+      if (paid.online?.delivered.length !== 1)
+        throw new Error(`the demo's parameters were not delivered: ${JSON.stringify(paid.online)}`);
       if (paid.status !== "approved" || paid.autoLoad?.status !== "loaded")
         throw new Error(`the demo's automatic load did not run: ${JSON.stringify(paid.autoLoad)}`);
 

@@ -25,8 +25,10 @@ describe("npm run demo", () => {
       ]),
     );
     expect(stdout).toMatch(/^loaded 20\.00 EUR onto W-ALICE-0001: card balance 60\.30 EUR/m);
+    expect(stdout).toMatch(/^posd sync: the platform's attention list has 1 wallet/m);
+    // The payment itself delivers the parameters, then auto-loads under the new threshold.
     expect(stdout).toMatch(
-      /^delivered parameters to W-ALICE-0001: the card's record #\d+ is the platform's receipt$/m,
+      /^ {2}delivered UPDATE PARAMETERS \(command [0-9a-f]{16}\): the card's record #\d+ is the platform's receipt$/m,
     );
     expect(stdout).toMatch(/auto-load 20\.00 EUR from the bound account first .*: card balance 80\.30 EUR/);
     expect(stdout).toMatch(/^APPROVED {2}5\.00 EUR {2}wallet W-ALICE-0001 .* balance 75\.30 EUR$/m);

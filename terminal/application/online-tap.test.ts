@@ -105,6 +105,29 @@ describe("a plain payment at an online terminal", () => {
     expect(await pay(1_800)).toMatchObject({ status: "declined", code: "TERM_ERR_OVER_SINGLE_LIMIT" });
   });
 
+  it("new parameters that turn the auto-load on take effect in the same tap: delivered, then loaded, then debited", async () => {
+    // The agreement off first (an auto-load amount of 0), delivered by a sync-card-like tap.
+    await setParameters(w.platformStore, WALLET, { autoLoadAmount: 0 }, w.clock.seconds());
+    await sync();
+    expect((await pay(100)).online).toMatchObject({ delivered: [{ kind: "parameters" }] });
+    expect((await platformWallet()).autoLoad.on).toBe(false);
+    // On again, with a threshold above the card's 49.00.
+    await setParameters(
+      w.platformStore,
+      WALLET,
+      { autoLoadThreshold: 6_000, autoLoadAmount: 2_000 },
+      w.clock.seconds(),
+    );
+    await sync();
+    const o = await pay();
+    expect(o).toMatchObject({
+      status: "approved",
+      online: { delivered: [{ kind: "parameters" }] },
+      autoLoad: { status: "loaded", amount: 2_000, balanceAfter: 6_900 },
+    });
+    expect(w.card.applet.state.balance).toBe(6_600);
+  });
+
   it("does not ask the platform for a wallet that is not on the list: its command waits for the terminal's next sync", async () => {
     await setParameters(w.platformStore, WALLET, { singleLimit: 1_500 }, w.clock.seconds());
     const o = await pay();

@@ -188,12 +188,14 @@ export async function presentOnline(
   log: Logger,
 ): Promise<OnlineCard> {
   await forwardKeptProofs(deps, log);
-  const platform = await deps.platform.presented(card.walletId, {
-    requestId: randomHex(deps, 16),
-    cardCertificate: Buffer.from(card.certificate.der).toString("base64"),
-    card: cardView(balance),
-    time: now(deps),
-  });
+  const present = (b: BalanceInfo) =>
+    deps.platform.presented(card.walletId, {
+      requestId: randomHex(deps, 16),
+      cardCertificate: Buffer.from(card.certificate.der).toString("base64"),
+      card: cardView(b),
+      time: now(deps),
+    });
+  const platform = await present(balance);
   const settled: SettledLoad[] = [];
   for (const doubt of platform.loadsInDoubt) {
     settled.push(await reverseOnCard(session, card, deps, doubt, log));
@@ -223,7 +225,17 @@ export async function presentOnline(
   if (delivered.length === platform.pendingCommands.length && delivered.every((d) => d.confirmed))
     deps.attention?.done(card.walletId);
   const after = settled.length > 0 || delivered.length > 0 ? await session.readBalance() : balance;
-  return { session, card, balance: after, platform, settled, delivered };
+  // New parameters change the wallet at the platform (its auto-load agreement, say): what the rest
+  // of this presentation decides by is the platform's answer after them.
+  const changed = delivered.some((d) => d.kind === "parameters" && d.confirmed);
+  return {
+    session,
+    card,
+    balance: after,
+    platform: changed ? await present(after) : platform,
+    settled,
+    delivered,
+  };
 }
 
 /** Records this terminal verified and could not hand over: the platform books them now. */
