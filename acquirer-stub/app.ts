@@ -23,13 +23,14 @@ import { BatchProcessor } from "./application/batches.js";
 import type { AcquirerStore } from "./db/store.js";
 import type { HotlistSigner } from "./domain/hotlist.js";
 import type { AcquirerTrust } from "./domain/trust.js";
+import { authenticateRequests } from "./platform/auth.js";
 import { IssuerSigner } from "./platform/issuer.js";
 import { registerPlatformRoutes } from "./platform/routes.js";
 import { PlatformStore } from "./platform/store/platform-store.js";
 import { registerBatchRoutes } from "./routes/batches.js";
 import { errorHandler, notFoundHandler } from "./routes/errors.js";
 import { registerHotlistRoutes } from "./routes/hotlist.js";
-import { registerOperatorRoutes } from "./routes/operator.js";
+import { operatorAuthorizer, registerOperatorRoutes } from "./routes/operator.js";
 
 /** Default body limit: a 20,000-record batch (~14 MB of JSON) fits; a 50 MB body is refused with 413. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
@@ -96,7 +97,14 @@ export async function buildApp(deps: AcquirerDeps): Promise<FastifyInstance> {
         .send({ code: "ACQ_ERR_STORE_UNAVAILABLE", message: "database unavailable" });
     return { status: "ok", engine: deps.store.kind };
   });
-  registerBatchRoutes(app, processor);
+  registerBatchRoutes(app, processor, {
+    terminal: authenticateRequests({
+      trust: deps.trust,
+      clock,
+      isTerminalRevoked: (terminalId) => deps.store.isTerminalRevoked(terminalId),
+    }),
+    operator: operatorAuthorizer(deps.operatorToken),
+  });
   registerHotlistRoutes(app, deps.store, deps.hotlistSigner, clock);
   registerOperatorRoutes(app, deps.store, clock, deps.operatorToken);
   if (deps.issuerKey)

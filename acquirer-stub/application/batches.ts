@@ -1,5 +1,5 @@
 /**
- * Receiving a batch: idempotency, terminal authentication, the record checks, then the decision
+ * Receiving a batch: terminal authentication, idempotency, the record checks, then the decision
  * and the write in one database transaction.
  *
  * Idempotency (notes/payments-facts.md): a batch id's first verdict is stored with its content hash
@@ -78,8 +78,8 @@ export class BatchProcessor {
   }
 
   /**
-   * The stored answer for a batch id: the given terminal's, or, without one, the only terminal's
-   * that used the id (ACQ_ERR_BAD_REQUEST when several did: the caller must say which).
+   * The stored answer for a batch id: the given terminal's, or, without one (an operator asking),
+   * the only terminal's that used the id (ACQ_ERR_BAD_REQUEST when several did: say which).
    */
   async stored(batchId: string, terminalId?: string): Promise<BatchOutcome | undefined> {
     const found =
@@ -104,23 +104,27 @@ export class BatchProcessor {
   async submit(upload: BatchUpload): Promise<BatchOutcome> {
     const m = upload.manifest;
     const contentHash = batchContentHash(upload);
-    const replay = await this.#replay(this.#store, m.terminalId, m.batchId, contentHash);
-    if (replay) return replay;
-    if (this.#inFlightBatches.has(m.batchId))
-      throw new AcquirerError("ACQ_ERR_IN_FLIGHT", `batch ${m.batchId} is being processed`, {
-        details: { batchId: m.batchId },
-      });
-
+    // Authentication first (the certificate, its revocation, the manifest signature): an answer,
+    // stored or new, is only ever given to the terminal that signed the batch, and a batch id is
+    // that terminal's alone (batches are keyed by terminal and id), so no other terminal can squat
+    // it or learn what it holds.
     const now = this.#clock();
     const revoked = await this.#store.isTerminalRevoked(m.terminalId);
     const terminal = authenticateBatch(upload, this.#trust, now, (id) => id === m.terminalId && revoked);
+    const replay = await this.#replay(this.#store, terminal.terminalId, m.batchId, contentHash);
+    if (replay) return replay;
+    const key = `${terminal.terminalId}/${m.batchId}`;
+    if (this.#inFlightBatches.has(key))
+      throw new AcquirerError("ACQ_ERR_IN_FLIGHT", `batch ${m.batchId} is being processed`, {
+        details: { batchId: m.batchId },
+      });
     if (this.#inFlightTerminals.has(terminal.terminalId))
       throw new AcquirerError(
         "ACQ_ERR_IN_FLIGHT",
         `another batch of terminal ${terminal.terminalId} is being processed`,
         { details: { batchId: m.batchId, terminalId: terminal.terminalId } },
       );
-    this.#inFlightBatches.add(m.batchId);
+    this.#inFlightBatches.add(key);
     this.#inFlightTerminals.add(terminal.terminalId);
     const log = this.#logger?.child({ batchId: m.batchId, terminalId: terminal.terminalId });
     const started = performance.now();
@@ -232,7 +236,7 @@ export class BatchProcessor {
           );
       }
     } finally {
-      this.#inFlightBatches.delete(m.batchId);
+      this.#inFlightBatches.delete(key);
       this.#inFlightTerminals.delete(terminal.terminalId);
     }
     if (!outcome.replayed && this.#afterCommit) await this.#afterCommit(m.batchId);

@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { fixtureSigner } from "../../../acquirer-stub/platform/testing.js";
 import {
   countRows,
   TEST_NOW,
@@ -11,7 +12,13 @@ import {
 } from "../../../acquirer-stub/testing.js";
 import { loadFixturePki } from "../../../protocol/pki-fixtures.js";
 import type { BatchUpload, HotlistWire } from "../../../protocol/wallet/batch.js";
-import { breakLink, DEFAULT_DAY, expectedTotals, TerminalSim } from "../../../test-support/batch-builder.js";
+import {
+  breakLink,
+  DEFAULT_DAY,
+  expectedTotals,
+  TerminalSim,
+  withNewBatchId,
+} from "../../../test-support/batch-builder.js";
 import { frozenClock } from "../../../test-support/clock.js";
 import { TerminalError } from "../../errors.js";
 import { AcquirerClient, type AcquirerClientOptions, verifyHotlist } from "./acquirer-client.js";
@@ -141,8 +148,14 @@ describe("AcquirerClient over loopback HTTP", () => {
     expect(result).toMatchObject({ batchId: upload!.manifest.batchId, status: "settled", accepted: 20 });
     expect(progress.at(-1)).toBe(Buffer.byteLength(JSON.stringify(upload)));
     expect(await settlement(acq)).toEqual(expected([upload!]));
-    expect(await c.batchResult(upload!.manifest.batchId)).toEqual(result);
-    expect(await c.batchResult("00000000-0000-4000-8000-000000000000")).toBeUndefined();
+    // Asked by the terminal that sent it (a signed GET), the verdict is the same; another id has none.
+    const own = fixtureSigner("terminals/term-0001");
+    expect(await c.batchResult(upload!.manifest.batchId, own)).toEqual(result);
+    expect(await c.batchResult("00000000-0000-4000-8000-000000000000", own)).toBeUndefined();
+    // Another terminal of the scheme is told nothing of it.
+    expect(
+      await c.batchResult(upload!.manifest.batchId, fixtureSigner("terminals/term-0002")),
+    ).toBeUndefined();
     expect(await c.health()).toBe(true);
   });
 
@@ -221,9 +234,9 @@ describe("AcquirerClient faults (real loopback, no mocks of the server)", () => 
     const { c, retries, onRetry } = client(url);
     expect(await c.uploadBatch(b1!, { onRetry })).toMatchObject({ status: "settled" });
     expect(retries).toHaveLength(1);
-    const conflict = await c
-      .uploadBatch({ ...b2!, manifest: { ...b2!.manifest, batchId: b1!.manifest.batchId } })
-      .catch((e: unknown) => e);
+    // Another batch of the same terminal under b1's id, properly signed: a conflict, not retried.
+    const reused = withNewBatchId(b2!, loadFixturePki().key("terminals/term-0001"), b1!.manifest.batchId);
+    const conflict = await c.uploadBatch(reused).catch((e: unknown) => e);
     expect(conflict).toMatchObject({ details: { status: 409, code: "ACQ_ERR_IDEMPOTENCY_CONFLICT" } });
     expect(retries).toHaveLength(1);
   });

@@ -9,12 +9,14 @@
  * retry: the acquirer replays its stored verdict for a batch id it already settled, so an upload
  * interrupted anywhere (even after the acquirer committed) settles exactly once.
  */
+import type { KeyObject } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from "axios";
 import { ecdsaVerify } from "../../../protocol/crypto.js";
 import type { Logger } from "../../../protocol/logger.js";
 import { type Certificate, parseCrl } from "../../../protocol/pki.js";
+import { signPlatformRequest } from "../../../protocol/platform/request-auth.js";
 import {
   type BatchResult,
   type BatchUpload,
@@ -218,12 +220,20 @@ export class AcquirerClient {
     throw this.#rejected(res, `upload of batch ${batchId}`);
   }
 
-  /** The stored verdict for a terminal's batch id, or undefined when the acquirer has none (404). */
-  async batchResult(batchId: string, terminalId?: string): Promise<BatchResult | undefined> {
-    const query = terminalId === undefined ? "" : `?terminalId=${encodeURIComponent(terminalId)}`;
+  /**
+   * The stored verdict for one of this terminal's batch ids, or undefined when the acquirer has
+   * none (404). The request is signed with the terminal's certificate key: the acquirer answers a
+   * batch's verdict to the terminal that sent it only.
+   */
+  async batchResult(
+    batchId: string,
+    signer: { readonly privateKey: KeyObject; readonly chain: readonly Uint8Array[] },
+  ): Promise<BatchResult | undefined> {
+    const path = `/v1/batches/${encodeURIComponent(batchId)}`;
     const res = await this.#request({
       method: "GET",
-      path: `/v1/batches/${encodeURIComponent(batchId)}${query}`,
+      path,
+      headers: signPlatformRequest(signer.privateKey, signer.chain, { method: "GET", path, body: "" }),
     });
     if (res.status === 404) return undefined;
     if (res.status === 200 || res.status === 422) return asBatchResult(parseJson(res.data), batchId);
