@@ -15,6 +15,9 @@
  *                                          when the issuer key is given
  *   GET  /v1/platform/wallets/:walletId    operator
  *   GET  /v1/platform/reconciliation       operator
+ *
+ * "operator": as `deps.operator` says (routes/operator-auth.ts): with the bearer token, open, or
+ * not registered at all (404); operator actions are written to the audit log (db/audit.ts).
  */
 import type { KeyObject } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -31,6 +34,7 @@ import { registerBatchRoutes } from "./routes/batches.js";
 import { errorHandler, notFoundHandler } from "./routes/errors.js";
 import { registerHotlistRoutes } from "./routes/hotlist.js";
 import { operatorAuthorizer, registerOperatorRoutes } from "./routes/operator.js";
+import { type OperatorAccess, operatorMode } from "./routes/operator-auth.js";
 
 /** Default body limit: a 20,000-record batch (~14 MB of JSON) fits; a 50 MB body is refused with 413. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
@@ -54,14 +58,25 @@ export interface AcquirerDeps {
   readonly requestTimeoutMs?: number;
   /** Time a socket may stay idle. Default 30 s. */
   readonly connectionTimeoutMs?: number;
-  /** When set, operator routes require `Authorization: Bearer <token>`. */
-  readonly operatorToken?: string;
+  /**
+   * Who may call the operator routes, said explicitly (routes/operator-auth.ts): `{ token }` (a
+   * bearer token), `{ open: true }` (no token: tests, `serve --insecure-operator-routes`) or
+   * `{ off: true }` (not registered: 404).
+   */
+  readonly operator: OperatorAccess;
+  /**
+   * How long after a wallet's block its debits are still accepted, flagged as the issuer's loss
+   * (domain/block-binding.ts); default the terminals' maximum hotlist age, 24 h.
+   */
+  readonly hotlistGraceSeconds?: number;
   /** Test hook: runs after a batch is committed and before it is answered. */
   readonly afterCommit?: (batchId: string) => Promise<void>;
 }
 
 export async function buildApp(deps: AcquirerDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? (() => new Date());
+  operatorMode(deps.operator); // an operator access that names no one mode refuses to build
+
   const app = Fastify({
     loggerInstance: deps.logger ?? silentLogger(),
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -84,6 +99,7 @@ export async function buildApp(deps: AcquirerDeps): Promise<FastifyInstance> {
     clock,
     ...(deps.logger ? { logger: deps.logger } : {}),
     ...(deps.afterCommit ? { afterCommit: deps.afterCommit } : {}),
+    ...(deps.hotlistGraceSeconds === undefined ? {} : { hotlistGraceSeconds: deps.hotlistGraceSeconds }),
   });
 
   app.setErrorHandler(errorHandler);
@@ -103,10 +119,10 @@ export async function buildApp(deps: AcquirerDeps): Promise<FastifyInstance> {
       clock,
       isTerminalRevoked: (terminalId) => deps.store.isTerminalRevoked(terminalId),
     }),
-    operator: operatorAuthorizer(deps.operatorToken),
+    operator: operatorAuthorizer(deps.operator),
   });
   registerHotlistRoutes(app, deps.store, deps.hotlistSigner, clock);
-  registerOperatorRoutes(app, deps.store, clock, deps.operatorToken);
+  registerOperatorRoutes(app, deps.store, clock, deps.operator);
   if (deps.issuerKey)
     registerPlatformRoutes(app, {
       ctx: {
@@ -116,7 +132,7 @@ export async function buildApp(deps: AcquirerDeps): Promise<FastifyInstance> {
         clock,
       },
       isTerminalRevoked: (terminalId) => deps.store.isTerminalRevoked(terminalId),
-      operatorToken: deps.operatorToken,
+      operator: deps.operator,
     });
   return app;
 }

@@ -36,10 +36,14 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-/** `serve --port 0`; resolves with its URL once it prints it. */
+/** `serve --port 0` with an operator token; resolves with its URL once it prints it. */
 function serve(db: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--db", db], {
-    env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
+    env: {
+      ...process.env,
+      TAPWALLET_LOG_LEVEL: "warn",
+      TAPWALLET_ACQUIRER_OPERATOR_TOKEN: "cli-test-operator",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -62,7 +66,16 @@ describe.skipIf(!existsSync(CLI))("acquirer-stub CLI", () => {
   it("tells the truth in --help", async () => {
     const help = await cli("--help");
     expect(help.code).toBe(0);
-    for (const command of ["serve", "report", "block", "unblock", "revoke-terminal", "ledger", "hotlist"])
+    for (const command of [
+      "serve",
+      "report",
+      "block",
+      "unblock",
+      "revoke-terminal",
+      "ledger",
+      "hotlist",
+      "audit",
+    ])
       expect(help.stdout).toContain(command);
     const report = await cli("report", "--help");
     expect(report.stdout).toMatch(/--date <YYYY-MM-DD>/);

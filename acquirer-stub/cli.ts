@@ -2,7 +2,8 @@
 /**
  * acquirer-stub: the tapwallet acquirer. `serve` runs the HTTP service; the other commands work on
  * the same database directly (safe while `serve` runs: WAL on SQLite, transactions on
- * PostgreSQL). Exit codes: 0 ok, 1 error, 2 usage.
+ * PostgreSQL). Exit codes: 0 ok, 1 error, 2 usage. Every operator action (block, unblock,
+ * revoke-terminal, wallet report-lost | release | set-params) lands in the audit log (`audit`).
  */
 import { existsSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
@@ -10,6 +11,7 @@ import { endOnClosedStdout } from "../protocol/closed-stdout.js";
 import { isTapwalletError } from "../protocol/errors.js";
 import { createLogger } from "../protocol/logger.js";
 import { ID_PATTERN } from "../protocol/wallet/constants.js";
+import { cliActor, operatorOption, registerAuditCommand } from "./audit-cli.js";
 import { defaultPkiDir } from "./config.js";
 import { parseDbTarget } from "./db/engine.js";
 import { AcquirerStore } from "./db/store.js";
@@ -20,12 +22,17 @@ import { registerPlatformCommands } from "./platform/cli.js";
 import { renderReconciliation } from "./platform/reconciliation-text.js";
 import { platformReconciliation } from "./platform/reports.js";
 import { PlatformStore } from "./platform/store/platform-store.js";
-import { serve } from "./server.js";
+import type { OperatorAccess } from "./routes/operator-auth.js";
+import { openOperatorRoutesWarning, serve } from "./server.js";
 
 const EXIT = { OK: 0, ERROR: 1, USAGE: 2 } as const;
 const DEFAULT_DB = "acquirer.sqlite";
 const DB_ENV = "TAPWALLET_ACQUIRER_DB";
 const OPERATOR_TOKEN_ENV = "TAPWALLET_ACQUIRER_OPERATOR_TOKEN";
+const GRACE_ENV = "TAPWALLET_ACQUIRER_HOTLIST_GRACE_HOURS";
+
+/** Codes that end the CLI with exit code 2 (usage): what was asked for cannot run as given. */
+const USAGE_CODES: ReadonlySet<string> = new Set(["ACQ_ERR_USAGE", "ACQ_ERR_NO_OPERATOR_TOKEN"]);
 
 function usage(message: string): AcquirerError {
   return new AcquirerError("ACQ_ERR_USAGE", message);
@@ -39,6 +46,40 @@ function requireId(text: string, what: string): string {
   if (!ID_PATTERN.test(text))
     throw usage(`${what} must be 1-16 characters of [A-Za-z0-9._-], got ${JSON.stringify(text)}`);
   return text;
+}
+
+interface ServeCliOptions {
+  db: string;
+  port: string;
+  host: string;
+  ca: string;
+  operatorRoutes: "on" | "off";
+  insecureOperatorRoutes?: boolean;
+  hotlistGraceHours: string;
+}
+
+/**
+ * How `serve` lets operators in: the token of OPERATOR_TOKEN_ENV; or, without one, only what the
+ * flags say explicitly (off, or open for local tests). Nothing else starts.
+ */
+function operatorAccess(token: string | undefined, routes: "on" | "off", insecure: boolean): OperatorAccess {
+  const hasToken = token !== undefined && token.trim() !== "";
+  if (routes === "off") {
+    if (insecure) throw usage("--insecure-operator-routes and --operator-routes off contradict each other");
+    return { off: true };
+  }
+  if (hasToken) {
+    if (insecure)
+      throw usage(`${OPERATOR_TOKEN_ENV} is set and --insecure-operator-routes is given: drop one of them`);
+    return { token };
+  }
+  if (insecure) return { open: true };
+  throw new AcquirerError(
+    "ACQ_ERR_NO_OPERATOR_TOKEN",
+    `no operator token: set ${OPERATOR_TOKEN_ENV} (operators then send Authorization: Bearer <token>), ` +
+      "or pass --operator-routes off (terminal routes only) or --insecure-operator-routes (local tests: " +
+      "anyone who can reach the port may block and unblock wallets); not started",
+  );
 }
 
 /** Open an existing database: a report on a mistyped path must not silently create an empty one. */
@@ -101,7 +142,9 @@ program
   .description(
     "run the HTTP service (POST /v1/batches, GET /v1/hotlist, reports, wallet block/unblock, the wallet\n" +
       "platform's /v1/platform/… when the PKI directory has issuer-ca.key.pem) until SIGINT/SIGTERM.\n" +
-      `Operator routes need a bearer token when ${OPERATOR_TOKEN_ENV} is set.`,
+      `Operator routes need the bearer token in ${OPERATOR_TOKEN_ENV} (Authorization: Bearer <token>);\n` +
+      "without one, serve refuses to start (exit 2) unless --operator-routes off or --insecure-operator-routes.\n" +
+      "Block and unblock over HTTP are written to the audit log (`acquirer-stub audit`).",
   )
   .addOption(dbOption())
   .option("--port <port>", "TCP port (0: any free port)", "8443")
@@ -112,20 +155,49 @@ program
       "(key passphrases from TAPWALLET_ACQUIRER_KEY_PASSPHRASE, TAPWALLET_ISSUER_KEY_PASSPHRASE)",
     defaultPkiDir(),
   )
-  .action(async (o: { db: string; port: string; host: string; ca: string }) => {
+  .addOption(
+    new Option(
+      "--operator-routes <on|off>",
+      "off: the operator routes are not served at all (404); terminals upload and fetch the hotlist as usual",
+    )
+      .choices(["on", "off"])
+      .default("on"),
+  )
+  .option(
+    "--insecure-operator-routes",
+    "serve the operator routes WITHOUT a token, for local tests only: anyone who can reach the port can " +
+      "block and unblock wallets (warned at start)",
+  )
+  .option(
+    "--hotlist-grace-hours <hours>",
+    "a blocked wallet's debits dated up to this long after its block are accepted (flagged, the issuer's " +
+      "loss), later ones rejected with ACQ_ERR_WALLET_BLOCKED (the terminal's); match the terminals' " +
+      `hotlist.maxAgeHours (env ${GRACE_ENV})`,
+    process.env[GRACE_ENV] ?? "24",
+  )
+  .action(async (o: ServeCliOptions) => {
     if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535)
       throw usage(`--port must be 0..65535, got ${JSON.stringify(o.port)}`);
+    if (!/^\d{1,4}(\.\d{1,2})?$/.test(o.hotlistGraceHours))
+      throw usage(`--hotlist-grace-hours takes hours (0..9999), got ${JSON.stringify(o.hotlistGraceHours)}`);
+    const operator = operatorAccess(
+      process.env[OPERATOR_TOKEN_ENV],
+      o.operatorRoutes,
+      o.insecureOperatorRoutes === true,
+    );
     const logger = createLogger({ name: "acquirer" });
-    const token = process.env[OPERATOR_TOKEN_ENV];
     const server = await serve({
       port: Number(o.port),
       host: o.host,
       db: o.db,
       pkiDir: o.ca,
       logger,
-      ...(token ? { operatorToken: token } : {}),
+      operator,
+      hotlistGraceSeconds: Math.round(Number(o.hotlistGraceHours) * 3600),
     });
     process.stdout.write(`acquirer listening on ${server.url} (database ${server.database})\n`);
+    if ("open" in operator)
+      process.stderr.write(`acquirer-stub: WARNING: ${openOperatorRoutesWarning(server.url)}\n`);
     const stop = (signal: string) => {
       logger.info({ signal }, "stopping");
       server.close().then(
@@ -186,11 +258,13 @@ program
   .description("block a wallet (loss report): it joins the hotlist, whose version moves")
   .argument("<WALLET_ID>", "wallet id")
   .addOption(new Option("--reason <reason>", "why").choices([...BLOCK_REASONS]).makeOptionMandatory())
+  .addOption(operatorOption())
   .addOption(dbOption())
-  .action(async (walletId: string, o: { reason: BlockReason; db: string }) => {
+  .action(async (walletId: string, o: { reason: BlockReason; operator?: string; db: string }) => {
     requireId(walletId, "WALLET_ID");
+    const actor = cliActor(o.operator);
     const { changed, version } = await withStore(o.db, async (s) => ({
-      changed: await s.blockWallet(walletId, o.reason, nowSeconds()),
+      changed: await s.blockWallet(walletId, o.reason, nowSeconds(), actor),
       version: await s.hotlistVersion(),
     }));
     process.stdout.write(
@@ -204,11 +278,14 @@ program
   .command("unblock")
   .description("release a blocked wallet: it leaves the hotlist, whose version moves")
   .argument("<WALLET_ID>", "wallet id")
+  .option("--reason <text>", "why, kept in the audit log")
+  .addOption(operatorOption())
   .addOption(dbOption())
-  .action(async (walletId: string, o: { db: string }) => {
+  .action(async (walletId: string, o: { reason?: string; operator?: string; db: string }) => {
     requireId(walletId, "WALLET_ID");
+    const actor = cliActor(o.operator);
     const { changed, version } = await withStore(o.db, async (s) => ({
-      changed: await s.unblockWallet(walletId, nowSeconds()),
+      changed: await s.unblockWallet(walletId, nowSeconds(), actor, o.reason),
       version: await s.hotlistVersion(),
     }));
     process.stdout.write(
@@ -222,11 +299,13 @@ program
   .command("revoke-terminal")
   .description("refuse every future batch of a terminal id (its batches get 403 ACQ_ERR_TERMINAL_REVOKED)")
   .argument("<TERMINAL_ID>", "terminal id")
-  .option("--reason <text>", "note kept with the revocation")
+  .option("--reason <text>", "note kept with the revocation and in the audit log")
+  .addOption(operatorOption())
   .addOption(dbOption())
-  .action(async (terminalId: string, o: { reason?: string; db: string }) => {
+  .action(async (terminalId: string, o: { reason?: string; operator?: string; db: string }) => {
     requireId(terminalId, "TERMINAL_ID");
-    const changed = await withStore(o.db, (s) => s.revokeTerminal(terminalId, nowSeconds(), o.reason));
+    const actor = cliActor(o.operator);
+    const changed = await withStore(o.db, (s) => s.revokeTerminal(terminalId, nowSeconds(), o.reason, actor));
     process.stdout.write(
       changed ? `terminal ${terminalId} revoked\n` : `terminal ${terminalId} was already revoked\n`,
     );
@@ -287,7 +366,8 @@ program
     );
   });
 
-registerPlatformCommands(program, { dbOption, withStore, printJson });
+registerPlatformCommands(program, { dbOption, withStore, printJson, operatorOption, actor: cliActor });
+registerAuditCommand(program, { dbOption, withStore, printJson });
 
 async function main(): Promise<void> {
   // A closed stdout (`… | head -1`) is a normal end; `serve` keeps serving without it.
@@ -302,7 +382,7 @@ async function main(): Promise<void> {
     const code = isTapwalletError(e) ? e.code : "ACQ_ERR_INTERNAL";
     const message = isTapwalletError(e) ? e.message : e instanceof Error ? e.message : String(e);
     process.stderr.write(`acquirer-stub: ${message} [${code}]\n`);
-    process.exit(code === "ACQ_ERR_USAGE" ? EXIT.USAGE : EXIT.ERROR);
+    process.exit(USAGE_CODES.has(code) ? EXIT.USAGE : EXIT.ERROR);
   }
 }
 

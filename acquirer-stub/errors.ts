@@ -10,6 +10,8 @@ export const ACQUIRER_ERROR_CODES = {
   ACQ_ERR_UNSUPPORTED_MEDIA_TYPE: "request body is not application/json",
   ACQ_ERR_NOT_FOUND: "no such route, batch or wallet",
   ACQ_ERR_UNAUTHORIZED: "an operator route was called without the operator token",
+  ACQ_ERR_NO_OPERATOR_TOKEN:
+    "serve was started without an operator token (TAPWALLET_ACQUIRER_OPERATOR_TOKEN unset or empty) and without --operator-routes off or --insecure-operator-routes: it refuses to start (exit 2) and nothing listens",
   ACQ_ERR_INTERNAL: "an unexpected internal error (a bug: report it with the log); nothing was stored",
   ACQ_ERR_STORE: "the acquirer database cannot be opened, migrated or written",
   ACQ_ERR_STORE_URL:
@@ -66,7 +68,7 @@ export const ACQUIRER_ERROR_CODES = {
     "the terminal time in a wallet-platform request is more than 300 s from the platform's clock",
   ACQ_ERR_WALLET_UNKNOWN: "no wallet with this id was issued on the wallet platform",
   ACQ_ERR_WALLET_BLOCKED:
-    "the wallet (or the card as the terminal read it) is not active: lost, blocked or closed",
+    "the wallet (or the card as the terminal read it) is not active: lost, blocked or closed; for a record in a batch, it is dated after the wallet's block plus the hotlist grace period",
   ACQ_ERR_WALLET_EXISTS: "this wallet id was already issued with other parameters",
   ACQ_ERR_CARD_MISMATCH:
     "the card certificate names another wallet, or differs from the certificate registered for the wallet",

@@ -3,12 +3,16 @@
  * else happens here (buildApp is what tests exercise). Stops cleanly on SIGINT/SIGTERM: fastify
  * finishes in-flight requests (a batch transaction commits or rolls back whole), then the
  * database is closed. `db` is a SQLite file path or a postgres:// URL (db/engine.ts).
+ *
+ * The operator routes are served as `operator` says (routes/operator-auth.ts), which the caller
+ * must choose: a token, off, or open, which is warned about loudly once listening.
  */
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../protocol/logger.js";
 import { buildApp } from "./app.js";
 import { loadPki } from "./config.js";
 import { AcquirerStore } from "./db/store.js";
+import { type OperatorAccess, operatorMode } from "./routes/operator-auth.js";
 
 export interface ServeOptions {
   readonly port: number;
@@ -16,7 +20,9 @@ export interface ServeOptions {
   readonly db: string;
   readonly pkiDir: string;
   readonly logger: Logger;
-  readonly operatorToken?: string;
+  readonly operator: OperatorAccess;
+  /** A blocked wallet's debits are accepted (flagged) this long after the block; default 24 h. */
+  readonly hotlistGraceSeconds?: number;
 }
 
 export interface RunningServer {
@@ -27,7 +33,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** What the WARN line says when the operator routes are open (also printed by the CLI). */
+export function openOperatorRoutesWarning(url: string): string {
+  return (
+    `operator routes are open without a token: anyone who can reach ${url} can block and unblock ` +
+    "wallets and read every wallet, ledger, report and finding"
+  );
+}
+
 export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const mode = operatorMode(options.operator);
   const pki = loadPki(options.pkiDir);
   if (pki.testOnly)
     options.logger.warn({ pki: pki.dir }, "using the committed TEST-ONLY PKI: its private keys are public");
@@ -45,7 +60,10 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       hotlistSigner: pki.hotlistSigner,
       ...(pki.issuerKey ? { issuerKey: pki.issuerKey } : {}),
       logger: options.logger,
-      ...(options.operatorToken ? { operatorToken: options.operatorToken } : {}),
+      operator: options.operator,
+      ...(options.hotlistGraceSeconds === undefined
+        ? {}
+        : { hotlistGraceSeconds: options.hotlistGraceSeconds }),
     });
   } catch (e) {
     await store.close();
@@ -59,6 +77,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     await app.close();
     throw e;
   }
+  if (mode === "open") options.logger.warn({ url, operatorRoutes: "open" }, openOperatorRoutesWarning(url));
+  if (mode === "off") options.logger.info({ operatorRoutes: "off" }, "operator routes are off (404)");
   options.logger.info({ url, db: store.description, engine: store.kind }, "acquirer listening");
   return { app, url, database: store.description, close: () => app.close() };
 }

@@ -14,6 +14,7 @@ import { type AcquirerDeps, buildApp } from "./app.js";
 import { defaultPkiDir, type LoadedPki, loadPki } from "./config.js";
 import type { AcquirerDb } from "./db/schema.js";
 import { AcquirerStore, type EngineKind } from "./db/store.js";
+import type { OperatorAccess } from "./routes/operator-auth.js";
 
 /**
  * 2026-11-24T08:00:00Z: the instant of frozen acquirer worlds (records built by TerminalSim are
@@ -48,6 +49,11 @@ export type TestAcquirerOptions = Partial<
    */
   clock: () => Date;
   logger?: Logger;
+  /**
+   * Shorthand for `operator: { token }`. With neither, the test acquirer's operator routes are
+   * open: chosen here, for in-process tests only (`serve` never opens them without being told).
+   */
+  operatorToken?: string;
 };
 
 /**
@@ -121,12 +127,16 @@ async function adminQuery(adminUrl: string, text: string): Promise<void> {
 }
 
 export async function testAcquirer(options: TestAcquirerOptions): Promise<TestAcquirer> {
+  const { operatorToken, ...deps } = options;
+  const operator: OperatorAccess =
+    operatorToken !== undefined ? { token: operatorToken } : (options.operator ?? { open: true });
   const database = await testDatabase();
   const store = await AcquirerStore.open(database.target, options.logger ? { logger: options.logger } : {});
   const p = testPki();
   const app = await buildApp({
     ...(p.issuerKey ? { issuerKey: p.issuerKey } : {}),
-    ...options,
+    ...deps,
+    operator,
     store,
     trust: p.trust,
     hotlistSigner: p.hotlistSigner,

@@ -166,6 +166,8 @@ async function main(): Promise<void> {
       pkiDir: fixturesDir("pki"),
       // The acquirer warns that the committed test PKI's keys are public: true, and said above.
       logger: createLogger({ name: "acquirer-stub", level: "error" }),
+      // The demo is a terminal's view: no operator routes (none is called over HTTP).
+      operator: { off: true },
     });
     out(`acquirer-stub serve → ${acquirer.url}`);
 
@@ -301,6 +303,9 @@ async function main(): Promise<void> {
       "card-emulator personalize --state alice.card.json --wallet-id W-ALICE-0001 --balance 50.00 --currency EUR",
     );
     out("posd pay --virtual --card alice.card.json --amount 4.50");
+    out(
+      "export TAPWALLET_ACQUIRER_OPERATOR_TOKEN=$(openssl rand -hex 32)   # operators send Authorization: Bearer <token>",
+    );
     out(
       "acquirer-stub serve --port 8443 --db acquirer.sqlite &   posd upload --acquirer http://127.0.0.1:8443",
     );

@@ -47,6 +47,7 @@ describePostgres("acquirer over PostgreSQL: the database goes away and comes bac
       trust: pki.trust,
       hotlistSigner: pki.hotlistSigner,
       clock: realClock.date,
+      operator: { off: true },
     });
   }, 120_000);
 

@@ -62,10 +62,14 @@ describe("a closed stdout ends a command normally", () => {
   it("acquirer-stub hotlist exits 0 without a stack trace", async () => {
     const db = join(world.dir, "acquirer.sqlite");
     // `serve` creates the database; `report` then reads it like `hotlist` does.
-    const serve = spawn(process.execPath, [ACQUIRER, "serve", "--port", "0", "--db", db], {
-      stdio: ["ignore", "pipe", "ignore"],
-      env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
-    });
+    const serve = spawn(
+      process.execPath,
+      [ACQUIRER, "serve", "--port", "0", "--db", db, "--operator-routes", "off"],
+      {
+        stdio: ["ignore", "pipe", "ignore"],
+        env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
+      },
+    );
     await new Promise<void>((resolve) => serve.stdout!.once("data", () => resolve()));
     serve.kill("SIGTERM");
     await new Promise((resolve) => serve.once("close", resolve));

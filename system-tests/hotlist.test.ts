@@ -40,10 +40,15 @@ async function acquirer(...args: string[]): Promise<string> {
 }
 
 function serveAcquirer(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [ACQUIRER, "serve", "--port", "0", "--db", acquirerDb], {
-    env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // Terminals only: this test blocks wallets with the CLI, never over HTTP.
+  const child = spawn(
+    process.execPath,
+    [ACQUIRER, "serve", "--port", "0", "--db", acquirerDb, "--operator-routes", "off"],
+    {
+      env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {

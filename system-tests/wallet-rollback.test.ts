@@ -25,6 +25,7 @@ const world = systemWorld({ name: "wallet-rollback" });
 const T1 = join(world.dir, "t-0001");
 const T2 = join(world.dir, "t-0002");
 let acquirer: RunningServer;
+const OPERATOR_TOKEN = "wallet-rollback-operator";
 
 beforeAll(async () => {
   acquirer = await serve({
@@ -33,6 +34,7 @@ beforeAll(async () => {
     db: join(world.dir, "acquirer.sqlite"),
     pkiDir: fixturesDir("pki"),
     logger: silentLogger(),
+    operator: { token: OPERATOR_TOKEN },
   });
   world.cleanup(() => acquirer.close());
   await posdInit(T1, ["--terminal-id", "T-0001", "--acquirer", acquirer.url]);
@@ -99,7 +101,9 @@ describe("a rolled-back or edited wallet at a terminal that has the proof", () =
     // The finding travels with the next upload; the acquirer checks the card's signature on it.
     expect((await runPosd(T2, ["upload"])).code).toBe(0);
     expect((await runPosd(T1, ["upload"])).code).toBe(0);
-    const answer = await fetch(`${acquirer.url}/v1/wallets/W-ROLL-0001/findings`);
+    const answer = await fetch(`${acquirer.url}/v1/wallets/W-ROLL-0001/findings`, {
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
     const { findings } = (await answer.json()) as { findings: Record<string, unknown>[] };
     expect(findings).toMatchObject([
       {

@@ -50,10 +50,21 @@ export async function syntheticTerminals(count: number): Promise<{ pki: FixtureP
   return { pki, names };
 }
 
+/**
+ * The operator token spawned instances are given (TAPWALLET_ACQUIRER_OPERATOR_TOKEN) unless the
+ * caller's env names another ("": none, for a test that passes --insecure-operator-routes or
+ * --operator-routes off in `args`): `serve` does not start without one of these.
+ */
+export const FLEET_OPERATOR_TOKEN = "fleet-test-operator-token";
+
 /** A spawned `acquirer-stub serve --db URL --port 0`: its URL, CPU time so far, and stop(). */
 export interface Instance {
   url: string;
   pid: number;
+  /** The bearer token its operator routes take ("" when it was started without one). */
+  operatorToken: string;
+  /** The last few kilobytes it wrote to stderr (its log at TAPWALLET_LOG_LEVEL, warnings). */
+  stderr(): string;
   cpuSeconds(): number;
   /** Log lines seen so far that say a transaction lost a race and ran again. */
   conflicts(): number;
@@ -62,11 +73,21 @@ export interface Instance {
   kill(): Promise<void>;
 }
 
-export async function spawnInstance(db: string, env: NodeJS.ProcessEnv = {}): Promise<Instance> {
+export async function spawnInstance(
+  db: string,
+  env: NodeJS.ProcessEnv = {},
+  args: readonly string[] = [],
+): Promise<Instance> {
   const cli = join(packageRoot(), "dist", "acquirer-stub", "cli.js");
-  const child = spawn(process.execPath, [cli, "serve", "--db", db, "--port", "0"], {
+  const operatorToken = env.TAPWALLET_ACQUIRER_OPERATOR_TOKEN ?? FLEET_OPERATOR_TOKEN;
+  const child = spawn(process.execPath, [cli, "serve", "--db", db, "--port", "0", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, TAPWALLET_LOG_LEVEL: process.env.TAPWALLET_LOG_LEVEL ?? "warn", ...env },
+    env: {
+      ...process.env,
+      TAPWALLET_LOG_LEVEL: process.env.TAPWALLET_LOG_LEVEL ?? "warn",
+      ...env,
+      TAPWALLET_ACQUIRER_OPERATOR_TOKEN: operatorToken,
+    },
   });
   let stderr = "";
   let conflicts = 0;
@@ -99,6 +120,8 @@ export async function spawnInstance(db: string, env: NodeJS.ProcessEnv = {}): Pr
   return {
     url,
     pid,
+    operatorToken,
+    stderr: () => stderr,
     cpuSeconds: () => {
       try {
         const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");

@@ -54,6 +54,8 @@ export interface BatchProcessorOptions {
   readonly logger?: Logger;
   /** Records checked between two yields to the event loop. */
   readonly chunkSize?: number;
+  /** How long after a wallet's block its debits are still accepted, flagged (domain/block-binding.ts). */
+  readonly hotlistGraceSeconds?: number;
   /** Test hook: runs after the commit, before the answer (a slow network, a crash after commit). */
   readonly afterCommit?: (batchId: string) => Promise<void>;
 }
@@ -64,6 +66,7 @@ export class BatchProcessor {
   readonly #clock: () => Date;
   readonly #logger: Logger | undefined;
   readonly #chunkSize: number;
+  readonly #graceSeconds: number | undefined;
   readonly #afterCommit: ((batchId: string) => Promise<void>) | undefined;
   readonly #inFlightBatches = new Set<string>();
   readonly #inFlightTerminals = new Set<string>();
@@ -74,6 +77,7 @@ export class BatchProcessor {
     this.#clock = options.clock ?? (() => new Date());
     this.#logger = options.logger;
     this.#chunkSize = options.chunkSize ?? 500;
+    this.#graceSeconds = options.hotlistGraceSeconds;
     this.#afterCommit = options.afterCommit;
   }
 
@@ -158,7 +162,15 @@ export class BatchProcessor {
         const raced = await this.#replay(tx, terminal.terminalId, m.batchId, contentHash);
         if (raced) return { outcome: raced };
         const snapshot = await tx.snapshot(terminal.terminalId, m, checked);
-        const decision = decideBatch({ upload, terminal, checked }, snapshot.view);
+        const decision = decideBatch(
+          {
+            upload,
+            terminal,
+            checked,
+            ...(this.#graceSeconds === undefined ? {} : { hotlistGraceSeconds: this.#graceSeconds }),
+          },
+          snapshot.view,
+        );
         if (decision.kind === "not-continuing")
           throw new AcquirerError(
             "ACQ_ERR_CHAIN_BREAK",
@@ -233,6 +245,23 @@ export class BatchProcessor {
           log?.warn(
             { walletId: c.walletId, cardCounter: c.cardCounter, first: c.first, cloneSeq: c.cloneSeq },
             "clone detected: wallet blocked and hotlisted",
+          );
+        for (const f of decision.afterBlock)
+          log?.warn(
+            {
+              walletId: f.walletId,
+              seq: f.seq,
+              cardCounter: f.cardCounter,
+              recordTime: f.recordTime,
+              blockedAt: f.blockedAt,
+            },
+            "debit dated after its wallet's block accepted inside the hotlist grace period (the issuer's loss)",
+          );
+        const late = decision.result.records.filter((r) => r.reason === "ACQ_ERR_WALLET_BLOCKED").length;
+        if (late > 0)
+          log?.warn(
+            { records: late },
+            "debits dated after their wallet's block and its grace period rejected",
           );
       }
     } finally {

@@ -106,7 +106,7 @@ describe("opening the acquirer database", () => {
       const failure = (await AcquirerStore.open(db.target).catch((e) => e)) as Error & { code: string };
       expect(failure.code).toBe("ACQ_ERR_STORE_SCHEMA");
       expect(failure.message).toMatch(
-        /999_from_the_future, newer than this acquirer-stub \(latest 004_bank_messages\)/,
+        /999_from_the_future, newer than this acquirer-stub \(latest 006_after_block\)/,
       );
       expect(await tables()).toBe(before);
       await store.close();

@@ -197,6 +197,7 @@ export class Ledger {
       c.record && !c.voided ? [{ walletId: c.record.walletId, cardCounter: c.record.cardCounter }] : [],
     );
     const accepted = await this.acceptedRecords(pairs);
+    const blocked = await this.blockedAt([...new Set(pairs.map((p) => p.walletId))]);
     const view: LedgerView = {
       terminalHead: (id) => (id === terminalId ? head : undefined),
       acceptedRecord: (walletId, cardCounter) => accepted.get(pairKey(walletId, cardCounter)),
@@ -206,8 +207,23 @@ export class Ledger {
         const cardRecord = settled.get(`${seq}:${hex(previousHash)}`);
         return cardRecord ? { cardRecord } : undefined;
       },
+      blockedAt: (walletId) => blocked.get(walletId),
     };
     return { view, head };
+  }
+
+  /** When each of these wallets was blocked, for those on the hotlist. */
+  async blockedAt(walletIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const ids of chunks(walletIds)) {
+      const rows = await this.db
+        .selectFrom("blocked_wallets")
+        .select(["wallet_id", "blocked_at"])
+        .where("wallet_id", "in", ids)
+        .execute();
+      for (const r of rows) out.set(r.wallet_id, Number(r.blocked_at));
+    }
+    return out;
   }
 
   async insertCardCertificates(cards: BatchCards): Promise<void> {

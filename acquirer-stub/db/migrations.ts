@@ -16,6 +16,8 @@
  * - the hotlist version is one row, bumped by an atomic `version = version + 1`.
  */
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
+import { afterBlock } from "./after-block-migration.js";
+import { operatorAudit } from "./audit-migration.js";
 
 export type EngineKind = "sqlite" | "postgres";
 
@@ -563,6 +565,8 @@ export function migrations(kind: EngineKind): Record<string, Migration> {
     "002_wallet_platform": { up: (db) => walletPlatform(db, kind) },
     "003_refunds": { up: (db) => refunds(db, kind) },
     "004_bank_messages": { up: (db) => bankMessages(db) },
+    "005_operator_audit": { up: (db) => operatorAudit(db, kind) },
+    "006_after_block": { up: (db) => afterBlock(db, kind) },
   };
 }
 

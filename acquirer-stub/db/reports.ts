@@ -16,6 +16,7 @@ import {
 } from "../domain/settle.js";
 import type { Difference } from "../domain/verify.js";
 import { iso } from "./columns.js";
+import { fraudSection } from "./fraud-report.js";
 import type { Db } from "./schema.js";
 
 export class Reports {
@@ -229,6 +230,7 @@ export class Reports {
         firstBatchId: c.first_batch_id,
         cloneBatchId: c.clone_batch_id,
       })),
+      fraud: await fraudSection(this.db, date),
     };
   }
 }

@@ -318,6 +318,7 @@ export interface AcquirerDb {
   terminals: TerminalsTable;
   revoked_terminals: RevokedTerminalsTable;
   blocked_wallets: BlockedWalletsTable;
+  after_block_records: AfterBlockRecordsTable;
   wallet_events: WalletEventsTable;
   clones: ClonesTable;
   revoked_card_serials: RevokedCardSerialsTable;
@@ -338,10 +339,25 @@ export interface AcquirerDb {
   platform_entries: PlatformEntriesTable;
   refunds: RefundsTable;
   refund_totals: RefundTotalsTable;
+  operator_audit: OperatorAuditTable;
 }
 
 /** What a part of the store runs its queries on: the pool, or one transaction. */
 export type Db = Kysely<AcquirerDb> | Transaction<AcquirerDb>;
+
+/** Debits accepted though dated after their wallet's block, inside the grace (migration 006_after_block). */
+export interface AfterBlockRecordsTable {
+  terminal_id: string;
+  batch_id: string;
+  seq: number;
+  wallet_id: string;
+  card_counter: number;
+  amount: number;
+  currency: number;
+  record_time: number;
+  blocked_at: number;
+  at: number;
+}
 
 /** Refunds batches carried (migration 003_refunds): pending until their original is accepted. */
 export interface RefundsTable {
@@ -371,4 +387,24 @@ export interface RefundTotalsTable {
   seq: number;
   original_amount: number;
   refunded: number;
+}
+
+/** One operator action (migration 005_operator_audit), written in the action's transaction (db/audit.ts). */
+export interface OperatorAuditTable {
+  id: Generated<number>;
+  /** Unix seconds. */
+  at: number;
+  /** How the operator reached the acquirer. */
+  via: "http" | "cli";
+  /** HTTP: "operator-token" or "open-operator-routes"; CLI: --operator, else the OS user name. */
+  who: string;
+  /** HTTP: the remote address; null for the CLI. */
+  address: string | null;
+  action: "block" | "unblock" | "report-lost" | "release" | "set-params" | "revoke-terminal";
+  /** The wallet id, or the terminal id of revoke-terminal. */
+  subject: string;
+  /** Why, as the operator said it (a block reason, a note); null when none was given. */
+  reason: string | null;
+  /** JSON: what the action did (changed, the queued command id, the hotlist version). */
+  outcome: string;
 }

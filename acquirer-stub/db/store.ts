@@ -18,6 +18,7 @@
  * | wallets terminals caught rolled back or edited | findings.ts | terminal_findings |
  * | settled consumption forwarded to the wallet platform | ../platform/store/consumption.ts | platform_bookings, platform_entries (reads records, wallets) |
  * | refunds batches carry, settled against their debits | refunds.ts, refund-settlement.ts, ../platform/store/refund-bookings.ts | refunds, refund_totals (reads records, wallets); platform_bookings, platform_entries |
+ * | the operator audit log | audit.ts | operator_audit |
  *
  * The wallet platform's tables (wallets, bank accounts, bookings, loads) have their own store on
  * the same engine: acquirer-stub/platform/store/platform-store.ts. The one platform part here is
@@ -42,6 +43,8 @@ import type { SettlementReport } from "../domain/settle.js";
 import type { CheckedRecord } from "../domain/verify.js";
 import { Consumption } from "../platform/store/consumption.js";
 import { RefundBookings } from "../platform/store/refund-bookings.js";
+import { AfterBlockRecords } from "./after-block.js";
+import { type AuditEntry, type AuditQuery, type OperatorActor, OperatorAudit } from "./audit.js";
 import { type ApplyContext, Batches, type FinalDecision, type StoredBatch } from "./batches.js";
 import {
   type DbTarget,
@@ -78,6 +81,8 @@ class Parts {
   readonly findings: Findings;
   readonly consumption: Consumption;
   readonly refunds: RefundSettlement;
+  readonly audit: OperatorAudit;
+  readonly afterBlock: AfterBlockRecords;
   constructor(db: Db, kind: EngineKind) {
     this.batches = new Batches(db);
     this.ledger = new Ledger(db, kind);
@@ -88,6 +93,8 @@ class Parts {
     this.findings = new Findings(db);
     this.consumption = new Consumption(db);
     this.refunds = new RefundSettlement(new Refunds(db), new RefundBookings(db));
+    this.audit = new OperatorAudit(db);
+    this.afterBlock = new AfterBlockRecords(db);
   }
 }
 
@@ -143,6 +150,11 @@ export class AcquirerTx {
       await this.#p.ledger.insertClone(clone, ctx);
       await this.#p.hotlist.block(clone.walletId, "clone", "clone-detection", ctx.now);
     }
+    await this.#p.afterBlock.insert(decision.afterBlock, {
+      terminalId: ctx.terminalId,
+      batchId: m.batchId,
+      now: ctx.now,
+    });
     return response;
   }
 
@@ -314,9 +326,23 @@ export class AcquirerStore {
     return this.#p.terminals.isRevoked(terminalId);
   }
 
-  /** Revoke a terminal id: its batches are refused from now on. Returns false when it already was. */
-  revokeTerminal(terminalId: string, now: number, reason?: string): Promise<boolean> {
-    return this.#write("revoke terminal", (p) => p.terminals.revoke(terminalId, now, reason));
+  /**
+   * Revoke a terminal id: its batches are refused from now on. Returns false when it already was.
+   * With an actor, the action is written to the audit log in the same transaction.
+   */
+  revokeTerminal(terminalId: string, now: number, reason?: string, actor?: OperatorActor): Promise<boolean> {
+    return this.#write("revoke terminal", async (p) => {
+      const changed = await p.terminals.revoke(terminalId, now, reason);
+      if (actor)
+        await p.audit.record(actor, {
+          action: "revoke-terminal",
+          subject: terminalId,
+          reason: reason ?? null,
+          outcome: { changed },
+          at: now,
+        });
+      return changed;
+    });
   }
 
   /** Findings terminals reported, oldest first; one wallet's when given. */
@@ -332,14 +358,42 @@ export class AcquirerStore {
   // -------------------------------------------------------------------------------------------
   // Hotlist
 
-  /** Block a wallet (loss report). Returns false when it already was blocked (the list did not change). */
-  blockWallet(walletId: string, reason: BlockReason, now: number): Promise<boolean> {
-    return this.#write("block wallet", (p) => p.hotlist.block(walletId, reason, "operator", now));
+  /**
+   * Block a wallet (loss report). Returns false when it already was blocked (the list did not
+   * change). With an actor, the action is written to the audit log in the same transaction.
+   */
+  blockWallet(walletId: string, reason: BlockReason, now: number, actor?: OperatorActor): Promise<boolean> {
+    return this.#write("block wallet", async (p) => {
+      const changed = await p.hotlist.block(walletId, reason, "operator", now);
+      if (actor)
+        await p.audit.record(actor, {
+          action: "block",
+          subject: walletId,
+          reason,
+          outcome: { changed, hotlistVersion: await p.hotlist.version() },
+          at: now,
+        });
+      return changed;
+    });
   }
 
-  /** Release a wallet. Returns false when it was not blocked. */
-  unblockWallet(walletId: string, now: number): Promise<boolean> {
-    return this.#write("unblock wallet", (p) => p.hotlist.unblock(walletId, now));
+  /**
+   * Release a wallet. Returns false when it was not blocked. With an actor, the action is written
+   * to the audit log in the same transaction (`note`: why, as the operator said it).
+   */
+  unblockWallet(walletId: string, now: number, actor?: OperatorActor, note?: string): Promise<boolean> {
+    return this.#write("unblock wallet", async (p) => {
+      const changed = await p.hotlist.unblock(walletId, now);
+      if (actor)
+        await p.audit.record(actor, {
+          action: "unblock",
+          subject: walletId,
+          reason: note ?? null,
+          outcome: { changed, hotlistVersion: await p.hotlist.version() },
+          at: now,
+        });
+      return changed;
+    });
   }
 
   walletBlock(walletId: string): Promise<WalletBlock | null> {
@@ -379,6 +433,11 @@ export class AcquirerStore {
 
   settlementReport(date: string): Promise<SettlementReport> {
     return this.#read("settlement report", (p) => p.reports.settlement(date));
+  }
+
+  /** The operator audit log, newest first. */
+  operatorAudit(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    return this.#read("operator audit", (p) => p.audit.list(query));
   }
 
   walletLedger(walletId: string): Promise<WalletLedger> {

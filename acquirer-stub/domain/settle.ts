@@ -2,7 +2,9 @@
  * Settlement, reconciliation and ledger views, pure: the database hands over rows, these functions
  * shape them. Amounts stay integers in minor units; text is made with protocol/amount.ts.
  */
+
 import { type Currency, currencyByNumeric, formatAmount, MAX_AMOUNT_MINOR } from "../../protocol/amount.js";
+import { type FraudSection, renderFraud } from "./fraud.js";
 import type { Difference } from "./verify.js";
 
 export interface Range {
@@ -136,6 +138,8 @@ export interface SettlementReport {
     firstBatchId: string;
     cloneBatchId: string;
   }[];
+  /** Wallets blocked as fraud, and who bears the day's debits dated after a block (fraud.ts). */
+  readonly fraud: FraudSection;
 }
 
 export const DATE_RE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
@@ -193,6 +197,7 @@ export function renderReport(r: SettlementReport): string {
         `  wallet ${c.walletId} counter ${c.cardCounter}: batch ${c.firstBatchId} and batch ${c.cloneBatchId}`,
       );
   }
+  lines.push(...renderFraud(r.fraud));
   return `${lines.join("\n")}\n`;
 }
 

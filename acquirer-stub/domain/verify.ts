@@ -25,6 +25,7 @@
  * terminal seq was already used. Such a record says nothing about the others, and its slot in the
  * chain is accounted for, so the chain head still moves past it.
  */
+
 import { equalBytes, hex } from "../../protocol/bytes.js";
 import { ecdsaVerify, sha256 } from "../../protocol/crypto.js";
 import type {
@@ -44,6 +45,7 @@ import {
   type WalletRecord,
 } from "../../protocol/wallet/records.js";
 import { AcquirerError, type AcquirerErrorCode } from "../errors.js";
+import { type AfterBlockFlag, againstBlock, DEFAULT_HOTLIST_GRACE_SECONDS } from "./block-binding.js";
 import type { AcquirerTrust, AuthenticatedTerminal, VerifiedCard } from "./trust.js";
 
 /** A record dated further than this ahead of the acquirer's clock is refused (terminal clock gone wrong). */
@@ -328,6 +330,8 @@ export interface LedgerView {
     seq: number,
     previousHash: Uint8Array,
   ): { cardRecord: Uint8Array } | undefined;
+  /** When the wallet was blocked (unix seconds), if it is on the hotlist now. */
+  blockedAt(walletId: string): number | undefined;
 }
 
 export type Difference =
@@ -381,12 +385,16 @@ export type BatchDecision =
       readonly records: readonly DecidedRecord[];
       readonly clones: readonly CloneEvent[];
       readonly differences: readonly Difference[];
+      /** Accepted debits dated after their wallet's block, inside the grace period (block-binding.ts). */
+      readonly afterBlock: readonly AfterBlockFlag[];
     };
 
 export interface DecideInput {
   readonly upload: BatchUpload;
   readonly terminal: AuthenticatedTerminal;
   readonly checked: readonly CheckedRecord[];
+  /** How long after a block a debit is still accepted (flagged); default the terminals' hotlist age. */
+  readonly hotlistGraceSeconds?: number;
 }
 
 function rejectedWhole(
@@ -413,6 +421,7 @@ function rejectedWhole(
     records: [],
     clones: [],
     differences: [],
+    afterBlock: [],
   };
 }
 
@@ -451,6 +460,8 @@ export function decideBatch(input: DecideInput, view: LedgerView): BatchDecision
   const seqsHere = new Set<number>();
   const decided: DecidedRecord[] = [];
   const clones: CloneEvent[] = [];
+  const afterBlock: AfterBlockFlag[] = [];
+  const grace = input.hotlistGraceSeconds ?? DEFAULT_HOTLIST_GRACE_SECONDS;
   let accepted = 0;
   for (const c of checked) {
     let reason = c.reason;
@@ -482,7 +493,24 @@ export function decideBatch(input: DecideInput, view: LedgerView): BatchDecision
             });
           }
         } else if (seqTaken) reason = "ACQ_ERR_SEQ_REUSED";
-        else acceptedHere.set(key, c);
+        else {
+          const blockedAt = view.blockedAt(r.walletId);
+          const against = againstBlock(r.time, blockedAt, grace);
+          if (against === "after-grace") reason = "ACQ_ERR_WALLET_BLOCKED";
+          else {
+            if (against === "in-grace")
+              afterBlock.push({
+                seq: c.seq,
+                walletId: r.walletId,
+                cardCounter: r.cardCounter,
+                amount: r.amount,
+                currency: r.currency,
+                recordTime: r.time,
+                blockedAt: blockedAt!,
+              });
+            acceptedHere.set(key, c);
+          }
+        }
       }
     }
     if (reason === undefined) seqsHere.add(c.seq);
@@ -508,6 +536,7 @@ export function decideBatch(input: DecideInput, view: LedgerView): BatchDecision
     records: decided,
     clones,
     differences: reconcile(upload, decided),
+    afterBlock,
   };
 }
 

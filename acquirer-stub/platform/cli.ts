@@ -14,6 +14,9 @@
  *   bank show <number>
  *   bank list
  *
+ * set-params, report-lost and release take `--operator <name>` (default: the OS user name) and
+ * `--reason <text>`, and are written to the operator audit log in their own transaction.
+ *
  * Plain text by default, `--json` for JSON. Amounts are decimal text in the currency's minor unit
  * (protocol/amount.ts); a malformed one is a usage error (exit 2). `issue` and `open` create the
  * database when it does not exist yet; `show` and `list` refuse a missing one.
@@ -30,6 +33,7 @@ import {
 } from "../../protocol/amount.js";
 import { isTapwalletError } from "../../protocol/errors.js";
 import { ID_PATTERN } from "../../protocol/wallet/constants.js";
+import type { OperatorActor } from "../db/audit.js";
 import type { AcquirerStore } from "../db/store.js";
 import { AcquirerError } from "../errors.js";
 import { ACCOUNT_NUMBER_PATTERN } from "./accounts.js";
@@ -54,6 +58,10 @@ export interface CliSupport {
     options?: { create?: boolean },
   ): Promise<T>;
   printJson(value: unknown): void;
+  /** `--operator <name>`, for the audit log. */
+  operatorOption(): Option;
+  /** Who the CLI operator is: `--operator`, else the OS user name. */
+  actor(operator: string | undefined): OperatorActor;
 }
 
 const usage = (message: string) => new AcquirerError("ACQ_ERR_USAGE", message);
@@ -108,9 +116,21 @@ interface ParamsOptions {
   balanceLimit?: string;
   autoLoadThreshold?: string;
   autoLoadAmount?: string;
+  reason?: string;
+  operator?: string;
   json?: boolean;
   db: string;
 }
+
+/** The options of an audited wallet command (report-lost, release). */
+interface AuditedOptions {
+  reason?: string;
+  operator?: string;
+  json?: boolean;
+  db: string;
+}
+
+const REASON_HELP = "why, kept in the audit log";
 
 const PARAM_FLAGS: readonly [keyof WalletParameters, string][] = [
   ["singleLimit", "--single-limit"],
@@ -208,10 +228,13 @@ export function registerPlatformCommands(program: Command, cli: CliSupport): voi
     .option("--balance-limit <amount>", "balance limit")
     .option("--auto-load-threshold <amount>", "balance below which an auto-load runs")
     .option("--auto-load-amount <amount>", "auto-load amount (0 switches auto-load off)")
+    .option("--reason <text>", REASON_HELP)
+    .addOption(cli.operatorOption())
     .option("--json", "print JSON")
     .addOption(cli.dbOption())
     .action(async (walletId: string, o: ParamsOptions) => {
       walletIdArgument(walletId);
+      const actor = cli.actor(o.operator);
       const result = await cli.withStore(o.db, async (s) => {
         const store = PlatformStore.of(s);
         const c = currencyByNumeric((await walletView(store, walletId)).currency);
@@ -224,7 +247,11 @@ export function registerPlatformCommands(program: Command, cli: CliSupport): voi
           throw usage(
             "give at least one of --single-limit, --balance-limit, --auto-load-threshold, --auto-load-amount",
           );
-        return { c, change, queued: await setParameters(store, walletId, change, nowSeconds()) };
+        return {
+          c,
+          change,
+          queued: await setParameters(store, walletId, change, nowSeconds(), actor, o.reason),
+        };
       });
       if (o.json) return cli.printJson({ walletId, ...result.queued, values: result.change });
       out([
@@ -245,11 +272,16 @@ export function registerPlatformCommands(program: Command, cli: CliSupport): voi
         "hotlist (its version moves), and BLOCK is queued for the card",
     )
     .argument("<WALLET_ID>", "wallet id")
+    .option("--reason <text>", REASON_HELP)
+    .addOption(cli.operatorOption())
     .option("--json", "print JSON")
     .addOption(cli.dbOption())
-    .action(async (walletId: string, o: { json?: boolean; db: string }) => {
+    .action(async (walletId: string, o: AuditedOptions) => {
       walletIdArgument(walletId);
-      const r = await cli.withStore(o.db, (s) => reportLost(PlatformStore.of(s), walletId, nowSeconds()));
+      const actor = cli.actor(o.operator);
+      const r = await cli.withStore(o.db, (s) =>
+        reportLost(PlatformStore.of(s), walletId, nowSeconds(), actor, o.reason),
+      );
       if (o.json) return cli.printJson({ walletId, ...r });
       out([
         r.changed
@@ -268,11 +300,16 @@ export function registerPlatformCommands(program: Command, cli: CliSupport): voi
         "once the card confirms it (at once when the card was never blocked)",
     )
     .argument("<WALLET_ID>", "wallet id")
+    .option("--reason <text>", REASON_HELP)
+    .addOption(cli.operatorOption())
     .option("--json", "print JSON")
     .addOption(cli.dbOption())
-    .action(async (walletId: string, o: { json?: boolean; db: string }) => {
+    .action(async (walletId: string, o: AuditedOptions) => {
       walletIdArgument(walletId);
-      const r = await cli.withStore(o.db, (s) => releaseWallet(PlatformStore.of(s), walletId, nowSeconds()));
+      const actor = cli.actor(o.operator);
+      const r = await cli.withStore(o.db, (s) =>
+        releaseWallet(PlatformStore.of(s), walletId, nowSeconds(), actor, o.reason),
+      );
       if (o.json) return cli.printJson({ walletId, ...r });
       out([
         r.queued

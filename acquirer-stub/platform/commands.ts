@@ -28,6 +28,7 @@ import type {
 } from "../../protocol/platform/api.js";
 import { RECORD_TYPE } from "../../protocol/wallet/constants.js";
 import { BLOCK_REASON } from "../../protocol/wallet/messages.js";
+import type { OperatorActor } from "../db/audit.js";
 import type { AuthenticatedTerminal } from "../domain/trust.js";
 import { AcquirerError } from "../errors.js";
 import { cardKey } from "./cards.js";
@@ -104,12 +105,18 @@ export interface QueuedCommand {
   readonly superseded: readonly string[];
 }
 
-/** `wallet set-params`: queue UPDATE PARAMETERS with the changed values over what is pending. */
+/**
+ * `wallet set-params`: queue UPDATE PARAMETERS with the changed values over what is pending. With
+ * an actor (here and in reportLost, releaseWallet), the action is written to the operator audit
+ * log in the same transaction; `note` is why, as the operator said it.
+ */
 export async function setParameters(
   store: PlatformStore,
   walletId: string,
   change: Partial<WalletParameters>,
   now: number,
+  actor?: OperatorActor,
+  note?: string,
 ): Promise<QueuedCommand> {
   return store.write("set parameters", async (tx) => {
     const wallet = await walletOrUnknown(tx, walletId, { lock: true });
@@ -125,7 +132,20 @@ export async function setParameters(
     if (pending) await tx.commands.supersede(pending.commandId);
     const commandId = newCommandId();
     await tx.commands.insert({ commandId, walletId, kind: "parameters", payload: values, queuedAt: now });
-    return { commandId, kind: "parameters", superseded: pending ? [pending.commandId] : [] };
+    const queued: QueuedCommand = {
+      commandId,
+      kind: "parameters",
+      superseded: pending ? [pending.commandId] : [],
+    };
+    if (actor)
+      await tx.audit.record(actor, {
+        action: "set-params",
+        subject: walletId,
+        reason: note ?? null,
+        outcome: { commandId, superseded: queued.superseded, values: change },
+        at: now,
+      });
+    return queued;
   });
 }
 
@@ -138,7 +158,13 @@ export interface LossReport {
 }
 
 /** `wallet report-lost`: the wallet lost, on the hotlist, BLOCK queued for its card. */
-export async function reportLost(store: PlatformStore, walletId: string, now: number): Promise<LossReport> {
+export async function reportLost(
+  store: PlatformStore,
+  walletId: string,
+  now: number,
+  actor?: OperatorActor,
+  note?: string,
+): Promise<LossReport> {
   return store.write("report lost", async (tx) => {
     const wallet = await walletOrUnknown(tx, walletId, { lock: true });
     if (wallet.status === "closed")
@@ -163,7 +189,25 @@ export async function reportLost(store: PlatformStore, walletId: string, now: nu
       });
       queued = { commandId, kind: "block", superseded: unblock ? [unblock.commandId] : [] };
     }
-    return { changed: !already, status: "lost", hotlistVersion: await tx.hotlist.version(), queued };
+    const report: LossReport = {
+      changed: !already,
+      status: "lost",
+      hotlistVersion: await tx.hotlist.version(),
+      queued,
+    };
+    if (actor)
+      await tx.audit.record(actor, {
+        action: "report-lost",
+        subject: walletId,
+        reason: note ?? null,
+        outcome: {
+          changed: report.changed,
+          hotlistVersion: report.hotlistVersion,
+          commandId: queued?.commandId ?? null,
+        },
+        at: now,
+      });
+    return report;
   });
 }
 
@@ -175,49 +219,73 @@ export interface Release {
 }
 
 /** `wallet release`: UNBLOCK queued for the card; released at once when no BLOCK ever went out. */
-export async function releaseWallet(store: PlatformStore, walletId: string, now: number): Promise<Release> {
+export async function releaseWallet(
+  store: PlatformStore,
+  walletId: string,
+  now: number,
+  actor?: OperatorActor,
+  note?: string,
+): Promise<Release> {
   return store.write("release wallet", async (tx) => {
-    const wallet = await walletOrUnknown(tx, walletId, { lock: true });
-    if (wallet.status !== "lost" && wallet.status !== "blocked")
-      throw new AcquirerError(
-        "ACQ_ERR_WALLET_NOT_LOST",
-        `wallet ${walletId} is ${wallet.status}: nothing to release`,
-        {
-          details: { walletId, status: wallet.status },
+    const released = await release(tx, walletId, now);
+    if (actor)
+      await tx.audit.record(actor, {
+        action: "release",
+        subject: walletId,
+        reason: note ?? null,
+        outcome: {
+          status: released.status,
+          hotlistVersion: released.hotlistVersion,
+          commandId: released.queued?.commandId ?? null,
         },
-      );
-    const pendingUnblock = await tx.commands.pendingOfKind(walletId, "unblock");
-    if (pendingUnblock)
-      return {
-        status: wallet.status,
-        hotlistVersion: await tx.hotlist.version(),
-        queued: { commandId: pendingUnblock.commandId, kind: "unblock", superseded: [] },
-      };
-    const block = await tx.commands.pendingOfKind(walletId, "block");
-    const mayBeOnCard =
-      !block ||
-      (await tx.commands.signingCount(block.commandId)) > 0 ||
-      (await tx.commands.ofWallet(walletId, "delivered")).some((c) => c.kind === "block");
-    if (block) await tx.commands.supersede(block.commandId);
-    if (!mayBeOnCard) {
-      await tx.wallets.setStatus(walletId, "active");
-      await tx.hotlist.unblock(walletId, now);
-      return { status: "active", hotlistVersion: await tx.hotlist.version(), queued: null };
-    }
-    const commandId = newCommandId();
-    await tx.commands.insert({
-      commandId,
-      walletId,
-      kind: "unblock",
-      payload: { reason: BLOCK_REASON.OTHER },
-      queuedAt: now,
-    });
+        at: now,
+      });
+    return released;
+  });
+}
+
+/** The release, inside releaseWallet's transaction. */
+async function release(tx: PlatformTx, walletId: string, now: number): Promise<Release> {
+  const wallet = await walletOrUnknown(tx, walletId, { lock: true });
+  if (wallet.status !== "lost" && wallet.status !== "blocked")
+    throw new AcquirerError(
+      "ACQ_ERR_WALLET_NOT_LOST",
+      `wallet ${walletId} is ${wallet.status}: nothing to release`,
+      {
+        details: { walletId, status: wallet.status },
+      },
+    );
+  const pendingUnblock = await tx.commands.pendingOfKind(walletId, "unblock");
+  if (pendingUnblock)
     return {
       status: wallet.status,
       hotlistVersion: await tx.hotlist.version(),
-      queued: { commandId, kind: "unblock", superseded: block ? [block.commandId] : [] },
+      queued: { commandId: pendingUnblock.commandId, kind: "unblock", superseded: [] },
     };
+  const block = await tx.commands.pendingOfKind(walletId, "block");
+  const mayBeOnCard =
+    !block ||
+    (await tx.commands.signingCount(block.commandId)) > 0 ||
+    (await tx.commands.ofWallet(walletId, "delivered")).some((c) => c.kind === "block");
+  if (block) await tx.commands.supersede(block.commandId);
+  if (!mayBeOnCard) {
+    await tx.wallets.setStatus(walletId, "active");
+    await tx.hotlist.unblock(walletId, now);
+    return { status: "active", hotlistVersion: await tx.hotlist.version(), queued: null };
+  }
+  const commandId = newCommandId();
+  await tx.commands.insert({
+    commandId,
+    walletId,
+    kind: "unblock",
+    payload: { reason: BLOCK_REASON.OTHER },
+    queuedAt: now,
   });
+  return {
+    status: wallet.status,
+    hotlistVersion: await tx.hotlist.version(),
+    queued: { commandId, kind: "unblock", superseded: block ? [block.commandId] : [] },
+  };
 }
 
 async function lockedCommand(

@@ -143,7 +143,13 @@ describe("wallet platform › consumption the acquirer settles", () => {
   it("books a batch once when two instances settle it at the same time", async () => {
     const p = testPki();
     const store = await AcquirerStore.open(world.acq.dbPath);
-    const second = await buildApp({ store, trust: p.trust, hotlistSigner: p.hotlistSigner, clock });
+    const second = await buildApp({
+      store,
+      trust: p.trust,
+      hotlistSigner: p.hotlistSigner,
+      clock,
+      operator: { off: true },
+    });
     try {
       const upload = threePayments();
       const [a, b] = await Promise.all([postBatch(world.acq.app, upload), postBatch(second, upload)]);

@@ -306,7 +306,13 @@ describe("wallet platform › refunds of returned goods", () => {
   it("books a refund once when two instances settle its batch at the same time", async () => {
     const p = testPki();
     const store = await AcquirerStore.open(world.acq.dbPath);
-    const second = await buildApp({ store, trust: p.trust, hotlistSigner: p.hotlistSigner, clock });
+    const second = await buildApp({
+      store,
+      trust: p.trust,
+      hotlistSigner: p.hotlistSigner,
+      clock,
+      operator: { off: true },
+    });
     try {
       const sim = new TerminalSim();
       sim.debit({ card: "cards/alice", amount: 450 });

@@ -16,7 +16,7 @@
  * unknown, 409 idempotency conflict / challenge reused / load state, 422 a refusal a terminal acts
  * on by code (PLATFORM_REFUSALS), 503 database unavailable (retry).
  *
- * Operator (with the operator token when one is configured):
+ * Operator (as the app's OperatorAccess says: with the token, open, or not registered when off):
  *   GET /v1/platform/wallets/:walletId   the wallet, its accounts, bound account and loads
  *   GET /v1/platform/reconciliation      every account reconciled (PlatformReconciliation)
  */
@@ -31,7 +31,7 @@ import type {
   ReversalOutcome,
   ReversalRequest,
 } from "../../protocol/platform/api.js";
-import { operatorAuthorizer } from "../routes/operator.js";
+import { type OperatorAccess, operatorAuthorizer, operatorMode } from "../routes/operator-auth.js";
 import { authenticateRequests, keepRawJsonBodies, terminalOf } from "./auth.js";
 import { completeCommand, signCommand } from "./commands.js";
 import type { PlatformContext } from "./context.js";
@@ -59,7 +59,7 @@ export const PLATFORM_BODY_LIMIT = 64 * 1024;
 export interface PlatformRouteDeps {
   readonly ctx: PlatformContext;
   readonly isTerminalRevoked: (terminalId: string) => Promise<boolean>;
-  readonly operatorToken: string | undefined;
+  readonly operator: OperatorAccess;
 }
 
 export function registerPlatformRoutes(app: FastifyInstance, deps: PlatformRouteDeps): void {
@@ -123,13 +123,15 @@ export function registerPlatformRoutes(app: FastifyInstance, deps: PlatformRoute
     );
   });
 
+  if (operatorMode(deps.operator) === "off") return;
+  const authorize = operatorAuthorizer(deps.operator);
   app.get<{ Params: { walletId: string } }>(
     "/v1/platform/wallets/:walletId",
-    { schema: { params: walletParamsSchema }, preHandler: operatorAuthorizer(deps.operatorToken) },
+    { schema: { params: walletParamsSchema }, preHandler: authorize },
     async (request) => walletView(ctx.store, request.params.walletId),
   );
 
-  app.get("/v1/platform/reconciliation", { preHandler: operatorAuthorizer(deps.operatorToken) }, async () =>
+  app.get("/v1/platform/reconciliation", { preHandler: authorize }, async () =>
     platformReconciliation(ctx.store),
   );
 }

@@ -26,7 +26,11 @@ export interface BatchRouteAuth {
   readonly operator: (request: FastifyRequest) => Promise<void>;
 }
 
-export function registerBatchRoutes(app: FastifyInstance, processor: BatchProcessor, auth: BatchRouteAuth): void {
+export function registerBatchRoutes(
+  app: FastifyInstance,
+  processor: BatchProcessor,
+  auth: BatchRouteAuth,
+): void {
   app.post<{ Body: BatchUpload }>(
     "/v1/batches",
     { schema: { body: batchUploadSchema } },

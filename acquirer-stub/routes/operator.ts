@@ -6,34 +6,28 @@
  *   GET  /v1/reports/settlement?date=YYYY-MM-DD — settlement, reconciliation, outstanding gaps, clones
  *   GET  /v1/findings, /v1/wallets/:walletId/findings — wallets terminals caught rolled back or edited
  *   GET  /v1/platform/wallets/:walletId        — the wallet platform's view (platform/routes.ts)
- * With an operator token configured, each needs `Authorization: Bearer <token>` (else 401).
+ * Who may call them is the app's OperatorAccess (operator-auth.ts): with a token each needs
+ * `Authorization: Bearer <token>` (else 401); `off` registers none of them (404). Block and unblock
+ * are written to the operator audit log (db/audit.ts) in their own transaction.
  */
-import { timingSafeEqual } from "node:crypto";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { AcquirerStore } from "../db/store.js";
 import type { BlockReason } from "../domain/hotlist.js";
 import { isCalendarDate } from "../domain/settle.js";
 import { AcquirerError } from "../errors.js";
+import { httpActor, type OperatorAccess, operatorAuthorizer, operatorMode } from "./operator-auth.js";
 import { blockBodySchema, reportQuerySchema, walletParamsSchema } from "./schemas.js";
 
-/** A preHandler that requires `Authorization: Bearer <token>` when a token is configured. */
-export function operatorAuthorizer(operatorToken: string | undefined) {
-  const expected = operatorToken === undefined ? undefined : Buffer.from(`Bearer ${operatorToken}`);
-  return async (request: FastifyRequest): Promise<void> => {
-    if (!expected) return;
-    const given = Buffer.from(request.headers.authorization ?? "");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new AcquirerError("ACQ_ERR_UNAUTHORIZED", "operator token missing or wrong");
-  };
-}
+export { operatorAuthorizer } from "./operator-auth.js";
 
 export function registerOperatorRoutes(
   app: FastifyInstance,
   store: AcquirerStore,
   clock: () => Date,
-  operatorToken: string | undefined,
+  access: OperatorAccess,
 ): void {
-  const authorize = operatorAuthorizer(operatorToken);
+  if (operatorMode(access) === "off") return;
+  const authorize = operatorAuthorizer(access);
   const now = () => Math.floor(clock().getTime() / 1000);
 
   app.post<{ Params: { walletId: string }; Body: { reason: BlockReason } }>(
@@ -41,7 +35,12 @@ export function registerOperatorRoutes(
     { schema: { params: walletParamsSchema, body: blockBodySchema }, preHandler: authorize },
     async (request) => {
       const { walletId } = request.params;
-      const changed = await store.blockWallet(walletId, request.body.reason, now());
+      const changed = await store.blockWallet(
+        walletId,
+        request.body.reason,
+        now(),
+        httpActor(access, request),
+      );
       request.log.info({ walletId, reason: request.body.reason, changed }, "wallet blocked");
       return { walletId, blocked: true, changed, hotlistVersion: await store.hotlistVersion() };
     },
@@ -56,7 +55,7 @@ export function registerOperatorRoutes(
       if (body !== undefined && (typeof body !== "object" || body === null || Object.keys(body).length > 0))
         throw new AcquirerError("ACQ_ERR_BAD_REQUEST", "unblock takes no body (or {})");
       const { walletId } = request.params;
-      const changed = await store.unblockWallet(walletId, now());
+      const changed = await store.unblockWallet(walletId, now(), httpActor(access, request));
       request.log.info({ walletId, changed }, "wallet unblocked");
       return { walletId, blocked: false, changed, hotlistVersion: await store.hotlistVersion() };
     },

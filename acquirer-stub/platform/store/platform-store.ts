@@ -12,6 +12,7 @@
  * | issuer commands queued for cards | commands.ts | platform_commands, platform_command_signings |
  * | the acquirer's hotlist (a loss report) | ../../db/hotlist.ts | blocked_wallets, wallet_events, hotlist |
  * | the reconciliation's facts | reconciliation.ts | (reads all of the above, and the acquirer's records) |
+ * | the operator audit log (report-lost, release, set-params) | ../../db/audit.ts | operator_audit |
  *
  * The settled consumption a batch forwards is booked by consumption.ts, from the acquirer's batch
  * transaction (db/store.ts).
@@ -21,6 +22,7 @@
  * everything back (a refused request stores nothing).
  */
 import type { Logger } from "../../../protocol/logger.js";
+import { OperatorAudit } from "../../db/audit.js";
 import { type Engine, inTransaction } from "../../db/engine.js";
 import { Hotlist } from "../../db/hotlist.js";
 import type { EngineKind } from "../../db/migrations.js";
@@ -42,6 +44,7 @@ export class PlatformTx {
   readonly reconciliation: ReconciliationQueries;
   readonly commands: Commands;
   readonly hotlist: Hotlist;
+  readonly audit: OperatorAudit;
   constructor(db: Db, kind: EngineKind) {
     this.wallets = new Wallets(db, kind);
     this.bank = new Bank(db);
@@ -50,6 +53,7 @@ export class PlatformTx {
     this.reconciliation = new ReconciliationQueries(db);
     this.commands = new Commands(db);
     this.hotlist = new Hotlist(db);
+    this.audit = new OperatorAudit(db);
   }
 }
 
