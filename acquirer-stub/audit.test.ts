@@ -4,16 +4,15 @@
  * it, what, to which wallet or terminal, why and what came of it; a refused action is not. The
  * real CLI of dist/ (npm test builds it first; run `npm run build` before running this file alone).
  */
-import { execFile } from "node:child_process";
+
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ACQUIRER_CLI, type Instance, spawnInstance } from "../test-support/fleet.js";
+import { runCli } from "../test-support/run-cli.js";
 import { type TestDatabase, testDatabase } from "./testing.js";
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "acquirer-audit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -28,18 +27,7 @@ afterEach(async () => {
   await database.drop();
 });
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [ACQUIRER_CLI, ...args, "--db", database.target], {
-      timeout: 20_000,
-      env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
-  }
-}
+const cli = (...args: string[]) => runCli(ACQUIRER_CLI, [...args, "--db", database.target]);
 
 async function ok(...args: string[]): Promise<string> {
   const r = await cli(...args);

@@ -2,20 +2,20 @@
  * The acquirer CLI as an operator runs it: `node dist/acquirer-stub/cli.js …` (npm test builds dist
  * first; run `npm run build` before running this file alone).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../protocol/paths.js";
 import { AcquirerClient } from "../terminal/adapters/http/acquirer-client.js";
 import { TerminalSim } from "../test-support/batch-builder.js";
 import { frozenClock, realClock } from "../test-support/clock.js";
+import { runCli } from "../test-support/run-cli.js";
 import { testDatabase, testEngine, testPostgresUrl } from "./testing.js";
 
 const CLI = join(packageRoot(), "dist", "acquirer-stub", "cli.js");
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "acquirer-cli-"));
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -23,18 +23,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      timeout: 20_000,
-      env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
-  }
-}
+const cli = (...args: string[]) => runCli(CLI, args);
 
 /** `serve --port 0` with an operator token; resolves with its URL once it prints it. */
 function serve(db: string): Promise<{ url: string; child: ChildProcess }> {

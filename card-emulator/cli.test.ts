@@ -2,31 +2,19 @@
  * The card-emulator CLI as a user runs it: `node dist/card-emulator/cli.js …` (npm test builds dist
  * first; run `npm run build` before running this file alone).
  */
-import { execFile } from "node:child_process";
+
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../protocol/paths.js";
+import { runCli } from "../test-support/run-cli.js";
 
 const CLI = join(packageRoot(), "dist", "card-emulator", "cli.js");
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "tapwallet-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      timeout: 20_000,
-      env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
-  }
-}
+const cli = (...args: string[]) => runCli(CLI, args);
 
 describe.skipIf(!existsSync(CLI))("card-emulator CLI", () => {
   it("personalizes a card (state file 0600) and shows it as a table and as JSON, without key material", async () => {

@@ -299,7 +299,9 @@ program
           `posd: attention list not updated: ${attention.error.message} [${attention.error.code}]\n`,
         );
       else if (attention.noPlatform)
-        process.stdout.write("attention list: the acquirer serves no wallet platform, payments stay offline\n");
+        process.stdout.write(
+          "attention list: the acquirer serves no wallet platform, payments stay offline\n",
+        );
       else
         process.stdout.write(
           `attention list: the platform has work for ${attention.wallets} wallet${attention.wallets === 1 ? "" : "s"}${attention.truncated ? " (more than one list holds)" : ""}\n`,

@@ -3,6 +3,7 @@
  * and `… bank …` on a database of the engine under test (npm test builds dist first; run
  * `npm run build` before running this file alone).
  */
+
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { promisify } from "node:util";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { packageRoot } from "../../protocol/paths.js";
 import { DEFAULT_DAY, TerminalSim } from "../../test-support/batch-builder.js";
+import { runCli } from "../../test-support/run-cli.js";
 import { BatchProcessor } from "../application/batches.js";
 import { AcquirerStore } from "../db/store.js";
 import { TEST_NOW, type TestDatabase, testDatabase, testPki } from "../testing.js";
@@ -38,18 +40,7 @@ afterEach(async () => {
   await database.drop();
 });
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args, "--db", database.target], {
-      timeout: 20_000,
-      env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
-  }
-}
+const cli = (...args: string[]) => runCli(CLI, [...args, "--db", database.target]);
 
 const ISSUE = [
   "wallet",

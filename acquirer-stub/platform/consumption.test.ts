@@ -9,9 +9,7 @@ import { loadFixturePki } from "../../protocol/pki-fixtures.js";
 import { TerminalSim, withNewBatchId } from "../../test-support/batch-builder.js";
 import { fixtureCard } from "../../test-support/card-fixture.js";
 import { frozenClock } from "../../test-support/clock.js";
-import { buildApp } from "../app.js";
-import { AcquirerStore } from "../db/store.js";
-import { TEST_NOW, testPki } from "../testing.js";
+import { TEST_NOW } from "../testing.js";
 import { debitTransfer, merchant, walletOffline } from "./accounts.js";
 import {
   bankBalanceBreaks,
@@ -21,6 +19,7 @@ import {
   platformWorld,
   postBatch,
   unbalancedBookings,
+  withSecondInstance,
 } from "./testing.js";
 
 const ALICE = "W-ALICE-0001";
@@ -141,25 +140,13 @@ describe("wallet platform › consumption the acquirer settles", () => {
   });
 
   it("books a batch once when two instances settle it at the same time", async () => {
-    const p = testPki();
-    const store = await AcquirerStore.open(world.acq.dbPath);
-    const second = await buildApp({
-      store,
-      trust: p.trust,
-      hotlistSigner: p.hotlistSigner,
-      clock,
-      operator: { off: true },
-    });
-    try {
+    await withSecondInstance(world.acq.dbPath, clock, async (second) => {
       const upload = threePayments();
       const [a, b] = await Promise.all([postBatch(world.acq.app, upload), postBatch(second, upload)]);
       expect(a).toEqual(b);
       expect(a.body).toMatchObject({ status: "settled", accepted: 3 });
       expect(await debitBookings()).toHaveLength(2);
       expect((await balances())[walletOffline(ALICE)]).toBe(5_000 - 1_700);
-    } finally {
-      await second.close();
-      await store.close();
-    }
+    });
   });
 });

@@ -14,9 +14,7 @@ import { type RefundWire, refundMessage } from "../../protocol/wallet/refund.js"
 import { DEFAULT_DAY, TerminalSim } from "../../test-support/batch-builder.js";
 import { fixtureCard } from "../../test-support/card-fixture.js";
 import { frozenClock } from "../../test-support/clock.js";
-import { buildApp } from "../app.js";
-import { AcquirerStore } from "../db/store.js";
-import { TEST_NOW, testPki } from "../testing.js";
+import { TEST_NOW } from "../testing.js";
 import { merchant, walletOnline } from "./accounts.js";
 import { platformReconciliation } from "./reports.js";
 import {
@@ -27,6 +25,7 @@ import {
   platformWorld,
   postBatch,
   unbalancedBookings,
+  withSecondInstance,
 } from "./testing.js";
 
 const ALICE = "W-ALICE-0001";
@@ -304,16 +303,7 @@ describe("wallet platform › refunds of returned goods", () => {
   });
 
   it("books a refund once when two instances settle its batch at the same time", async () => {
-    const p = testPki();
-    const store = await AcquirerStore.open(world.acq.dbPath);
-    const second = await buildApp({
-      store,
-      trust: p.trust,
-      hotlistSigner: p.hotlistSigner,
-      clock,
-      operator: { off: true },
-    });
-    try {
+    await withSecondInstance(world.acq.dbPath, clock, async (second) => {
       const sim = new TerminalSim();
       sim.debit({ card: "cards/alice", amount: 450 });
       const upload = withRefunds(sim.closeBatch(), [
@@ -322,9 +312,6 @@ describe("wallet platform › refunds of returned goods", () => {
       const [a, b] = await Promise.all([postBatch(world.acq.app, upload), postBatch(second, upload)]);
       expect(a).toEqual(b);
       expect((await balances())[walletOnline(ALICE)]).toBe(200);
-    } finally {
-      await second.close();
-      await store.close();
-    }
+    });
   });
 });

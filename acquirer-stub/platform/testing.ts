@@ -30,8 +30,9 @@ import type { Transport } from "../../protocol/transport.js";
 import type { BatchResult, BatchUpload } from "../../protocol/wallet/batch.js";
 import { CLA, INS, WALLET_SW } from "../../protocol/wallet/constants.js";
 import { getChallengeCommand, parseSignedRecord, selectCommand } from "../../protocol/wallet/messages.js";
-import type { AcquirerStore } from "../db/store.js";
-import { type TestAcquirer, testAcquirer } from "../testing.js";
+import { buildApp } from "../app.js";
+import { AcquirerStore } from "../db/store.js";
+import { type TestAcquirer, testAcquirer, testPki } from "../testing.js";
 import { PlatformStore } from "./store/platform-store.js";
 import { type AccountOpening, issueWallet, openBankAccount, type WalletIssue } from "./wallets.js";
 
@@ -373,4 +374,30 @@ export async function platformWorld(
     now,
   );
   return { acq, store, terminal: new OnlineTerminal(acq.app, card, clock), close: () => acq.close() };
+}
+
+/**
+ * A second acquirer instance on the same database (terminal routes only), for two instances
+ * settling at once; `run` gets its app, and the instance is closed after.
+ */
+export async function withSecondInstance<T>(
+  dbPath: string,
+  clock: () => Date,
+  run: (app: FastifyInstance) => Promise<T>,
+): Promise<T> {
+  const p = testPki();
+  const store = await AcquirerStore.open(dbPath);
+  const app = await buildApp({
+    store,
+    trust: p.trust,
+    hotlistSigner: p.hotlistSigner,
+    clock,
+    operator: { off: true },
+  });
+  try {
+    return await run(app);
+  } finally {
+    await app.close();
+    await store.close();
+  }
 }
