@@ -1,6 +1,7 @@
 /**
  * Run one of the programs from dist/ as a user would, to its end: its exit code (−1 when it was
- * killed or timed out) and what it printed. Logs at warn, so a test reads the command's output.
+ * killed or timed out after 60 s: a loaded CI machine took more than 20 s to start one on
+ * PostgreSQL) and what it printed. Logs at warn, so a test reads the command's output.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -20,7 +21,7 @@ export async function runCli(
 ): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(process.execPath, [script, ...args], {
-      timeout: 20_000,
+      timeout: 60_000,
       env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn", ...env },
     });
     return { code: 0, stdout, stderr };

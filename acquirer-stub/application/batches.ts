@@ -196,6 +196,7 @@ export class BatchProcessor {
         // never twice (a retry is replayed above), never lost (a crash rolls both back).
         const settled = decision.result.status === "settled";
         const forwarded = settled ? await tx.forwardConsumption(apply) : 0;
+        const fraud = settled ? await tx.checkShadowBalances(apply) : [];
         const refundOutcome = settled ? await tx.settleRefunds(refunds, apply) : undefined;
         if (refundOutcome && (refunds.length > 0 || refundOutcome.resolved.length > 0)) {
           body = JSON.stringify({
@@ -213,12 +214,23 @@ export class BatchProcessor {
           now: nowSeconds,
         });
         const fresh: BatchOutcome = { httpStatus: decision.httpStatus, body, replayed: false };
-        return { outcome: fresh, decision, blocked, forwarded, refundOutcome };
+        return { outcome: fresh, decision, blocked, forwarded, refundOutcome, fraud };
       });
       outcome = committed.outcome;
       // Logged after the commit: a transaction retried after a conflict logs its verdict once.
       if (committed.decision) {
-        const { decision, blocked, forwarded, refundOutcome } = committed;
+        const { decision, blocked, forwarded, refundOutcome, fraud } = committed;
+        for (const e of fraud)
+          log?.warn(
+            {
+              walletId: e.walletId,
+              kind: e.kind,
+              seq: e.seq,
+              cardCounter: e.cardCounter,
+              exposure: e.exposure,
+            },
+            `shadow balance: ${e.detail}; wallet blocked for fraud and hotlisted`,
+          );
         for (const v of refundOutcome?.verdicts ?? [])
           log?.[v.status === "rejected" ? "warn" : "info"](
             { refundId: v.refundId, status: v.status, reason: v.reason },

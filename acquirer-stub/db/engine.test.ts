@@ -5,7 +5,7 @@ import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import Database from "../../protocol/sqlite.js";
 import { testDatabase } from "../testing.js";
-import { MIGRATION_TABLE, migrations } from "./migrations.js";
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrations } from "./migrations.js";
 import { AcquirerStore } from "./store.js";
 
 const dirs: string[] = [];
@@ -59,6 +59,50 @@ describe("opening the acquirer database", () => {
     }
   });
 
+  it("keeps the blocked wallets when 007 rebuilds blocked_wallets for its fraud-detection source", async () => {
+    const db = await testDatabase();
+    // PostgreSQL swaps the constraint in place (the PostgreSQL suite migrates through it); SQLite
+    // rebuilds the table, which must keep every row.
+    if (db.target.startsWith("postgres")) return db.drop();
+    try {
+      // A database at 006, with a wallet the operator blocked, as an earlier acquirer-stub left it.
+      const { Kysely, Migrator, SqliteDialect } = await import("kysely");
+      const raw = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Database(db.target) }) });
+      const upTo006 = Object.fromEntries(
+        Object.entries(migrations("sqlite")).filter(([name]) => name < "007"),
+      );
+      const migrator = new Migrator({
+        db: raw,
+        provider: { getMigrations: async () => upTo006 },
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      await sql`INSERT INTO blocked_wallets VALUES ('W-BOB-0002', 'lost', 'operator', 1700000000)`.execute(
+        raw,
+      );
+      await raw.destroy();
+
+      const store = await AcquirerStore.open(db.target);
+      try {
+        expect(await store.db.selectFrom("blocked_wallets").selectAll().execute()).toEqual([
+          { wallet_id: "W-BOB-0002", reason: "lost", source: "operator", blocked_at: 1_700_000_000 },
+        ]);
+        // The new source is accepted now; one outside the set is still refused.
+        await sql`INSERT INTO blocked_wallets VALUES ('W-X-1', 'fraud', 'fraud-detection', 1)`.execute(
+          store.db,
+        );
+        await expect(
+          sql`INSERT INTO blocked_wallets VALUES ('W-X-2', 'fraud', 'guesswork', 1)`.execute(store.db),
+        ).rejects.toThrow();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
   it("refuses a --db that is neither a path nor a postgres URL naming a database", async () => {
     expect(await codeOf(AcquirerStore.open("mysql://db.example/acquirer"))).toBe("ACQ_ERR_STORE_URL");
     expect(await codeOf(AcquirerStore.open("postgres://user@127.0.0.1:5432"))).toBe("ACQ_ERR_STORE_URL");
@@ -106,7 +150,7 @@ describe("opening the acquirer database", () => {
       const failure = (await AcquirerStore.open(db.target).catch((e) => e)) as Error & { code: string };
       expect(failure.code).toBe("ACQ_ERR_STORE_SCHEMA");
       expect(failure.message).toMatch(
-        /999_from_the_future, newer than this acquirer-stub \(latest 006_after_block\)/,
+        /999_from_the_future, newer than this acquirer-stub \(latest 007_fraud_evidence\)/,
       );
       expect(await tables()).toBe(before);
       await store.close();

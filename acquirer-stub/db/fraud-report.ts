@@ -1,9 +1,10 @@
 /**
  * The fraud section of a day's report (domain/fraud.ts), read from `blocked_wallets`,
+ * `fraud_evidence` (what the platform's shadow balance caught that day),
  * `after_block_records` (accepted inside the grace: the issuer's) and `records` rejected with
  * ACQ_ERR_WALLET_BLOCKED (after it: the terminal's). Read-only; the report's snapshot runs it.
  */
-import { type FraudLoss, type FraudSection, fraudLoss } from "../domain/fraud.js";
+import { type FraudLoss, type FraudSection, fraudLoss, moneyText } from "../domain/fraud.js";
 import { iso } from "./columns.js";
 import type { Db } from "./schema.js";
 
@@ -64,7 +65,27 @@ export async function fraudSection(db: Db, date: string): Promise<FraudSection> 
         a.terminalId.localeCompare(b.terminalId) ||
         a.currency - b.currency,
     );
+  const evidence = await db
+    .selectFrom("fraud_evidence")
+    .selectAll()
+    .where("at", ">=", dayStart)
+    .where("at", "<", dayStart + 86_400)
+    .orderBy("id")
+    .execute();
   return {
+    evidence: evidence.map((e) => ({
+      walletId: e.wallet_id,
+      kind: e.kind,
+      terminalId: e.terminal_id,
+      batchId: e.batch_id,
+      seq: Number(e.seq),
+      cardCounter: Number(e.card_counter),
+      exposure: Number(e.exposure),
+      currency: e.currency,
+      exposureText: moneyText(Number(e.exposure), e.currency),
+      detail: e.detail,
+      at: iso(Number(e.at)),
+    })),
     blockedWallets: blocked.map((b) => ({
       walletId: b.wallet_id,
       reason: b.reason,

@@ -16,7 +16,7 @@ import type { BlockReason, HotlistState } from "../domain/hotlist.js";
 import { iso } from "./columns.js";
 import type { Db } from "./schema.js";
 
-export type BlockSource = "operator" | "clone-detection";
+export type BlockSource = "operator" | "clone-detection" | "fraud-detection";
 
 export interface WalletBlock {
   readonly reason: string;

@@ -18,6 +18,7 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
 import { afterBlock } from "./after-block-migration.js";
 import { operatorAudit } from "./audit-migration.js";
+import { fraudEvidence } from "./fraud-migration.js";
 
 export type EngineKind = "sqlite" | "postgres";
 
@@ -567,6 +568,7 @@ export function migrations(kind: EngineKind): Record<string, Migration> {
     "004_bank_messages": { up: (db) => bankMessages(db) },
     "005_operator_audit": { up: (db) => operatorAudit(db, kind) },
     "006_after_block": { up: (db) => afterBlock(db, kind) },
+    "007_fraud_evidence": { up: (db) => fraudEvidence(db, kind) },
   };
 }
 

@@ -80,7 +80,7 @@ export interface RevokedTerminalsTable {
 export interface BlockedWalletsTable {
   wallet_id: string;
   reason: "lost" | "stolen" | "fraud" | "clone" | "other";
-  source: "operator" | "clone-detection";
+  source: "operator" | "clone-detection" | "fraud-detection";
   blocked_at: number;
 }
 
@@ -319,6 +319,7 @@ export interface AcquirerDb {
   revoked_terminals: RevokedTerminalsTable;
   blocked_wallets: BlockedWalletsTable;
   after_block_records: AfterBlockRecordsTable;
+  fraud_evidence: FraudEvidenceTable;
   wallet_events: WalletEventsTable;
   clones: ClonesTable;
   revoked_card_serials: RevokedCardSerialsTable;
@@ -344,6 +345,21 @@ export interface AcquirerDb {
 
 /** What a part of the store runs its queries on: the pool, or one transaction. */
 export type Db = Kysely<AcquirerDb> | Transaction<AcquirerDb>;
+
+/** What the platform's shadow balance caught (migration 007_fraud_evidence). */
+export interface FraudEvidenceTable {
+  id: Generated<number>;
+  wallet_id: string;
+  kind: "overspent" | "counter-jump";
+  terminal_id: string;
+  batch_id: string;
+  seq: number;
+  card_counter: number;
+  exposure: number;
+  currency: number;
+  detail: string;
+  at: number;
+}
 
 /** Debits accepted though dated after their wallet's block, inside the grace (migration 006_after_block). */
 export interface AfterBlockRecordsTable {

@@ -43,6 +43,7 @@ import type { SettlementReport } from "../domain/settle.js";
 import type { CheckedRecord } from "../domain/verify.js";
 import { Consumption } from "../platform/store/consumption.js";
 import { RefundBookings } from "../platform/store/refund-bookings.js";
+import { type FraudEvidence, ShadowBalance } from "../platform/store/shadow-balance.js";
 import { AfterBlockRecords } from "./after-block.js";
 import { type AuditEntry, type AuditQuery, type OperatorActor, OperatorAudit } from "./audit.js";
 import { type ApplyContext, Batches, type FinalDecision, type StoredBatch } from "./batches.js";
@@ -80,6 +81,7 @@ class Parts {
   readonly unresolved: UnresolvedIntents;
   readonly findings: Findings;
   readonly consumption: Consumption;
+  readonly shadow: ShadowBalance;
   readonly refunds: RefundSettlement;
   readonly audit: OperatorAudit;
   readonly afterBlock: AfterBlockRecords;
@@ -92,6 +94,7 @@ class Parts {
     this.unresolved = new UnresolvedIntents(db);
     this.findings = new Findings(db);
     this.consumption = new Consumption(db);
+    this.shadow = new ShadowBalance(db);
     this.refunds = new RefundSettlement(new Refunds(db), new RefundBookings(db));
     this.audit = new OperatorAudit(db);
     this.afterBlock = new AfterBlockRecords(db);
@@ -169,6 +172,21 @@ export class AcquirerTx {
       batchId: ctx.upload.manifest.batchId,
       at: ctx.now,
     });
+  }
+
+  /**
+   * After forwardConsumption: the platform's shadow balance checks the wallets this batch spent
+   * from (platform/store/shadow-balance.ts); each wallet it has evidence against is blocked for
+   * fraud and hotlisted in this same transaction. Returns the evidence.
+   */
+  async checkShadowBalances(ctx: ApplyContext, maxCounterJump?: number): Promise<FraudEvidence[]> {
+    const evidence = await this.#p.shadow.check(
+      { terminalId: ctx.terminalId, batchId: ctx.upload.manifest.batchId, at: ctx.now },
+      maxCounterJump,
+    );
+    for (const walletId of new Set(evidence.map((e) => e.walletId)))
+      await this.#p.hotlist.block(walletId, "fraud", "fraud-detection", ctx.now);
+    return evidence;
   }
 
   /**

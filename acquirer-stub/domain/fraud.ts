@@ -18,22 +18,48 @@ export interface FraudLoss {
   readonly amountText: string;
 }
 
+/** What the platform's shadow balance caught that day (platform/store/shadow-balance.ts). */
+export interface FraudEvidenceLine {
+  readonly walletId: string;
+  readonly kind: "overspent" | "counter-jump";
+  readonly terminalId: string;
+  readonly batchId: string;
+  readonly seq: number;
+  readonly cardCounter: number;
+  readonly exposure: number;
+  readonly currency: number;
+  readonly exposureText: string;
+  readonly detail: string;
+  /** ISO 8601: when it was caught. */
+  readonly at: string;
+}
+
 export interface FraudSection {
   /** Wallets blocked now as fraud or clones, oldest block first (ISO 8601 `since`). */
   readonly blockedWallets: readonly { walletId: string; reason: string; source: string; since: string }[];
+  /** Evidence of forged or cloned wallets caught that day, the exposure of each (the issuer's loss). */
+  readonly evidence: readonly FraudEvidenceLine[];
   /** The day's debits dated after their wallet's block, by party, wallet, terminal and currency. */
   readonly losses: readonly FraudLoss[];
 }
 
+export const moneyText = (minor: number, currency: number): string =>
+  `${formatTotal(minor, currency)} ${currencyCode(currency)}`;
+
 export function fraudLoss(l: Omit<FraudLoss, "amountText">): FraudLoss {
-  return { ...l, amountText: `${formatTotal(l.amount, l.currency)} ${currencyCode(l.currency)}` };
+  return { ...l, amountText: moneyText(l.amount, l.currency) };
 }
 
 export function renderFraud(f: FraudSection): string[] {
   const lines = ["", "Fraud", ""];
-  if (f.blockedWallets.length === 0 && f.losses.length === 0) return [...lines, "  none"];
+  if (f.blockedWallets.length === 0 && f.losses.length === 0 && f.evidence.length === 0)
+    return [...lines, "  none"];
   for (const w of f.blockedWallets)
     lines.push(`  wallet ${w.walletId} blocked (${w.reason}, ${w.source}) since ${w.since}`);
+  for (const e of f.evidence)
+    lines.push(
+      `  evidence  wallet ${e.walletId} ${e.kind} at ${e.terminalId} seq ${e.seq}: exposure ${e.exposureText} (${e.detail})`,
+    );
   for (const l of f.losses)
     lines.push(
       `  ${l.party === "issuer" ? "issuer's loss    " : "terminal's loss  "} wallet ${l.walletId} at ${l.terminalId}: ` +

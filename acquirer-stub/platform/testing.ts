@@ -347,7 +347,7 @@ export async function platformWorld(
   card: FieldCard,
   clock: () => Date,
   wallet: Partial<WalletIssue> = {},
-  acquirer: { operatorToken?: string } = {},
+  acquirer: { operatorToken?: string; hotlistGraceSeconds?: number } = {},
 ): Promise<PlatformWorld> {
   const acq = await testAcquirer({ clock, ...acquirer });
   const store = PlatformStore.of(acq.store);
