@@ -18,18 +18,23 @@ export interface FraudLoss {
   readonly amountText: string;
 }
 
-/** What the platform's shadow balance caught that day (platform/store/shadow-balance.ts). */
-export interface FraudEvidenceLine {
+/** Evidence of a forged or cloned wallet (platform/store/shadow-balance.ts), on one record. */
+export interface FraudEvidence {
   readonly walletId: string;
   readonly kind: "overspent" | "counter-jump";
   readonly terminalId: string;
   readonly batchId: string;
   readonly seq: number;
   readonly cardCounter: number;
+  /** Minor units: spent beyond the loads (overspent), or the record's amount (counter-jump). */
   readonly exposure: number;
   readonly currency: number;
-  readonly exposureText: string;
   readonly detail: string;
+}
+
+/** Evidence as the day's report shows it. */
+export interface FraudEvidenceLine extends FraudEvidence {
+  readonly exposureText: string;
   /** ISO 8601: when it was caught. */
   readonly at: string;
 }

@@ -25,6 +25,16 @@ export interface Entry {
   readonly at: number;
 }
 
+/** The balance of one account: the sum of its entries (0 when it has none). */
+export async function accountBalance(db: Db, account: string): Promise<number> {
+  const row = await db
+    .selectFrom("platform_entries")
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("amount"), eb.lit(0)).as("total"))
+    .where("account", "=", account)
+    .executeTakeFirstOrThrow();
+  return Number(row.total);
+}
+
 export class Ledger {
   constructor(
     readonly db: Db,
@@ -66,13 +76,8 @@ export class Ledger {
   }
 
   /** The balance of one account: the sum of its entries (0 when it has none). */
-  async balance(account: string): Promise<number> {
-    const row = await this.db
-      .selectFrom("platform_entries")
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("amount"), eb.lit(0)).as("total"))
-      .where("account", "=", account)
-      .executeTakeFirstOrThrow();
-    return Number(row.total);
+  balance(account: string): Promise<number> {
+    return accountBalance(this.db, account);
   }
 
   async booked(bookingId: string): Promise<{ amount: number } | undefined> {

@@ -15,23 +15,14 @@
  */
 import { RECORD_TYPE } from "../../../protocol/wallet/constants.js";
 import type { Db } from "../../db/schema.js";
+import type { FraudEvidence } from "../../domain/fraud.js";
 import { walletOffline } from "../accounts.js";
+import { accountBalance } from "./ledger.js";
 
 /** Counters a debit may be ahead of the highest the platform knew before (gaps: records elsewhere). */
 export const DEFAULT_MAX_COUNTER_JUMP = 256;
 
-export interface FraudEvidence {
-  readonly walletId: string;
-  readonly kind: "overspent" | "counter-jump";
-  readonly terminalId: string;
-  readonly batchId: string;
-  readonly seq: number;
-  readonly cardCounter: number;
-  /** Minor units: spent beyond the loads (overspent), or the record's amount (counter-jump). */
-  readonly exposure: number;
-  readonly currency: number;
-  readonly detail: string;
-}
+export type { FraudEvidence } from "../../domain/fraud.js";
 
 export class ShadowBalance {
   constructor(readonly db: Db) {}
@@ -87,7 +78,7 @@ export class ShadowBalance {
         }
         known = Math.max(known, counter);
       }
-      const offline = await this.#balance(walletOffline(walletId));
+      const offline = await accountBalance(this.db, walletOffline(walletId));
       const inFlight = await this.#pendingLoads(walletId);
       if (offline + inFlight < 0)
         at(
@@ -136,15 +127,6 @@ export class ShadowBalance {
       .where("wallet_id", "=", walletId)
       .executeTakeFirst();
     return Math.max(seen, Number(records?.top ?? 0), Number(loads?.top ?? 0));
-  }
-
-  async #balance(account: string): Promise<number> {
-    const row = await this.db
-      .selectFrom("platform_entries")
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("amount"), eb.lit(0)).as("total"))
-      .where("account", "=", account)
-      .executeTakeFirstOrThrow();
-    return Number(row.total);
   }
 
   async #pendingLoads(walletId: string): Promise<number> {
