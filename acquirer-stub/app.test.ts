@@ -791,7 +791,7 @@ describe("operator routes and health", () => {
   });
 
   it("requires the operator token when one is configured", async () => {
-    const guarded = await testAcquirer({ clock, operatorToken: "s3cret-token" });
+    const guarded = await testAcquirer({ clock, operatorToken: "s3cret-operator-token-app" });
     try {
       const none = await guarded.app.inject({ method: "GET", url: "/v1/reports/settlement?date=2026-11-23" });
       expect(none.statusCode).toBe(401);
@@ -799,7 +799,7 @@ describe("operator routes and health", () => {
       const ok = await guarded.app.inject({
         method: "GET",
         url: "/v1/reports/settlement?date=2026-11-23",
-        headers: { authorization: "Bearer s3cret-token" },
+        headers: { authorization: "Bearer s3cret-operator-token-app" },
       });
       expect(ok.statusCode).toBe(200);
       // Terminals never need it.

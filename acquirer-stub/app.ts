@@ -69,6 +69,11 @@ export interface AcquirerDeps {
    * (domain/block-binding.ts); default the terminals' maximum hotlist age, 24 h.
    */
   readonly hotlistGraceSeconds?: number;
+  /**
+   * How far a debit's card counter may run ahead of the highest the platform knew before the
+   * wallet is blocked for a counter jump (platform/store/shadow-balance.ts); default 256.
+   */
+  readonly maxCounterJump?: number;
   /** Test hook: runs after a batch is committed and before it is answered. */
   readonly afterCommit?: (batchId: string) => Promise<void>;
 }
@@ -100,6 +105,7 @@ export async function buildApp(deps: AcquirerDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { logger: deps.logger } : {}),
     ...(deps.afterCommit ? { afterCommit: deps.afterCommit } : {}),
     ...(deps.hotlistGraceSeconds === undefined ? {} : { hotlistGraceSeconds: deps.hotlistGraceSeconds }),
+    ...(deps.maxCounterJump === undefined ? {} : { maxCounterJump: deps.maxCounterJump }),
   });
 
   app.setErrorHandler(errorHandler);

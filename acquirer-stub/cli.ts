@@ -15,7 +15,8 @@ import { cliActor, operatorOption, registerAuditCommand } from "./audit-cli.js";
 import { defaultPkiDir } from "./config.js";
 import { parseDbTarget } from "./db/engine.js";
 import { AcquirerStore } from "./db/store.js";
-import { BLOCK_REASONS, type BlockReason } from "./domain/hotlist.js";
+import { DEFAULT_GAP_DAYS } from "./domain/fraud.js";
+import { BLOCK_REASONS, type BlockReason, ISSUER_FINGERPRINT_PATTERN } from "./domain/hotlist.js";
 import { currencyCode, formatRanges, formatTotal, isCalendarDate, renderReport } from "./domain/settle.js";
 import { AcquirerError } from "./errors.js";
 import { registerPlatformCommands } from "./platform/cli.js";
@@ -23,16 +24,21 @@ import { renderReconciliation } from "./platform/reconciliation-text.js";
 import { platformReconciliation } from "./platform/reports.js";
 import { PlatformStore } from "./platform/store/platform-store.js";
 import type { OperatorAccess } from "./routes/operator-auth.js";
-import { openOperatorRoutesWarning, serve } from "./server.js";
+import { MIN_OPERATOR_TOKEN_LENGTH, openOperatorRoutesWarning, serve } from "./server.js";
 
 const EXIT = { OK: 0, ERROR: 1, USAGE: 2 } as const;
 const DEFAULT_DB = "acquirer.sqlite";
 const DB_ENV = "TAPWALLET_ACQUIRER_DB";
 const OPERATOR_TOKEN_ENV = "TAPWALLET_ACQUIRER_OPERATOR_TOKEN";
 const GRACE_ENV = "TAPWALLET_ACQUIRER_HOTLIST_GRACE_HOURS";
+const COUNTER_JUMP_ENV = "TAPWALLET_ACQUIRER_MAX_COUNTER_JUMP";
 
 /** Codes that end the CLI with exit code 2 (usage): what was asked for cannot run as given. */
-const USAGE_CODES: ReadonlySet<string> = new Set(["ACQ_ERR_USAGE", "ACQ_ERR_NO_OPERATOR_TOKEN"]);
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  "ACQ_ERR_USAGE",
+  "ACQ_ERR_NO_OPERATOR_TOKEN",
+  "ACQ_ERR_WEAK_OPERATOR_TOKEN",
+]);
 
 function usage(message: string): AcquirerError {
   return new AcquirerError("ACQ_ERR_USAGE", message);
@@ -56,6 +62,7 @@ interface ServeCliOptions {
   operatorRoutes: "on" | "off";
   insecureOperatorRoutes?: boolean;
   hotlistGraceHours: string;
+  maxCounterJump: string;
 }
 
 /**
@@ -142,8 +149,9 @@ program
   .description(
     "run the HTTP service (POST /v1/batches, GET /v1/hotlist, reports, wallet block/unblock, the wallet\n" +
       "platform's /v1/platform/… when the PKI directory has issuer-ca.key.pem) until SIGINT/SIGTERM.\n" +
-      `Operator routes need the bearer token in ${OPERATOR_TOKEN_ENV} (Authorization: Bearer <token>);\n` +
-      "without one, serve refuses to start (exit 2) unless --operator-routes off or --insecure-operator-routes.\n" +
+      `Operator routes need the bearer token in ${OPERATOR_TOKEN_ENV} (Authorization: Bearer <token>),\n` +
+      `at least ${MIN_OPERATOR_TOKEN_LENGTH} characters (make one with \`openssl rand -hex 32\`); without one,\n` +
+      "serve refuses to start (exit 2) unless --operator-routes off or --insecure-operator-routes.\n" +
       "Block and unblock over HTTP are written to the audit log (`acquirer-stub audit`).",
   )
   .addOption(dbOption())
@@ -175,11 +183,23 @@ program
       `hotlist.maxAgeHours (env ${GRACE_ENV})`,
     process.env[GRACE_ENV] ?? "24",
   )
+  .option(
+    "--max-counter-jump <counters>",
+    "a debit whose card counter is more than this ahead of the highest the wallet platform knew blocks " +
+      `the wallet for fraud (a state file edited forward); 1..1000000 (env ${COUNTER_JUMP_ENV})`,
+    process.env[COUNTER_JUMP_ENV] ?? "256",
+  )
   .action(async (o: ServeCliOptions) => {
     if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535)
       throw usage(`--port must be 0..65535, got ${JSON.stringify(o.port)}`);
     if (!/^\d{1,4}(\.\d{1,2})?$/.test(o.hotlistGraceHours))
       throw usage(`--hotlist-grace-hours takes hours (0..9999), got ${JSON.stringify(o.hotlistGraceHours)}`);
+    if (
+      !/^\d{1,7}$/.test(o.maxCounterJump) ||
+      Number(o.maxCounterJump) < 1 ||
+      Number(o.maxCounterJump) > 1_000_000
+    )
+      throw usage(`--max-counter-jump takes counters (1..1000000), got ${JSON.stringify(o.maxCounterJump)}`);
     const operator = operatorAccess(
       process.env[OPERATOR_TOKEN_ENV],
       o.operatorRoutes,
@@ -194,6 +214,7 @@ program
       logger,
       operator,
       hotlistGraceSeconds: Math.round(Number(o.hotlistGraceHours) * 3600),
+      maxCounterJump: Number(o.maxCounterJump),
     });
     process.stdout.write(`acquirer listening on ${server.url} (database ${server.database})\n`);
     if ("open" in operator)
@@ -214,17 +235,26 @@ program
   .description(
     "settlement for one business day (UTC date of the records' terminal time) per merchant and currency,\n" +
       "reconciliation of the batches received that day, outstanding counter and seq gaps, clones;\n" +
+      "fraud: blocked wallets, evidence, losses, every wallet's counter gaps open more than --gap-days\n" +
+      "and the torn intents terminals could not resolve (aged to this machine's clock);\n" +
       "then the wallet platform's reconciliation of every account (loads against the bank and the tellers'\n" +
       "drawers, settled consumption against the bookings, each wallet's offline account), with every difference",
   )
   .requiredOption("--date <YYYY-MM-DD>", "business day")
+  .option(
+    "--gap-days <days>",
+    "list a wallet's counter gaps (a debit never uploaded, or torn) that nothing has filled for more than this many days",
+    String(DEFAULT_GAP_DAYS),
+  )
   .option("--json", "print JSON")
   .addOption(dbOption())
-  .action(async (o: { date: string; json?: boolean; db: string }) => {
+  .action(async (o: { date: string; gapDays: string; json?: boolean; db: string }) => {
     if (!isCalendarDate(o.date))
       throw usage(`--date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(o.date)}`);
+    if (!/^\d{1,5}$/.test(o.gapDays))
+      throw usage(`--gap-days takes whole days (0..99999), got ${JSON.stringify(o.gapDays)}`);
     const { report, platform } = await withStore(o.db, async (s) => ({
-      report: await s.settlementReport(o.date),
+      report: await s.settlementReport(o.date, { now: nowSeconds(), gapDays: Number(o.gapDays) }),
       platform: await platformReconciliation(PlatformStore.of(s)),
     }));
     if (o.json) printJson({ ...report, platform });
@@ -253,47 +283,77 @@ program
     }
   });
 
+/** `--issuer`: an issuer CA's certificate fingerprint (SHA-256, 64 hex; upper case accepted). */
+function requireIssuer(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const issuer = text.toLowerCase();
+  if (!ISSUER_FINGERPRINT_PATTERN.test(issuer))
+    throw usage(
+      `--issuer must be an issuer CA certificate's SHA-256 fingerprint (64 hex digits), got ${JSON.stringify(text)}`,
+    );
+  return issuer;
+}
+
+const issuerOption = (what: string) =>
+  new Option("--issuer <sha256>", `${what} (the issuer CA certificate's SHA-256 fingerprint, hex)`);
+
+const atIssuer = (issuer: string | undefined) => (issuer === undefined ? "" : ` at issuer ${issuer}`);
+
 program
   .command("block")
-  .description("block a wallet (loss report): it joins the hotlist, whose version moves")
+  .description(
+    "block a wallet (loss report): it joins the hotlist, whose version moves; at every issuer, or with\n" +
+      "--issuer only for the cards of that issuer CA (another issuer's wallet may have the same id)",
+  )
   .argument("<WALLET_ID>", "wallet id")
   .addOption(new Option("--reason <reason>", "why").choices([...BLOCK_REASONS]).makeOptionMandatory())
+  .addOption(issuerOption("block it for this issuer's cards only"))
   .addOption(operatorOption())
   .addOption(dbOption())
-  .action(async (walletId: string, o: { reason: BlockReason; operator?: string; db: string }) => {
-    requireId(walletId, "WALLET_ID");
-    const actor = cliActor(o.operator);
-    const { changed, version } = await withStore(o.db, async (s) => ({
-      changed: await s.blockWallet(walletId, o.reason, nowSeconds(), actor),
-      version: await s.hotlistVersion(),
-    }));
-    process.stdout.write(
-      changed
-        ? `wallet ${walletId} blocked (${o.reason}); hotlist version ${version}\n`
-        : `wallet ${walletId} was already blocked; hotlist version ${version}\n`,
-    );
-  });
+  .action(
+    async (walletId: string, o: { reason: BlockReason; issuer?: string; operator?: string; db: string }) => {
+      requireId(walletId, "WALLET_ID");
+      const issuer = requireIssuer(o.issuer);
+      const actor = cliActor(o.operator);
+      const { changed, version } = await withStore(o.db, async (s) => ({
+        changed: await s.blockWallet(walletId, o.reason, nowSeconds(), actor, issuer),
+        version: await s.hotlistVersion(),
+      }));
+      process.stdout.write(
+        changed
+          ? `wallet ${walletId} blocked (${o.reason})${atIssuer(issuer)}; hotlist version ${version}\n`
+          : `wallet ${walletId} was already blocked${atIssuer(issuer)}; hotlist version ${version}\n`,
+      );
+    },
+  );
 
 program
   .command("unblock")
-  .description("release a blocked wallet: it leaves the hotlist, whose version moves")
+  .description(
+    "release a blocked wallet: every block of it leaves the hotlist (or with --issuer only its block at\n" +
+      "that issuer CA), and the version moves",
+  )
   .argument("<WALLET_ID>", "wallet id")
   .option("--reason <text>", "why, kept in the audit log")
+  .addOption(issuerOption("release only its block at this issuer"))
   .addOption(operatorOption())
   .addOption(dbOption())
-  .action(async (walletId: string, o: { reason?: string; operator?: string; db: string }) => {
-    requireId(walletId, "WALLET_ID");
-    const actor = cliActor(o.operator);
-    const { changed, version } = await withStore(o.db, async (s) => ({
-      changed: await s.unblockWallet(walletId, nowSeconds(), actor, o.reason),
-      version: await s.hotlistVersion(),
-    }));
-    process.stdout.write(
-      changed
-        ? `wallet ${walletId} unblocked; hotlist version ${version}\n`
-        : `wallet ${walletId} was not blocked; hotlist version ${version}\n`,
-    );
-  });
+  .action(
+    async (walletId: string, o: { reason?: string; issuer?: string; operator?: string; db: string }) => {
+      requireId(walletId, "WALLET_ID");
+      const issuer = requireIssuer(o.issuer);
+      const actor = cliActor(o.operator);
+      const { changed, version } = await withStore(o.db, async (s) => ({
+        changed: await s.unblockWallet(walletId, nowSeconds(), actor, o.reason, issuer),
+        version: await s.hotlistVersion(),
+      }));
+      process.stdout.write(
+        changed
+          ? `wallet ${walletId} unblocked${atIssuer(issuer)}; hotlist version ${version}\n`
+          : `wallet ${walletId} was not blocked${atIssuer(issuer)}; hotlist version ${version}\n`,
+      );
+    },
+  );
 
 program
   .command("revoke-terminal")
@@ -324,7 +384,9 @@ program
     const ledger = await withStore(o.db, (s) => s.walletLedger(walletId));
     if (o.json) return printJson(ledger);
     const lines = [
-      `wallet ${walletId}${ledger.blocked ? `  BLOCKED (${ledger.blocked.reason}, since ${ledger.blocked.since})` : ""}`,
+      `wallet ${walletId}${ledger.blocks
+        .map((b) => `  BLOCKED (${b.reason}, since ${b.since}${b.issuer ? `, at issuer ${b.issuer}` : ""})`)
+        .join("")}`,
       "",
     ];
     if (ledger.records.length === 0) lines.push("  no accepted records");
@@ -347,7 +409,10 @@ program
 
 program
   .command("hotlist")
-  .description("the current hotlist: version, blocked wallets, revoked card serials")
+  .description(
+    "the current hotlist: version, wallets blocked at every issuer, and per issuer CA its revoked card\n" +
+      "serials and blocked wallets (blockedWallets and revokedSerials: all of them, flat, as /v1/hotlist)",
+  )
   .option("--json", "print JSON")
   .addOption(dbOption())
   .action(async (o: { json?: boolean; db: string }) => {
@@ -357,13 +422,20 @@ program
       issuedAt: new Date(state.issuedAt * 1000).toISOString(),
       blockedWallets: state.blockedWallets,
       revokedSerials: state.revokedSerials,
+      everyIssuer: { blockedWallets: state.everyIssuer },
+      issuers: state.issuers,
     };
     if (o.json) return printJson(view);
-    process.stdout.write(
-      `hotlist version ${view.version} (issued ${view.issuedAt})\n` +
-        `  blocked wallets: ${view.blockedWallets.join(", ") || "none"}\n` +
-        `  revoked card serials: ${view.revokedSerials.join(", ") || "none"}\n`,
-    );
+    const lines = [
+      `hotlist version ${view.version} (issued ${view.issuedAt})`,
+      `  blocked wallets at every issuer: ${state.everyIssuer.join(", ") || "none"}`,
+      ...state.issuers.flatMap((e) => [
+        `  issuer ${e.issuer}`,
+        `    revoked card serials: ${e.revokedSerials.join(", ") || "none"}`,
+        `    blocked wallets: ${e.blockedWallets.join(", ") || "none"}`,
+      ]),
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
   });
 
 registerPlatformCommands(program, { dbOption, withStore, printJson, operatorOption, actor: cliActor });

@@ -12,6 +12,8 @@ export const ACQUIRER_ERROR_CODES = {
   ACQ_ERR_UNAUTHORIZED: "an operator route was called without the operator token",
   ACQ_ERR_NO_OPERATOR_TOKEN:
     "serve was started without an operator token (TAPWALLET_ACQUIRER_OPERATOR_TOKEN unset or empty) and without --operator-routes off or --insecure-operator-routes: it refuses to start (exit 2) and nothing listens",
+  ACQ_ERR_WEAK_OPERATOR_TOKEN:
+    "serve was given an operator token (TAPWALLET_ACQUIRER_OPERATOR_TOKEN) shorter than 16 characters: it refuses to start (exit 2) and nothing listens; make one with `openssl rand -hex 32`",
   ACQ_ERR_INTERNAL: "an unexpected internal error (a bug: report it with the log); nothing was stored",
   ACQ_ERR_STORE: "the acquirer database cannot be opened, migrated or written",
   ACQ_ERR_STORE_URL:

@@ -5,14 +5,33 @@
  * database is closed. `db` is a SQLite file path or a postgres:// URL (db/engine.ts).
  *
  * The operator routes are served as `operator` says (routes/operator-auth.ts), which the caller
- * must choose: a token, off, or open, which is warned about loudly once listening.
+ * must choose: a token, off, or open, which is warned about loudly once listening. A token shorter
+ * than MIN_OPERATOR_TOKEN_LENGTH is refused before anything is opened.
  */
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../protocol/logger.js";
 import { buildApp } from "./app.js";
 import { loadPki } from "./config.js";
 import { AcquirerStore } from "./db/store.js";
+import { AcquirerError } from "./errors.js";
 import { type OperatorAccess, operatorMode } from "./routes/operator-auth.js";
+
+/** The shortest operator token `serve` accepts (`openssl rand -hex 32` gives 64). */
+export const MIN_OPERATOR_TOKEN_LENGTH = 16;
+
+/**
+ * ACQ_ERR_WEAK_OPERATOR_TOKEN for a token shorter than MIN_OPERATOR_TOKEN_LENGTH characters. The
+ * message says what is needed and how to make it, never the token (nor its length).
+ */
+export function checkOperatorTokenStrength(access: OperatorAccess): void {
+  if (!("token" in access) || [...access.token].length >= MIN_OPERATOR_TOKEN_LENGTH) return;
+  throw new AcquirerError(
+    "ACQ_ERR_WEAK_OPERATOR_TOKEN",
+    `the operator token (TAPWALLET_ACQUIRER_OPERATOR_TOKEN) is too short: it must be at least ` +
+      `${MIN_OPERATOR_TOKEN_LENGTH} characters; make one with ` +
+      "`export TAPWALLET_ACQUIRER_OPERATOR_TOKEN=$(openssl rand -hex 32)`; not started",
+  );
+}
 
 export interface ServeOptions {
   readonly port: number;
@@ -23,6 +42,8 @@ export interface ServeOptions {
   readonly operator: OperatorAccess;
   /** A blocked wallet's debits are accepted (flagged) this long after the block; default 24 h. */
   readonly hotlistGraceSeconds?: number;
+  /** Card counters a debit may run ahead of what the platform knew; default 256. */
+  readonly maxCounterJump?: number;
 }
 
 export interface RunningServer {
@@ -43,6 +64,7 @@ export function openOperatorRoutesWarning(url: string): string {
 
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const mode = operatorMode(options.operator);
+  checkOperatorTokenStrength(options.operator);
   const pki = loadPki(options.pkiDir);
   if (pki.testOnly)
     options.logger.warn({ pki: pki.dir }, "using the committed TEST-ONLY PKI: its private keys are public");
@@ -64,6 +86,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       ...(options.hotlistGraceSeconds === undefined
         ? {}
         : { hotlistGraceSeconds: options.hotlistGraceSeconds }),
+      ...(options.maxCounterJump === undefined ? {} : { maxCounterJump: options.maxCounterJump }),
     });
   } catch (e) {
     await store.close();

@@ -76,6 +76,8 @@ export const PROTOCOL_ERROR_CODES = {
   PROTO_ERR_REPLAY_EXHAUSTED: "recorded transcript has no more exchanges",
   PROTO_ERR_TRANSCRIPT_FORMAT: "transcript file line is malformed",
   PROTO_ERR_RECORD_FORMAT: "signed record bytes do not follow the record layout",
+  PROTO_ERR_HOTLIST_FORMAT:
+    "a format-2 hotlist is malformed: not format 2 (a format-1 body), a field missing or unknown, an issuer fingerprint not 64 hex, a serial not hex, a wallet id malformed, or entries out of canonical order",
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_CODES;

@@ -26,7 +26,7 @@ import { personalize } from "../card-emulator/personalize.js";
 import { currencyByCode, formatMoney, parseAmount } from "../protocol/amount.js";
 import { createLogger, silentLogger } from "../protocol/logger.js";
 import { fixturesDir } from "../protocol/paths.js";
-import { AcquirerClient, verifyHotlist } from "../terminal/adapters/http/acquirer-client.js";
+import { AcquirerClient, verifyFetchedHotlist } from "../terminal/adapters/http/acquirer-client.js";
 import { syncAttention } from "../terminal/application/attention-sync.js";
 import { runRefund } from "../terminal/application/refund.js";
 import { runLoad } from "../terminal/application/run-load.js";
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
         `uploaded ${summary.records} records in ${summary.batches} batch: ${summary.accepted} accepted, ` +
           `${voided} voided intent accounted for, ${summary.rejected} rejected`,
       );
-      const sync = await syncHotlist(ctx, client, (wire) => verifyHotlist(wire, ctx.identity.chain[0]!));
+      const sync = await syncHotlist(ctx, client, (wire) => verifyFetchedHotlist(wire, ctx.identity.chain[0]!));
       out(`posd sync: hotlist version ${sync.version}, ${sync.wallets} blocked wallets`);
     } finally {
       client.close();

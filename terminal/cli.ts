@@ -259,7 +259,7 @@ program
     const g = globals(cmd);
     const log = logger(g);
     const result = await withTerminal(g, log, async (ctx) => {
-      const { AcquirerClient, verifyHotlist } = await import("./adapters/http/acquirer-client.js");
+      const { AcquirerClient, verifyFetchedHotlist } = await import("./adapters/http/acquirer-client.js");
       const { syncHotlist } = await import("./application/upload.js");
       const { syncAttention } = await import("./application/attention-sync.js");
       const { openPlatform } = await import("./composition/platform.js");
@@ -275,7 +275,7 @@ program
         throw new TerminalError("TERM_ERR_CONFIG", "terminal.chainFiles must hold the acquirer CA");
       const online = openPlatform(ctx, url);
       try {
-        const hotlist = await syncHotlist(ctx, client, (wire) => verifyHotlist(wire, acquirerCa));
+        const hotlist = await syncHotlist(ctx, client, (wire) => verifyFetchedHotlist(wire, acquirerCa));
         try {
           return { ...hotlist, attention: await syncAttention(ctx.attention, online.deps, ctx.logger) };
         } catch (e) {

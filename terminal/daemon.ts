@@ -408,11 +408,13 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       const acquirerCa = this.#ctx.identity.chain[0];
       if (!acquirerCa)
         throw new TerminalError("TERM_ERR_CONFIG", "terminal.chainFiles must hold the acquirer CA");
-      const [{ syncHotlist }, { verifyHotlist }] = await Promise.all([
+      const [{ syncHotlist }, { verifyFetchedHotlist }] = await Promise.all([
         import("./application/upload.js"),
         import("./adapters/http/acquirer-client.js"),
       ]);
-      const result = await syncHotlist(this.#ctx, await client(), (wire) => verifyHotlist(wire, acquirerCa));
+      const result = await syncHotlist(this.#ctx, await client(), (wire) =>
+        verifyFetchedHotlist(wire, acquirerCa),
+      );
       // syncHotlist logs "hotlist updated" itself.
       this.#log.debug(result, "hotlist sync done");
       await this.#syncAttention();

@@ -236,6 +236,12 @@ export const TERMINAL_ERRORS = {
     http: 502,
     meaning: "the hotlist's signature or CRL does not verify with the acquirer CA",
   },
+  TERM_ERR_HOTLIST_FORMAT: {
+    class: "error",
+    http: 502,
+    meaning:
+      "the acquirer's /v2/hotlist answer is not a well-formed format-2 hotlist (a format-1 body, an issuer fingerprint not 64 hex, entries out of canonical order): the stored one stays",
+  },
   TERM_ERR_HOTLIST_REPLAYED: {
     class: "error",
     http: 502,

@@ -13,7 +13,8 @@
 import { randomUUID } from "node:crypto";
 import { hex } from "../protocol/bytes.js";
 import { sha256 } from "../protocol/crypto.js";
-import type { BatchResult, Hotlist } from "../protocol/wallet/batch.js";
+import type { BatchResult } from "../protocol/wallet/batch.js";
+import { isIssuerHotlist } from "../protocol/wallet/hotlist.js";
 import { MAX_BATCH_REFUNDS } from "../protocol/wallet/refund.js";
 import type {
   AttentionInfo,
@@ -29,6 +30,7 @@ import type {
   RecordLedger,
   RiskView,
   TerminalStores,
+  VerifiedHotlist,
 } from "../terminal/application/ports.js";
 import { type BatchEntry, closeBatch, type OutgoingBatch, unresolvedWire } from "../terminal/domain/batch.js";
 import {
@@ -461,6 +463,9 @@ class MemoryBatches implements Batches {
   }
 }
 
+/** A hotlist entry's key: the id and its issuer CA ("" for every issuer). */
+const entryKey = (id: string, issuer: string | null) => `${id}\u0000${issuer ?? ""}`;
+
 class MemoryHotlist implements HotlistStore {
   #wallets = new Set<string>();
   #serials = new Set<string>();
@@ -468,9 +473,15 @@ class MemoryHotlist implements HotlistStore {
 
   constructor(private readonly clock: Clock) {}
 
-  replace(hotlist: Hotlist): void {
-    this.#wallets = new Set(hotlist.blockedWallets);
-    this.#serials = new Set(hotlist.revokedSerials);
+  replace(hotlist: VerifiedHotlist): void {
+    this.#wallets = new Set(hotlist.blockedWallets.map((id) => entryKey(id, null)));
+    this.#serials = new Set();
+    if (isIssuerHotlist(hotlist))
+      for (const e of hotlist.issuers) {
+        for (const id of e.blockedWallets) this.#wallets.add(entryKey(id, e.issuer));
+        for (const serial of e.revokedSerials) this.#serials.add(entryKey(serial, e.issuer));
+      }
+    else for (const serial of hotlist.revokedSerials) this.#serials.add(entryKey(serial, null));
     this.#info = {
       version: hotlist.version,
       issuedAt: hotlist.issuedAt,
@@ -491,8 +502,9 @@ class MemoryHotlist implements HotlistStore {
     return { wallets: this.#wallets.size, serials: this.#serials.size };
   }
 
-  isHotlisted(walletId: string, serial: string): boolean {
-    return this.#wallets.has(walletId) || this.#serials.has(serial);
+  isHotlisted(walletId: string, serial: string, issuer: string): boolean {
+    const listed = (set: Set<string>, id: string) => set.has(entryKey(id, null)) || set.has(entryKey(id, issuer));
+    return listed(this.#wallets, walletId) || listed(this.#serials, serial);
   }
 }
 

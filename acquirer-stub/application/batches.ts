@@ -56,6 +56,8 @@ export interface BatchProcessorOptions {
   readonly chunkSize?: number;
   /** How long after a wallet's block its debits are still accepted, flagged (domain/block-binding.ts). */
   readonly hotlistGraceSeconds?: number;
+  /** Card counters a debit may run ahead of what the platform knew (platform/store/shadow-balance.ts). */
+  readonly maxCounterJump?: number;
   /** Test hook: runs after the commit, before the answer (a slow network, a crash after commit). */
   readonly afterCommit?: (batchId: string) => Promise<void>;
 }
@@ -67,6 +69,7 @@ export class BatchProcessor {
   readonly #logger: Logger | undefined;
   readonly #chunkSize: number;
   readonly #graceSeconds: number | undefined;
+  readonly #maxCounterJump: number | undefined;
   readonly #afterCommit: ((batchId: string) => Promise<void>) | undefined;
   readonly #inFlightBatches = new Set<string>();
   readonly #inFlightTerminals = new Set<string>();
@@ -78,6 +81,7 @@ export class BatchProcessor {
     this.#logger = options.logger;
     this.#chunkSize = options.chunkSize ?? 500;
     this.#graceSeconds = options.hotlistGraceSeconds;
+    this.#maxCounterJump = options.maxCounterJump;
     this.#afterCommit = options.afterCommit;
   }
 
@@ -153,7 +157,12 @@ export class BatchProcessor {
       const cards = new Map(
         [...ctx.cards.values()].map((c) => [
           c.fingerprint,
-          { der: c.certificate.der, walletId: c.walletId, serial: c.certificate.serialNumber },
+          {
+            der: c.certificate.der,
+            walletId: c.walletId,
+            serial: c.certificate.serialNumber,
+            issuerFingerprint: c.issuerFingerprint,
+          },
         ]),
       );
       const committed = await this.#store.transaction(`batch ${m.batchId}`, async (tx) => {
@@ -196,7 +205,7 @@ export class BatchProcessor {
         // never twice (a retry is replayed above), never lost (a crash rolls both back).
         const settled = decision.result.status === "settled";
         const forwarded = settled ? await tx.forwardConsumption(apply) : 0;
-        const fraud = settled ? await tx.checkShadowBalances(apply) : [];
+        const fraud = settled ? await tx.checkShadowBalances(apply, this.#maxCounterJump) : [];
         const refundOutcome = settled ? await tx.settleRefunds(refunds, apply) : undefined;
         if (refundOutcome && (refunds.length > 0 || refundOutcome.resolved.length > 0)) {
           body = JSON.stringify({

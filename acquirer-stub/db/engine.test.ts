@@ -150,7 +150,7 @@ describe("opening the acquirer database", () => {
       const failure = (await AcquirerStore.open(db.target).catch((e) => e)) as Error & { code: string };
       expect(failure.code).toBe("ACQ_ERR_STORE_SCHEMA");
       expect(failure.message).toMatch(
-        /999_from_the_future, newer than this acquirer-stub \(latest 007_fraud_evidence\)/,
+        /999_from_the_future, newer than this acquirer-stub \(latest 009_fraud_kinds\)/,
       );
       expect(await tables()).toBe(before);
       await store.close();

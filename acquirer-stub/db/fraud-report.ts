@@ -2,13 +2,104 @@
  * The fraud section of a day's report (domain/fraud.ts), read from `blocked_wallets`,
  * `fraud_evidence` (what the platform's shadow balance caught that day),
  * `after_block_records` (accepted inside the grace: the issuer's) and `records` rejected with
- * ACQ_ERR_WALLET_BLOCKED (after it: the terminal's). Read-only; the report's snapshot runs it.
+ * ACQ_ERR_WALLET_BLOCKED (after it: the terminal's). Then, whatever the day, every wallet's card
+ * counters known to the back office (accepted `records`, completed `platform_loads` and
+ * `platform_reversals`, delivered `platform_commands`) for the gaps open too long, and the open
+ * `unresolved_intents`. Read-only; the report's snapshot runs it.
  */
-import { type FraudLoss, type FraudSection, fraudLoss, moneyText } from "../domain/fraud.js";
+
+import { sql } from "kysely";
+import {
+  type FraudLoss,
+  type FraudSection,
+  fraudLoss,
+  type KnownCounter,
+  moneyText,
+  openCounterGaps,
+  unresolvedIntentLine,
+} from "../domain/fraud.js";
 import { iso } from "./columns.js";
 import type { Db } from "./schema.js";
+import { UnresolvedIntents } from "./unresolved-intents.js";
 
-export async function fraudSection(db: Db, date: string): Promise<FraudSection> {
+/** The report's clock and its limit on counter gaps. */
+export interface FraudSectionOptions {
+  /** Unix seconds: the report's clock (the CLI's, the app's), which ages are measured to. */
+  readonly now: number;
+  /** Counter gaps open more than this many days are listed. */
+  readonly gapDays: number;
+}
+
+/** Every counter the back office knows of every wallet (the gap logic is domain/fraud.ts's). */
+async function knownCounters(db: Db): Promise<KnownCounter[]> {
+  const records = await db
+    .selectFrom("records")
+    .select(["wallet_id", "card_counter", "record_time", "balance_after", "amount", "currency"])
+    .where("status", "=", "accepted")
+    .where("wallet_id", "is not", null)
+    .where("card_counter", "is not", null)
+    .execute();
+  const online = await db
+    .selectFrom("platform_loads")
+    .select((eb) => [
+      "wallet_id",
+      "card_counter",
+      eb.fn.coalesce("completed_at", "issued_at").as("at"),
+      sql.lit("load").as("source"),
+    ])
+    .where("card_counter", "is not", null)
+    .unionAll(
+      db
+        .selectFrom("platform_reversals as v")
+        .innerJoin("platform_loads as l", "l.load_id", "v.load_id")
+        .select((eb) => [
+          "l.wallet_id",
+          "v.card_counter",
+          eb.fn.coalesce("v.completed_at", "v.issued_at").as("at"),
+          sql.lit("reversal").as("source"),
+        ])
+        .where("v.card_counter", "is not", null),
+    )
+    .unionAll(
+      db
+        .selectFrom("platform_commands")
+        .select((eb) => [
+          "wallet_id",
+          "card_counter",
+          eb.fn.coalesce("delivered_at", "queued_at").as("at"),
+          sql.lit("command").as("source"),
+        ])
+        .where("card_counter", "is not", null),
+    )
+    .execute();
+  return [
+    ...records.map(
+      (r): KnownCounter => ({
+        walletId: r.wallet_id!,
+        cardCounter: Number(r.card_counter),
+        source: "record",
+        at: Number(r.record_time),
+        balanceAfter: Number(r.balance_after),
+        amount: Number(r.amount),
+        currency: Number(r.currency),
+      }),
+    ),
+    ...online.map(
+      (r): KnownCounter => ({
+        walletId: r.wallet_id,
+        cardCounter: Number(r.card_counter),
+        source: r.source as KnownCounter["source"],
+        at: Number(r.at),
+      }),
+    ),
+  ];
+}
+
+export async function fraudSection(
+  db: Db,
+  date: string,
+  options: FraudSectionOptions,
+): Promise<FraudSection> {
   const blocked = await db
     .selectFrom("blocked_wallets")
     .select(["wallet_id", "reason", "source", "blocked_at"])
@@ -93,5 +184,11 @@ export async function fraudSection(db: Db, date: string): Promise<FraudSection> 
       since: iso(Number(b.blocked_at)),
     })),
     losses,
+    asOf: iso(options.now),
+    gapDays: options.gapDays,
+    openCounterGaps: openCounterGaps(await knownCounters(db), options.now, options.gapDays),
+    unresolvedIntents: (await new UnresolvedIntents(db).open()).map((u) =>
+      unresolvedIntentLine(u, options.now),
+    ),
   };
 }

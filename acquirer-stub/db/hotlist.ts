@@ -5,6 +5,13 @@
  * version moves when the published list changes, and when the list has not changed for
  * HOTLIST_REISSUE_SECONDS (a re-issue: same content, new issue time).
  *
+ * Serials and blocks are kept by issuer CA (its certificate's fingerprint), as the format-2
+ * hotlist publishes them. A block is keyed by (wallet id, issuer), the issuer NULL meaning every
+ * issuer: the same wallet id blocked at two issuers is two rows, each with its reason, source and
+ * time; blocked at every issuer it is one more row, which covers the others while it stands (they
+ * stay, and hold again once it is released). Unblocking without an issuer releases every block of
+ * the wallet id (what an unblock did before issuers); with one, only the block at that issuer.
+ *
  * Every move is one atomic `version = version + 1` guarded by the change itself: the insert that
  * added the blocked wallet (a second instance blocking the same wallet inserts nothing and does not
  * bump), the delete that removed it, or, for a re-issue, `issued_at <= olderThan` evaluated on the
@@ -12,7 +19,7 @@
  *
  * No transaction here: the store runs each change (the row, its event and the bump) in one.
  */
-import type { BlockReason, HotlistState } from "../domain/hotlist.js";
+import { type BlockReason, type HotlistState, hotlistOf } from "../domain/hotlist.js";
 import { iso } from "./columns.js";
 import type { Db } from "./schema.js";
 
@@ -23,7 +30,13 @@ export interface WalletBlock {
   readonly source: string;
   /** ISO 8601. */
   readonly since: string;
+  /** The issuer CA whose cards it is for (fingerprint), or null: at every issuer. */
+  readonly issuer: string | null;
 }
+
+/** Every-issuer blocks first, then by issuer fingerprint (a stable order for people and tests). */
+const byIssuer = (a: { issuer: string | null }, b: { issuer: string | null }) =>
+  a.issuer === b.issuer ? 0 : a.issuer === null ? -1 : b.issuer === null ? 1 : a.issuer < b.issuer ? -1 : 1;
 
 const changed = (r: { numInsertedOrUpdatedRows?: bigint; numDeletedRows?: bigint }) =>
   Number(r.numInsertedOrUpdatedRows ?? r.numDeletedRows ?? 0n) > 0;
@@ -44,45 +57,78 @@ export class Hotlist {
       .execute();
   }
 
-  /** Block a wallet (the event is recorded either way). Returns false when it already was blocked. */
-  async block(walletId: string, reason: BlockReason, source: BlockSource, now: number): Promise<boolean> {
+  /**
+   * Block a wallet id for the cards of one issuer CA (`issuer`, a fingerprint), or at every issuer
+   * (null). The event is recorded either way. Returns false when that block already stood (the
+   * unique key (wallet_id, issuer) inserts nothing, on any instance).
+   */
+  async block(
+    walletId: string,
+    reason: BlockReason,
+    source: BlockSource,
+    now: number,
+    issuer: string | null = null,
+  ): Promise<boolean> {
     const inserted = changed(
       await this.db
         .insertInto("blocked_wallets")
-        .values({ wallet_id: walletId, reason, source, blocked_at: now })
+        .values({ wallet_id: walletId, issuer_fingerprint: issuer, reason, source, blocked_at: now })
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst(),
     );
     await this.db
       .insertInto("wallet_events")
-      .values({ wallet_id: walletId, action: "block", reason, source, at: now })
+      .values({ wallet_id: walletId, issuer_fingerprint: issuer, action: "block", reason, source, at: now })
       .execute();
     if (inserted) await this.#bump(now);
     return inserted;
   }
 
-  /** Release a wallet (by the operator). Returns false when it was not blocked. */
-  async unblock(walletId: string, now: number): Promise<boolean> {
-    const deleted = changed(
-      await this.db.deleteFrom("blocked_wallets").where("wallet_id", "=", walletId).executeTakeFirst(),
-    );
+  /**
+   * Release a wallet (by the operator): without `issuer` every block of the wallet id, with one only
+   * its block at that issuer CA. Returns false when nothing was released.
+   */
+  async unblock(walletId: string, now: number, issuer?: string): Promise<boolean> {
+    let q = this.db.deleteFrom("blocked_wallets").where("wallet_id", "=", walletId);
+    if (issuer !== undefined) q = q.where("issuer_fingerprint", "=", issuer);
+    const deleted = changed(await q.executeTakeFirst());
     if (deleted) {
       await this.db
         .insertInto("wallet_events")
-        .values({ wallet_id: walletId, action: "unblock", reason: null, source: "operator", at: now })
+        .values({
+          wallet_id: walletId,
+          issuer_fingerprint: issuer ?? null,
+          action: "unblock",
+          reason: null,
+          source: "operator",
+          at: now,
+        })
         .execute();
       await this.#bump(now);
     }
     return deleted;
   }
 
-  async walletBlock(walletId: string): Promise<WalletBlock | null> {
-    const row = await this.db
+  /** The wallet id's blocks: at every issuer first, then per issuer. */
+  async walletBlocks(walletId: string): Promise<WalletBlock[]> {
+    const rows = await this.db
       .selectFrom("blocked_wallets")
-      .select(["reason", "source", "blocked_at"])
+      .select(["reason", "source", "blocked_at", "issuer_fingerprint"])
       .where("wallet_id", "=", walletId)
-      .executeTakeFirst();
-    return row ? { reason: row.reason, source: row.source, since: iso(row.blocked_at) } : null;
+      .execute();
+    return rows
+      .map((r) => ({
+        reason: r.reason,
+        source: r.source,
+        since: iso(r.blocked_at),
+        issuer: r.issuer_fingerprint,
+      }))
+      .sort(byIssuer);
+  }
+
+  /** The wallet id's widest block (at every issuer if it has one), or null when it is not blocked. */
+  async walletBlock(walletId: string): Promise<WalletBlock | null> {
+    return (await this.walletBlocks(walletId))[0] ?? null;
   }
 
   /**
@@ -138,24 +184,15 @@ export class Hotlist {
       .executeTakeFirstOrThrow();
     const serials = await this.db
       .selectFrom("revoked_card_serials")
-      .select((eb) => ["serial", eb.fn.min<number>("added_at").as("added_at")])
-      .groupBy("serial")
-      .orderBy("serial")
+      .select(["serial", "issuer_fingerprint", "added_at"])
       .execute();
-    const blocked = await this.db
-      .selectFrom("blocked_wallets")
-      .select("wallet_id")
-      .orderBy("wallet_id")
-      .execute();
-    // Sorted here, not by the engine: PostgreSQL's collation is the database's locale, and the
-    // signed list must be byte-for-byte the same on both engines.
-    serials.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
-    return {
-      version: head.version,
-      issuedAt: head.issued_at,
-      revokedSerials: serials.map((r) => r.serial),
-      revokedSince: new Map(serials.map((r) => [r.serial, r.added_at])),
-      blockedWallets: blocked.map((r) => r.wallet_id).sort(),
-    };
+    const blocked = await this.db.selectFrom("blocked_wallets").select(["wallet_id", "issuer_fingerprint"]).execute();
+    // Ordered by the domain (hotlistOf), not by the engine: PostgreSQL's collation is the
+    // database's locale, and the signed list must be byte-for-byte the same on both engines.
+    return hotlistOf(
+      { version: Number(head.version), issuedAt: Number(head.issued_at) },
+      serials.map((r) => ({ serial: r.serial, issuer: r.issuer_fingerprint, addedAt: Number(r.added_at) })),
+      blocked.map((r) => ({ walletId: r.wallet_id, issuer: r.issuer_fingerprint })),
+    );
   }
 }

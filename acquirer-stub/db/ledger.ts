@@ -47,7 +47,10 @@ export interface LedgerEntry {
 
 export interface WalletLedger {
   readonly walletId: string;
+  /** The widest block of the wallet id (at every issuer if it has one), or null. */
   readonly blocked: WalletBlock | null;
+  /** Every block of the wallet id: at every issuer first, then per issuer CA. */
+  readonly blocks: readonly WalletBlock[];
   /** Accepted records by card counter. */
   readonly records: readonly LedgerEntry[];
   /** Counters between the first and the last seen that no batch has brought yet. */
@@ -64,8 +67,22 @@ export interface WalletLedger {
 
 export type AcceptedRecord = NonNullable<ReturnType<LedgerView["acceptedRecord"]>>;
 
-/** A verified card certificate of a batch, by fingerprint. */
-export type BatchCards = ReadonlyMap<string, { der: Uint8Array; walletId: string; serial: string }>;
+/** A verified card certificate of a batch, by fingerprint, with its issuer CA's fingerprint. */
+export type BatchCards = ReadonlyMap<
+  string,
+  { der: Uint8Array; walletId: string; serial: string; issuerFingerprint: string }
+>;
+
+/** A wallet's blocks: at every issuer (`issuer` null) and at single issuers, each with its time. */
+type WalletBlocks = readonly { issuer: string | null; blockedAt: number }[];
+
+/** When a wallet's block applies to the cards of `issuer`: the earliest block at it or at every issuer. */
+export function blockedFor(blocks: WalletBlocks | undefined, issuer: string): number | undefined {
+  let at: number | undefined;
+  for (const b of blocks ?? [])
+    if ((b.issuer === null || b.issuer === issuer) && (at === undefined || b.blockedAt < at)) at = b.blockedAt;
+  return at;
+}
 
 /** The LedgerView of one batch, with the head it was read at (the compare-and-set's `from`). */
 export interface LedgerSnapshot {
@@ -83,6 +100,10 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 }
 
 const pairKey = (walletId: string, cardCounter: number) => `${walletId}\u0000${cardCounter}`;
+
+/** The key of one stored entry in Ledger.cardIssuers' answer. */
+export const recordKey = (e: { terminalId: string; batchId: string; seq: number }) =>
+  `${e.terminalId}\u0000${e.batchId}\u0000${e.seq}`;
 
 const acceptedOf = (r: {
   card_record: Buffer | null;
@@ -207,22 +228,60 @@ export class Ledger {
         const cardRecord = settled.get(`${seq}:${hex(previousHash)}`);
         return cardRecord ? { cardRecord } : undefined;
       },
-      blockedAt: (walletId) => blocked.get(walletId),
+      blockedAt: (walletId, issuer) => blockedFor(blocked.get(walletId), issuer),
     };
     return { view, head };
   }
 
-  /** When each of these wallets was blocked, for those on the hotlist. */
-  async blockedAt(walletIds: readonly string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  /** The blocks of each of these wallets (at every issuer, at single issuers), for those on the hotlist. */
+  async blockedAt(walletIds: readonly string[]): Promise<Map<string, WalletBlocks>> {
+    const out = new Map<string, { issuer: string | null; blockedAt: number }[]>();
     for (const ids of chunks(walletIds)) {
       const rows = await this.db
         .selectFrom("blocked_wallets")
-        .select(["wallet_id", "blocked_at"])
+        .select(["wallet_id", "issuer_fingerprint", "blocked_at"])
         .where("wallet_id", "in", ids)
         .execute();
-      for (const r of rows) out.set(r.wallet_id, Number(r.blocked_at));
+      for (const r of rows) {
+        const list = out.get(r.wallet_id) ?? [];
+        list.push({ issuer: r.issuer_fingerprint, blockedAt: Number(r.blocked_at) });
+        out.set(r.wallet_id, list);
+      }
     }
+    return out;
+  }
+
+  /**
+   * The issuer CA of the card that signed each of these stored entries, keyed by recordKey. An
+   * entry without a card, or whose certificate was stored before issuers were (issuer_fingerprint
+   * null, until a batch brings it again), has none: a block it causes then holds at every issuer,
+   * as blocks did before.
+   */
+  async cardIssuers(
+    entries: readonly { terminalId: string; batchId: string; seq: number }[],
+  ): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const groups = new Map<string, { terminalId: string; batchId: string; seqs: Set<number> }>();
+    for (const e of entries) {
+      const key = `${e.terminalId}\u0000${e.batchId}`;
+      const g = groups.get(key) ?? { terminalId: e.terminalId, batchId: e.batchId, seqs: new Set<number>() };
+      g.seqs.add(e.seq);
+      groups.set(key, g);
+    }
+    for (const g of groups.values())
+      for (const chunk of chunks([...g.seqs])) {
+        const rows = await this.db
+          .selectFrom("records as r")
+          .innerJoin("card_certificates as c", "c.fingerprint", "r.card_certificate")
+          .select(["r.seq", "c.issuer_fingerprint"])
+          .where("r.terminal_id", "=", g.terminalId)
+          .where("r.batch_id", "=", g.batchId)
+          .where("r.seq", "in", chunk)
+          .execute();
+        for (const r of rows)
+          if (r.issuer_fingerprint !== null)
+            out.set(recordKey({ ...g, seq: Number(r.seq) }), r.issuer_fingerprint);
+      }
     return out;
   }
 
@@ -232,12 +291,19 @@ export class Ledger {
       der: asBuffer(card.der),
       wallet_id: card.walletId,
       serial: card.serial,
+      issuer_fingerprint: card.issuerFingerprint,
     }));
+    // A certificate stored before 008 has no issuer yet: the first batch that brings it again fills it.
     for (const chunk of chunks(rows))
       await this.db
         .insertInto("card_certificates")
         .values(chunk)
-        .onConflict((oc) => oc.doNothing())
+        .onConflict((oc) =>
+          oc
+            .column("fingerprint")
+            .doUpdateSet((eb) => ({ issuer_fingerprint: eb.ref("excluded.issuer_fingerprint") }))
+            .where("card_certificates.issuer_fingerprint", "is", null),
+        )
         .execute();
   }
 
@@ -298,8 +364,8 @@ export class Ledger {
       .execute();
   }
 
-  /** A wallet's accepted records with their gaps, balance breaks and clones; `blocked` from the hotlist. */
-  async walletLedger(walletId: string, blocked: WalletBlock | null): Promise<WalletLedger> {
+  /** A wallet's accepted records with their gaps, balance breaks and clones; `blocks` from the hotlist. */
+  async walletLedger(walletId: string, blocks: readonly WalletBlock[]): Promise<WalletLedger> {
     const rows = await this.db
       .selectFrom("records")
       .select([
@@ -348,7 +414,8 @@ export class Ledger {
       .execute();
     return {
       walletId,
-      blocked,
+      blocked: blocks[0] ?? null,
+      blocks,
       records,
       gaps: gaps(records.map((r) => r.cardCounter)),
       balanceBreaks,

@@ -18,7 +18,9 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
 import { afterBlock } from "./after-block-migration.js";
 import { operatorAudit } from "./audit-migration.js";
+import { fraudKinds } from "./fraud-kinds-migration.js";
 import { fraudEvidence } from "./fraud-migration.js";
+import { hotlistIssuers } from "./hotlist-issuers-migration.js";
 
 export type EngineKind = "sqlite" | "postgres";
 
@@ -569,6 +571,8 @@ export function migrations(kind: EngineKind): Record<string, Migration> {
     "005_operator_audit": { up: (db) => operatorAudit(db, kind) },
     "006_after_block": { up: (db) => afterBlock(db, kind) },
     "007_fraud_evidence": { up: (db) => fraudEvidence(db, kind) },
+    "008_hotlist_issuers": { up: (db) => hotlistIssuers(db, kind) },
+    "009_fraud_kinds": { up: (db) => fraudKinds(db, kind) },
   };
 }
 

@@ -7,6 +7,8 @@
  * Read-only over `records`, `refunds`, `batches`, `batch_days` and `clones`; the store runs it in one
  * snapshot transaction (REPEATABLE READ on PostgreSQL) so the parts agree with each other.
  */
+
+import { DEFAULT_GAP_DAYS } from "../domain/fraud.js";
 import {
   type BatchReconciliation,
   gaps,
@@ -19,11 +21,22 @@ import { iso } from "./columns.js";
 import { fraudSection } from "./fraud-report.js";
 import type { Db } from "./schema.js";
 
+/** How the report measures what is still open (its fraud section's counter gaps and torn intents). */
+export interface ReportOptions {
+  /**
+   * Unix seconds: the report's clock, which the ages of open gaps and intents are measured to (the
+   * CLI's, the app's). Without one, the report is as of the end of its business day.
+   */
+  readonly now?: number;
+  /** Counter gaps open more than this many days are listed (default DEFAULT_GAP_DAYS, 7). */
+  readonly gapDays?: number;
+}
+
 export class Reports {
   constructor(readonly db: Db) {}
 
   /** The settlement report of a business day (YYYY-MM-DD, UTC). */
-  async settlement(date: string): Promise<SettlementReport> {
+  async settlement(date: string, options: ReportOptions = {}): Promise<SettlementReport> {
     const lines = await this.db
       .selectFrom("records")
       .select((eb) => [
@@ -230,7 +243,10 @@ export class Reports {
         firstBatchId: c.first_batch_id,
         cloneBatchId: c.clone_batch_id,
       })),
-      fraud: await fraudSection(this.db, date),
+      fraud: await fraudSection(this.db, date, {
+        now: options.now ?? dayStart + 86_400,
+        gapDays: options.gapDays ?? DEFAULT_GAP_DAYS,
+      }),
     };
   }
 }

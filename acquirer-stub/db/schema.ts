@@ -5,6 +5,7 @@
  * are Buffers (BLOB in SQLite, bytea in PostgreSQL). migrations.ts creates exactly these.
  */
 import type { Generated, Kysely, Transaction } from "kysely";
+import type { FraudKind } from "../domain/fraud.js";
 
 export interface BatchesTable {
   terminal_id: string;
@@ -61,6 +62,8 @@ export interface CardCertificatesTable {
   der: Buffer;
   wallet_id: string;
   serial: string;
+  /** The issuer CA's fingerprint; null for a certificate stored before 008_hotlist_issuers. */
+  issuer_fingerprint: string | null;
 }
 
 export interface TerminalsTable {
@@ -79,6 +82,8 @@ export interface RevokedTerminalsTable {
 
 export interface BlockedWalletsTable {
   wallet_id: string;
+  /** The issuer CA whose cards the block is for; null: at every issuer. Key: (wallet_id, issuer). */
+  issuer_fingerprint: string | null;
   reason: "lost" | "stolen" | "fraud" | "clone" | "other";
   source: "operator" | "clone-detection" | "fraud-detection";
   blocked_at: number;
@@ -91,6 +96,8 @@ export interface WalletEventsTable {
   reason: string | null;
   source: string;
   at: number;
+  /** Null: at every issuer (and for events before 008_hotlist_issuers). */
+  issuer_fingerprint: string | null;
 }
 
 export interface ClonesTable {
@@ -350,7 +357,7 @@ export type Db = Kysely<AcquirerDb> | Transaction<AcquirerDb>;
 export interface FraudEvidenceTable {
   id: Generated<number>;
   wallet_id: string;
-  kind: "overspent" | "counter-jump";
+  kind: FraudKind;
   terminal_id: string;
   batch_id: string;
   seq: number;

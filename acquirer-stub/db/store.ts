@@ -59,10 +59,10 @@ import {
 } from "./engine.js";
 import { Findings, type StoredFinding } from "./findings.js";
 import { Hotlist, type WalletBlock } from "./hotlist.js";
-import { type BatchCards, Ledger, type LedgerSnapshot, type WalletLedger } from "./ledger.js";
+import { type BatchCards, Ledger, type LedgerSnapshot, recordKey, type WalletLedger } from "./ledger.js";
 import { type CheckedRefund, RefundSettlement } from "./refund-settlement.js";
 import { Refunds } from "./refunds.js";
-import { Reports } from "./reports.js";
+import { type ReportOptions, Reports } from "./reports.js";
 import type { Db } from "./schema.js";
 import { Terminals } from "./terminals.js";
 import { type OpenUnresolvedIntent, UnresolvedIntents } from "./unresolved-intents.js";
@@ -151,7 +151,13 @@ export class AcquirerTx {
     await this.#p.unresolved.insert(ctx);
     for (const clone of decision.clones) {
       await this.#p.ledger.insertClone(clone, ctx);
-      await this.#p.hotlist.block(clone.walletId, "clone", "clone-detection", ctx.now);
+      // Blocked at the issuer of the card that signed the clone's record: the same wallet id at
+      // another issuer is another wallet. Without a verified card (never for a clone), every issuer.
+      const cloneRecord = decision.records.find(
+        (d) => d.checked.seq === clone.cloneSeq && d.verdict.reason === "ACQ_ERR_CLONE",
+      );
+      const issuer = cloneRecord?.checked.cardIssuer || null;
+      await this.#p.hotlist.block(clone.walletId, "clone", "clone-detection", ctx.now, issuer);
     }
     await this.#p.afterBlock.insert(decision.afterBlock, {
       terminalId: ctx.terminalId,
@@ -184,8 +190,16 @@ export class AcquirerTx {
       { terminalId: ctx.terminalId, batchId: ctx.upload.manifest.batchId, at: ctx.now },
       maxCounterJump,
     );
-    for (const walletId of new Set(evidence.map((e) => e.walletId)))
-      await this.#p.hotlist.block(walletId, "fraud", "fraud-detection", ctx.now);
+    // Each wallet at the issuer of the card that signed the record its evidence is about; a card
+    // stored without its issuer (before 008, not brought again since) blocks it at every issuer.
+    const issuers = await this.#p.ledger.cardIssuers(evidence);
+    const blocks = new Map<string, { walletId: string; issuer: string | null }>();
+    for (const e of evidence) {
+      const issuer = issuers.get(recordKey(e)) ?? null;
+      blocks.set(`${e.walletId}\u0000${issuer ?? ""}`, { walletId: e.walletId, issuer });
+    }
+    for (const b of blocks.values())
+      await this.#p.hotlist.block(b.walletId, "fraud", "fraud-detection", ctx.now, b.issuer);
     return evidence;
   }
 
@@ -230,7 +244,16 @@ export class AcquirerTx {
     }
     await this.#p.findings.insert(marked, ctx);
     for (const c of marked)
-      if (c.fork && (await this.#p.hotlist.block(c.finding.walletId, "clone", "clone-detection", ctx.now)))
+      if (
+        c.fork &&
+        (await this.#p.hotlist.block(
+          c.finding.walletId,
+          "clone",
+          "clone-detection",
+          ctx.now,
+          c.cardIssuer ?? null,
+        ))
+      )
         blocked.push(c.finding.walletId);
     return blocked;
   }
@@ -377,18 +400,29 @@ export class AcquirerStore {
   // Hotlist
 
   /**
-   * Block a wallet (loss report). Returns false when it already was blocked (the list did not
-   * change). With an actor, the action is written to the audit log in the same transaction.
+   * Block a wallet (loss report): at every issuer, or for the cards of one issuer CA (`issuer`, its
+   * fingerprint). Returns false when that block already stood (the list did not change). With an
+   * actor, the action is written to the audit log in the same transaction.
    */
-  blockWallet(walletId: string, reason: BlockReason, now: number, actor?: OperatorActor): Promise<boolean> {
+  blockWallet(
+    walletId: string,
+    reason: BlockReason,
+    now: number,
+    actor?: OperatorActor,
+    issuer?: string,
+  ): Promise<boolean> {
     return this.#write("block wallet", async (p) => {
-      const changed = await p.hotlist.block(walletId, reason, "operator", now);
+      const changed = await p.hotlist.block(walletId, reason, "operator", now, issuer ?? null);
       if (actor)
         await p.audit.record(actor, {
           action: "block",
           subject: walletId,
           reason,
-          outcome: { changed, hotlistVersion: await p.hotlist.version() },
+          outcome: {
+            changed,
+            ...(issuer === undefined ? {} : { issuer }),
+            hotlistVersion: await p.hotlist.version(),
+          },
           at: now,
         });
       return changed;
@@ -396,26 +430,43 @@ export class AcquirerStore {
   }
 
   /**
-   * Release a wallet. Returns false when it was not blocked. With an actor, the action is written
-   * to the audit log in the same transaction (`note`: why, as the operator said it).
+   * Release a wallet: every block of the wallet id, or with `issuer` only its block at that issuer
+   * CA. Returns false when nothing was released. With an actor, the action is written to the audit
+   * log in the same transaction (`note`: why, as the operator said it).
    */
-  unblockWallet(walletId: string, now: number, actor?: OperatorActor, note?: string): Promise<boolean> {
+  unblockWallet(
+    walletId: string,
+    now: number,
+    actor?: OperatorActor,
+    note?: string,
+    issuer?: string,
+  ): Promise<boolean> {
     return this.#write("unblock wallet", async (p) => {
-      const changed = await p.hotlist.unblock(walletId, now);
+      const changed = await p.hotlist.unblock(walletId, now, issuer);
       if (actor)
         await p.audit.record(actor, {
           action: "unblock",
           subject: walletId,
           reason: note ?? null,
-          outcome: { changed, hotlistVersion: await p.hotlist.version() },
+          outcome: {
+            changed,
+            ...(issuer === undefined ? {} : { issuer }),
+            hotlistVersion: await p.hotlist.version(),
+          },
           at: now,
         });
       return changed;
     });
   }
 
+  /** The wallet id's widest block (at every issuer if it has one), or null when it is not blocked. */
   walletBlock(walletId: string): Promise<WalletBlock | null> {
     return this.#p.hotlist.walletBlock(walletId);
+  }
+
+  /** Every block of the wallet id: at every issuer first, then per issuer CA. */
+  walletBlocks(walletId: string): Promise<WalletBlock[]> {
+    return this.#p.hotlist.walletBlocks(walletId);
   }
 
   /**
@@ -449,8 +500,9 @@ export class AcquirerStore {
   // -------------------------------------------------------------------------------------------
   // Reports
 
-  settlementReport(date: string): Promise<SettlementReport> {
-    return this.#read("settlement report", (p) => p.reports.settlement(date));
+  /** `options.now`: the caller's clock, which the fraud section's open items are aged to. */
+  settlementReport(date: string, options?: ReportOptions): Promise<SettlementReport> {
+    return this.#read("settlement report", (p) => p.reports.settlement(date, options));
   }
 
   /** The operator audit log, newest first. */
@@ -460,7 +512,7 @@ export class AcquirerStore {
 
   walletLedger(walletId: string): Promise<WalletLedger> {
     return this.#read("wallet ledger", async (p) =>
-      p.ledger.walletLedger(walletId, await p.hotlist.walletBlock(walletId)),
+      p.ledger.walletLedger(walletId, await p.hotlist.walletBlocks(walletId)),
     );
   }
 }

@@ -3,7 +3,7 @@
  * terminal could not have known. A terminal that syncs the hotlist within its maximum age
  * (terminals' hotlist.maxAgeHours, 24 h by default) refuses a blocked wallet offline, so:
  *
- * - dated before the block: accepted as ever;
+ * - dated before the block (or in its second): accepted as ever;
  * - dated after the block but within the grace period (the acquirer's hotlist grace, by default
  *   the terminals' maximum hotlist age): accepted and flagged, the issuer's loss;
  * - dated after the block plus the grace period: rejected with ACQ_ERR_WALLET_BLOCKED, the
@@ -34,6 +34,7 @@ export function againstBlock(
   blockedAt: number | undefined,
   graceSeconds: number,
 ): BlockVerdict {
-  if (blockedAt === undefined || recordTime < blockedAt) return "before-block";
+  // Times are whole seconds: a debit of the block's own second could not have been refused.
+  if (blockedAt === undefined || recordTime <= blockedAt) return "before-block";
   return recordTime <= blockedAt + graceSeconds ? "in-grace" : "after-grace";
 }

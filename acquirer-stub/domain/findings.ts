@@ -25,6 +25,8 @@ export interface CheckedFinding {
   readonly cardRecord: Uint8Array;
   /** undefined: the proof holds. */
   readonly reason: AcquirerErrorCode | undefined;
+  /** The issuer CA (fingerprint) of the card that signed the proof, when it holds. */
+  readonly cardIssuer?: string;
 }
 
 export function checkFinding(
@@ -34,11 +36,16 @@ export function checkFinding(
   trust: AcquirerTrust,
 ): CheckedFinding {
   const cardRecord = new Uint8Array(Buffer.from(f.cardRecord, "hex"));
-  const result = (reason: AcquirerErrorCode | undefined, record?: WalletRecord): CheckedFinding => ({
+  const result = (
+    reason: AcquirerErrorCode | undefined,
+    record?: WalletRecord,
+    cardIssuer?: string,
+  ): CheckedFinding => ({
     finding: f,
     record,
     cardRecord,
     reason,
+    ...(cardIssuer === undefined ? {} : { cardIssuer }),
   });
   const entry = upload.records.find((r) => r.seq === f.seq);
   if (entry?.status !== "voided") return result("ACQ_ERR_RECORD_MISMATCH");
@@ -68,5 +75,5 @@ export function checkFinding(
     return result("ACQ_ERR_CARD_CERT", record);
   if (!verifyCardRecord(card.publicKey, cardRecord, Buffer.from(f.cardSignature, "hex")))
     return result("ACQ_ERR_CARD_SIGNATURE", record);
-  return result(undefined, record);
+  return result(undefined, record, card.issuerFingerprint);
 }

@@ -40,6 +40,11 @@ export interface VerifiedCard {
   readonly certificate: Certificate;
   readonly publicKey: KeyObject;
   readonly walletId: string;
+  /**
+   * The issuer CA the chain went through: SHA-256 (hex) of its certificate's DER. The hotlist keys
+   * revocations and blocks by it (two issuers may use the same serial, or the same wallet id).
+   */
+  readonly issuerFingerprint: string;
   /** Unix seconds: the latest notBefore and the earliest notAfter of the whole path. */
   readonly validFrom: number;
   readonly validUntil: number;
@@ -201,6 +206,7 @@ export class AcquirerTrust {
       certificate: leaf,
       publicKey: leaf.publicKey,
       walletId: leaf.attributes.walletId!,
+      issuerFingerprint: path[1]!.fingerprint,
       validFrom,
       validUntil,
     };

@@ -161,6 +161,8 @@ export interface CheckedRecord {
   readonly cardSignature: Uint8Array;
   /** The verified card's fingerprint (SHA-256 of its DER); "" when none. */
   readonly cardFingerprint: string;
+  /** Its issuer CA's fingerprint (VerifiedCard.issuerFingerprint); "" when no card verified. */
+  readonly cardIssuer: string;
   readonly record: WalletRecord | undefined;
   /** Why the record is rejected by the checks so far; undefined when it passed them. */
   readonly reason: AcquirerErrorCode | undefined;
@@ -238,13 +240,10 @@ export function checkRecord(w: BatchRecordWire, index: number, ctx: RecordCheckC
     cardRecord,
     cardSignature,
   };
-  const rejected = (
-    reason: AcquirerErrorCode,
-    record?: WalletRecord,
-    cardFingerprint = "",
-  ): CheckedRecord => ({
+  const rejected = (reason: AcquirerErrorCode, record?: WalletRecord, card?: VerifiedCard): CheckedRecord => ({
     ...base,
-    cardFingerprint,
+    cardFingerprint: card?.fingerprint ?? "",
+    cardIssuer: card?.issuerFingerprint ?? "",
     record,
     reason,
   });
@@ -253,7 +252,7 @@ export function checkRecord(w: BatchRecordWire, index: number, ctx: RecordCheckC
   if (voided) {
     if (cardRecord.length > 0 || cardSignature.length > 0 || w.cardCertificate !== "")
       return rejected("ACQ_ERR_RECORD_FORMAT");
-    return { ...base, cardFingerprint: "", record: undefined, reason: undefined };
+    return { ...base, cardFingerprint: "", cardIssuer: "", record: undefined, reason: undefined };
   }
   if (cardSignature.length !== 64 || w.cardCertificate === "") return rejected("ACQ_ERR_RECORD_FORMAT");
   let record: WalletRecord;
@@ -270,11 +269,17 @@ export function checkRecord(w: BatchRecordWire, index: number, ctx: RecordCheckC
   const card = cardFor(w.cardCertificate, record.time, ctx);
   if (typeof card === "string") return rejected(card, record);
   if (record.time < card.validFrom || record.time > card.validUntil)
-    return rejected("ACQ_ERR_CARD_CERT", record, card.fingerprint);
-  if (record.walletId !== card.walletId) return rejected("ACQ_ERR_RECORD_MISMATCH", record, card.fingerprint);
+    return rejected("ACQ_ERR_CARD_CERT", record, card);
+  if (record.walletId !== card.walletId) return rejected("ACQ_ERR_RECORD_MISMATCH", record, card);
   if (!verifyCardRecord(card.publicKey, cardRecord, cardSignature))
-    return rejected("ACQ_ERR_CARD_SIGNATURE", record, card.fingerprint);
-  return { ...base, cardFingerprint: card.fingerprint, record, reason: undefined };
+    return rejected("ACQ_ERR_CARD_SIGNATURE", record, card);
+  return {
+    ...base,
+    cardFingerprint: card.fingerprint,
+    cardIssuer: card.issuerFingerprint,
+    record,
+    reason: undefined,
+  };
 }
 
 export interface ChainBreak {
@@ -330,8 +335,12 @@ export interface LedgerView {
     seq: number,
     previousHash: Uint8Array,
   ): { cardRecord: Uint8Array } | undefined;
-  /** When the wallet was blocked (unix seconds), if it is on the hotlist now. */
-  blockedAt(walletId: string): number | undefined;
+  /**
+   * When the wallet was blocked for the cards of this issuer CA (unix seconds): the earliest of its
+   * block at every issuer and its block at this issuer, if it is on the hotlist now. A block of the
+   * same wallet id at another issuer does not count (issuers' wallet ids may collide).
+   */
+  blockedAt(walletId: string, issuerFingerprint: string): number | undefined;
 }
 
 export type Difference =
@@ -494,7 +503,7 @@ export function decideBatch(input: DecideInput, view: LedgerView): BatchDecision
           }
         } else if (seqTaken) reason = "ACQ_ERR_SEQ_REUSED";
         else {
-          const blockedAt = view.blockedAt(r.walletId);
+          const blockedAt = view.blockedAt(r.walletId, c.cardIssuer);
           const against = againstBlock(r.time, blockedAt, grace);
           if (against === "after-grace") reason = "ACQ_ERR_WALLET_BLOCKED";
           else {

@@ -397,6 +397,8 @@ function renderAccount(a: AccountView): string[] {
   ];
 }
 
+const signedMoney = (minor: number, c: Currency) => (minor < 0 ? "-" : "") + formatMoney(Math.abs(minor), c);
+
 function renderWallet(v: WalletView): string[] {
   const c = currencyByNumeric(v.currency);
   const bound = v.boundAccount
@@ -404,8 +406,9 @@ function renderWallet(v: WalletView): string[] {
     : "none";
   const lines = [
     `wallet ${v.walletId}  ${v.status}  ${c.code}  (issued ${v.createdAt})`,
-    `  offline balance    ${formatMoney(v.accounts.offline, c)}`,
-    `  online balance     ${formatMoney(v.accounts.online, c)}`,
+    // An overspent (forged) wallet's offline account is below zero: that is what its operator looks at.
+    `  offline balance    ${signedMoney(v.accounts.offline, c)}`,
+    `  online balance     ${signedMoney(v.accounts.online, c)}`,
     `  bound account      ${bound}`,
     `  balance limit      ${limit(v.balanceLimit, c)}`,
     `  single limit       ${limit(v.singleLimit, c)}`,

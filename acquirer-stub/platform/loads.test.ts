@@ -329,7 +329,7 @@ describe("wallet platform › the operator's view of a wallet", () => {
   it("shows the wallet's accounts, bound account and loads, behind the operator token", async () => {
     await world.close();
     card = fixtureCard();
-    world = await platformWorld(field(card), clock, {}, { operatorToken: "s3cret" });
+    world = await platformWorld(field(card), clock, {}, { operatorToken: "s3cret-operator-token-loads" });
     const cash = await world.terminal.load({ type: "cash", amount: 2_000 });
     const pending = await world.terminal.askLoad(
       await world.terminal.loadRequest({ type: "bound", amount: 1_000 }),
@@ -339,7 +339,7 @@ describe("wallet platform › the operator's view of a wallet", () => {
     const res = await world.acq.app.inject({
       method: "GET",
       url,
-      headers: { authorization: "Bearer s3cret" },
+      headers: { authorization: "Bearer s3cret-operator-token-loads" },
     });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({
@@ -369,7 +369,7 @@ describe("wallet platform › the operator's view of a wallet", () => {
     const unknown = await world.acq.app.inject({
       method: "GET",
       url: "/v1/platform/wallets/W-NOBODY",
-      headers: { authorization: "Bearer s3cret" },
+      headers: { authorization: "Bearer s3cret-operator-token-loads" },
     });
     expect(unknown.statusCode).toBe(404);
   });

@@ -54,7 +54,17 @@ describe("the platform's shadow balance", () => {
     const result = await postBatch(world.acq.app, t2.closeBatch());
     // Dated before the block: accepted, and the issuer's loss is named.
     expect(result.body).toMatchObject({ status: "settled", accepted: 1 });
+    // Counter 2 does not follow from counter 1 (45.50 − 400.00 is not 4600.00), and the account is
+    // 354.50 below zero: the issuer's exposure is the overspending, the break only names the edit.
     expect(await evidence()).toMatchObject([
+      {
+        wallet_id: ALICE,
+        kind: "balance-break",
+        terminal_id: "T-0002",
+        card_counter: 2,
+        exposure: 0,
+        detail: expect.stringContaining("made up 4954.50 EUR"),
+      },
       { wallet_id: ALICE, kind: "overspent", terminal_id: "T-0002", card_counter: 2, exposure: 35_450 },
     ]);
     expect(await blocked()).toMatchObject({ reason: "fraud", source: "fraud-detection" });
@@ -102,5 +112,22 @@ describe("the platform's shadow balance", () => {
     await postBatch(world.acq.app, t1.closeBatch());
     expect(await evidence()).toEqual([]);
     expect(await blocked()).toBeUndefined();
+  });
+  it("re-checks a gap when it fills: a record uploaded late whose balance does not follow is evidence", async () => {
+    const t1 = new TerminalSim();
+    t1.debit({ card: "cards/alice", counter: 1, amount: 450, balanceAfter: 4_550 });
+    await postBatch(world.acq.app, t1.closeBatch());
+    // Counter 3 arrives first (honest: 45.50 − 1.00 at counter 2 − 1.00); counter 2 is still elsewhere.
+    const t2 = new TerminalSim({ terminal: "terminals/term-0002" });
+    t2.debit({ card: "cards/alice", counter: 3, amount: 100, balanceAfter: 4_350 });
+    await postBatch(world.acq.app, t2.closeBatch());
+    expect(await evidence()).toEqual([]);
+    // The gap fills with a record whose balance was edited: it breaks from counter 1.
+    t1.debit({ card: "cards/alice", counter: 2, amount: 100, balanceAfter: 400_000 });
+    await postBatch(world.acq.app, t1.closeBatch());
+    expect(await evidence()).toMatchObject([
+      { wallet_id: ALICE, kind: "balance-break", terminal_id: "T-0001", card_counter: 2, exposure: 0 },
+    ]);
+    expect(await blocked()).toMatchObject({ reason: "fraud", source: "fraud-detection" });
   });
 });

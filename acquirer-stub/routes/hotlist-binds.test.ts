@@ -29,7 +29,9 @@ describe("againstBlock", () => {
   it("is before-block without a block or before it, in-grace up to block + grace, after-grace past it", () => {
     expect(againstBlock(1_000, undefined, HOUR)).toBe("before-block");
     expect(againstBlock(999, 1_000, HOUR)).toBe("before-block");
-    expect(againstBlock(1_000, 1_000, HOUR)).toBe("in-grace");
+    // The block's own second: the terminal could not have known.
+    expect(againstBlock(1_000, 1_000, HOUR)).toBe("before-block");
+    expect(againstBlock(1_001, 1_000, HOUR)).toBe("in-grace");
     expect(againstBlock(1_000 + HOUR, 1_000, HOUR)).toBe("in-grace");
     expect(againstBlock(1_001 + HOUR, 1_000, HOUR)).toBe("after-grace");
     expect(againstBlock(1_001, 1_000, 0)).toBe("after-grace");

@@ -1,7 +1,10 @@
 /**
  * Operator routes (the CLI does the same on the database file):
- *   POST /v1/wallets/:walletId/block {reason}  — loss report: 200 { walletId, blocked, changed, hotlistVersion }
- *   POST /v1/wallets/:walletId/unblock [{}]    — release: 200 (changed: false when it was not blocked)
+ *   POST /v1/wallets/:walletId/block {reason, issuer?} — loss report: 200 { walletId, issuer, blocked,
+ *     changed, hotlistVersion }; `issuer` (an issuer CA's certificate fingerprint, 64 hex) blocks the
+ *     wallet id for that issuer's cards only, without it at every issuer
+ *   POST /v1/wallets/:walletId/unblock [{issuer?}] — release: every block of the wallet id, or only
+ *     the one at `issuer`: 200 (changed: false when nothing was released)
  *   GET  /v1/wallets/:walletId/ledger          — accepted records by counter, gaps, balance breaks, clones
  *   GET  /v1/reports/settlement?date=YYYY-MM-DD — settlement, reconciliation, outstanding gaps, clones
  *   GET  /v1/findings, /v1/wallets/:walletId/findings — wallets terminals caught rolled back or edited
@@ -16,7 +19,7 @@ import type { BlockReason } from "../domain/hotlist.js";
 import { isCalendarDate } from "../domain/settle.js";
 import { AcquirerError } from "../errors.js";
 import { httpActor, type OperatorAccess, operatorAuthorizer, operatorMode } from "./operator-auth.js";
-import { blockBodySchema, reportQuerySchema, walletParamsSchema } from "./schemas.js";
+import { blockBodySchema, reportQuerySchema, unblockBodySchema, walletParamsSchema } from "./schemas.js";
 
 export { operatorAuthorizer } from "./operator-auth.js";
 
@@ -30,34 +33,43 @@ export function registerOperatorRoutes(
   const authorize = operatorAuthorizer(access);
   const now = () => Math.floor(clock().getTime() / 1000);
 
-  app.post<{ Params: { walletId: string }; Body: { reason: BlockReason } }>(
+  app.post<{ Params: { walletId: string }; Body: { reason: BlockReason; issuer?: string } }>(
     "/v1/wallets/:walletId/block",
     { schema: { params: walletParamsSchema, body: blockBodySchema }, preHandler: authorize },
     async (request) => {
       const { walletId } = request.params;
-      const changed = await store.blockWallet(
+      const { reason, issuer } = request.body;
+      const changed = await store.blockWallet(walletId, reason, now(), httpActor(access, request), issuer);
+      request.log.info({ walletId, reason, issuer: issuer ?? null, changed }, "wallet blocked");
+      return {
         walletId,
-        request.body.reason,
-        now(),
-        httpActor(access, request),
-      );
-      request.log.info({ walletId, reason: request.body.reason, changed }, "wallet blocked");
-      return { walletId, blocked: true, changed, hotlistVersion: await store.hotlistVersion() };
+        issuer: issuer ?? null,
+        blocked: true,
+        changed,
+        hotlistVersion: await store.hotlistVersion(),
+      };
     },
   );
 
-  app.post<{ Params: { walletId: string }; Body: unknown }>(
+  app.post<{ Params: { walletId: string }; Body: { issuer?: string } | undefined }>(
     "/v1/wallets/:walletId/unblock",
-    { schema: { params: walletParamsSchema }, preHandler: authorize },
+    // No body, {} or {issuer}: nothing else is accepted (the schema refuses other fields).
+    { schema: { params: walletParamsSchema, body: unblockBodySchema }, preHandler: authorize },
     async (request) => {
-      // No body, or an empty JSON object: nothing else is accepted.
       const body = request.body;
-      if (body !== undefined && (typeof body !== "object" || body === null || Object.keys(body).length > 0))
-        throw new AcquirerError("ACQ_ERR_BAD_REQUEST", "unblock takes no body (or {})");
+      if (body !== undefined && (typeof body !== "object" || body === null))
+        throw new AcquirerError("ACQ_ERR_BAD_REQUEST", "unblock takes no body, {} or {issuer}");
       const { walletId } = request.params;
-      const changed = await store.unblockWallet(walletId, now(), httpActor(access, request));
-      request.log.info({ walletId, changed }, "wallet unblocked");
-      return { walletId, blocked: false, changed, hotlistVersion: await store.hotlistVersion() };
+      const issuer = body?.issuer;
+      const changed = await store.unblockWallet(walletId, now(), httpActor(access, request), undefined, issuer);
+      request.log.info({ walletId, issuer: issuer ?? null, changed }, "wallet unblocked");
+      return {
+        walletId,
+        issuer: issuer ?? null,
+        blocked: false,
+        changed,
+        hotlistVersion: await store.hotlistVersion(),
+      };
     },
   );
 

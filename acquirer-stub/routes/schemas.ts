@@ -232,11 +232,20 @@ export const walletParamsSchema = {
   properties: { walletId: ID },
 } as const;
 
+/** An issuer CA by its certificate's SHA-256 fingerprint (lower-case hex), as the hotlist names it. */
+const ISSUER_FINGERPRINT = { type: "string", pattern: "^[0-9a-f]{64}$" } as const;
+
 export const blockBodySchema = {
   type: "object",
   additionalProperties: false,
   required: ["reason"],
-  properties: { reason: { type: "string", enum: [...BLOCK_REASONS] } },
+  properties: { reason: { type: "string", enum: [...BLOCK_REASONS] }, issuer: ISSUER_FINGERPRINT },
+} as const;
+
+export const unblockBodySchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: { issuer: ISSUER_FINGERPRINT },
 } as const;
 
 export const hotlistQuerySchema = {

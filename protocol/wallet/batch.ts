@@ -1,8 +1,8 @@
 /**
- * What a terminal uploads to the acquirer and what the acquirer publishes back: the batch (a
- * signed manifest plus the terminal's chained records) and the hotlist. JSON on the wire, with
- * binary fields in lower-case hex; every signature is over a canonical binary encoding defined
- * here, never over JSON text.
+ * What a terminal uploads to the acquirer: the batch (a signed manifest plus the terminal's
+ * chained records). JSON on the wire, with binary fields in lower-case hex; every signature is
+ * over a canonical binary encoding defined here, never over JSON text. What the acquirer
+ * publishes back, the hotlist, is in ./hotlist.ts.
  */
 import { concat, u8, u16be, u32be, utf8 } from "../bytes.js";
 import { ProtocolError } from "../errors.js";
@@ -235,57 +235,12 @@ export interface BatchResult {
   readonly refundsResolved?: readonly RefundVerdict[];
 }
 
-/**
- * The hotlist: card certificate serials revoked by the issuers and wallet ids blocked (lost
- * phones, detected clones). Signed by the acquirer CA; terminals enforce it offline.
- * Canonical bytes: label || version (4) || issued at (4) || n serials (2) || n × (len (1) ||
- * serial hex ASCII) || n wallets (2) || n × (len (1) || wallet id) [|| next update (4)].
- * The trailing next update is signed when present; a hotlist without it (an older acquirer) has
- * the same bytes as before, so either verifies. A terminal refuses a hotlist older than the one it
- * holds, by version or by issue time (a replayed one).
- */
-export interface Hotlist {
-  readonly version: number;
-  /** Unix seconds: when the acquirer signed this version. */
-  readonly issuedAt: number;
-  readonly revokedSerials: readonly string[];
-  readonly blockedWallets: readonly string[];
-  /** Unix seconds: when the acquirer publishes the next version at the latest (absent: not said). */
-  readonly nextUpdate?: number;
-}
-
-export const HOTLIST_LABEL = "TAPWALLET/1 HOTLIST";
-
-export function hotlistMessage(h: Hotlist): Uint8Array {
-  const parts: Uint8Array[] = [
-    utf8(HOTLIST_LABEL),
-    u32be(h.version),
-    u32be(h.issuedAt),
-    u16be(h.revokedSerials.length),
-  ];
-  for (const s of h.revokedSerials) {
-    if (!/^[0-9a-f]{1,40}$/.test(s))
-      throw new ProtocolError("PROTO_ERR_RECORD_FORMAT", "hotlist serial is not hex");
-    parts.push(u8(s.length), utf8(s));
-  }
-  parts.push(u16be(h.blockedWallets.length));
-  for (const w of h.blockedWallets) {
-    if (!ID_PATTERN.test(w))
-      throw new ProtocolError("PROTO_ERR_RECORD_FORMAT", "hotlist wallet id is malformed");
-    parts.push(u8(w.length), utf8(w));
-  }
-  if (h.nextUpdate !== undefined) {
-    if (!Number.isSafeInteger(h.nextUpdate) || h.nextUpdate < h.issuedAt || h.nextUpdate > 0xffff_ffff)
-      throw new ProtocolError("PROTO_ERR_RECORD_FORMAT", "hotlist next update is not after its issue time");
-    parts.push(u32be(h.nextUpdate));
-  }
-  return concat(...parts);
-}
-
-/** GET /v1/hotlist body. */
-export interface HotlistWire extends Hotlist {
-  /** Acquirer CA signature (hex) over hotlistMessage. */
-  readonly signature: string;
-  /** The same serials as an X.509 CRL signed by the acquirer CA (base64 DER), for standard tools. */
-  readonly crl: string;
-}
+// The hotlist lives in ./hotlist.ts (formats 1 and 2); re-exported here for older imports.
+export {
+  HOTLIST_LABEL,
+  type Hotlist,
+  type HotlistWire,
+  hotlistMessage,
+  type IssuerHotlist,
+  type IssuerHotlistWire,
+} from "./hotlist.js";

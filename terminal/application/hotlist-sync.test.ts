@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../protocol/logger.js";
-import type { Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
+import type { Hotlist, HotlistWire } from "../../protocol/wallet/hotlist.js";
 import { MemoryTerminalStore } from "../../test-support/memory-terminal-store.js";
 import { FIXED_TIME } from "../../test-support/terminal-fixture.js";
-import type { AcquirerPort } from "./ports.js";
+import type { AcquirerPort, FetchedHotlist } from "./ports.js";
 import { syncHotlist } from "./upload.js";
 
 const T = FIXED_TIME;
@@ -18,13 +18,16 @@ const serving = (h: Hotlist): AcquirerPort => ({
   uploadBatch: () => Promise.reject(new Error("not used")),
   fetchHotlist: async () => ({ ...h, signature: "", crl: "" }) as HotlistWire,
 });
-// The signature is checked by verifyHotlist (acquirer-client tests); here every list is taken as signed.
-const signed = (w: HotlistWire): Hotlist => ({
-  version: w.version,
-  issuedAt: w.issuedAt,
-  revokedSerials: w.revokedSerials,
-  blockedWallets: w.blockedWallets,
-});
+// The signature is checked by verifyFetchedHotlist (acquirer-client tests); here every list is taken as signed.
+const signed = (w: FetchedHotlist): Hotlist => {
+  const v1 = w as HotlistWire;
+  return {
+    version: v1.version,
+    issuedAt: v1.issuedAt,
+    revokedSerials: v1.revokedSerials,
+    blockedWallets: v1.blockedWallets,
+  };
+};
 
 describe("posd sync against an older hotlist (syncHotlist)", () => {
   const cases: [string, Hotlist, "refused" | "taken"][] = [
@@ -43,7 +46,7 @@ describe("posd sync against an older hotlist (syncHotlist)", () => {
       if (expected === "refused") {
         await expect(sync).rejects.toMatchObject({ code: "TERM_ERR_HOTLIST_REPLAYED" });
         expect(store.hotlist.info()).toMatchObject({ version: 3, issuedAt: T });
-        expect(store.hotlist.isHotlisted("W-LOST-0001", "00")).toBe(true);
+        expect(store.hotlist.isHotlisted("W-LOST-0001", "00", "a".repeat(64))).toBe(true);
       } else {
         await expect(sync).resolves.toMatchObject({ changed: true, version: fetched.version });
       }

@@ -25,7 +25,13 @@ import type {
   ReversalRequest,
   SignedIssuerCommand,
 } from "../../protocol/platform/api.js";
-import type { BatchResult, BatchUpload, Hotlist, HotlistWire } from "../../protocol/wallet/batch.js";
+import type { BatchResult, BatchUpload } from "../../protocol/wallet/batch.js";
+import type {
+  Hotlist,
+  HotlistWire,
+  IssuerHotlist,
+  IssuerHotlistWire,
+} from "../../protocol/wallet/hotlist.js";
 import type { BatchEntry, OutgoingBatch } from "../domain/batch.js";
 import type { ChainHead } from "../domain/chain.js";
 import type { EcrState, NewEcrPayment, StateTally, StoredEcrPayment } from "../domain/ecr-payment.js";
@@ -184,16 +190,35 @@ export interface HotlistInfo {
   readonly fetchedAt: number;
 }
 
-/** The acquirer's hotlist as the terminal enforces it offline. */
+/**
+ * A verified hotlist, of either format (protocol/wallet/hotlist.ts): format 2 keyed by issuer CA,
+ * or format 1 (an acquirer without /v2/hotlist), whose every entry holds at every issuer.
+ */
+export type VerifiedHotlist = IssuerHotlist | Hotlist;
+
+/** What the acquirer answered at GET /v2/hotlist, or at GET /v1/hotlist when it has no /v2. */
+export type FetchedHotlist = IssuerHotlistWire | HotlistWire;
+
+/**
+ * The acquirer's hotlist as the terminal enforces it offline. Each entry is kept with its issuer
+ * CA (the fingerprint of its certificate) or as "every issuer": the entries of a format-1 list, and
+ * those a terminal held before it knew issuers, so that an upgraded terminal never forgets a block.
+ */
 export interface HotlistStore {
   /** Replace the stored hotlist by `hotlist`, in one transaction (dated by the store's clock). */
-  replace(hotlist: Hotlist): void;
+  replace(hotlist: VerifiedHotlist): void;
   version(): number | undefined;
   /** The stored hotlist's version and dates; undefined before the first sync. */
   info(): HotlistInfo | undefined;
+  /** Entries stored (a wallet id blocked at two issuers counts twice). */
   size(): { wallets: number; serials: number };
-  /** On the tap path: a blocked wallet id or a revoked card certificate serial. */
-  isHotlisted(walletId: string, serial: string): boolean;
+  /**
+   * On the tap path, for a card whose chain went through the issuer CA `issuer` (fingerprint): its
+   * wallet id blocked at that issuer or at every issuer, or its certificate serial revoked by that
+   * issuer (or listed for every issuer). A serial or wallet id listed for another issuer only does
+   * not match: issuers' serials and wallet ids may collide.
+   */
+  isHotlisted(walletId: string, serial: string, issuer: string): boolean;
 }
 
 /** When the attention list was fetched, and what it held. */
@@ -317,5 +342,6 @@ export interface TerminalStores {
 /** The acquirer as the terminal sees it (posd talks to it with its HTTP acquirer client). */
 export interface AcquirerPort {
   uploadBatch(upload: BatchUpload): Promise<BatchResult>;
-  fetchHotlist(sinceVersion?: number): Promise<HotlistWire | undefined>;
+  /** The hotlist (not yet verified), or undefined when `sinceVersion` is still current. */
+  fetchHotlist(sinceVersion?: number): Promise<FetchedHotlist | undefined>;
 }

@@ -327,9 +327,12 @@ describe.each(STORE_KINDS)("the terminal's stores (%s)", (kind: StoreKind) => {
   });
 
   describe("hotlist", () => {
-    it("replaces the whole list and answers by wallet id or certificate serial", () => {
+    const A = "a".repeat(64);
+    const B = "b".repeat(64);
+
+    it("replaces the whole list and answers by wallet id or certificate serial (format 1: at every issuer)", () => {
       expect(s.hotlist.version()).toBeUndefined();
-      expect(s.hotlist.isHotlisted("W-ALICE-0001", "01")).toBe(false);
+      expect(s.hotlist.isHotlisted("W-ALICE-0001", "01", A)).toBe(false);
       s.hotlist.replace({
         version: 3,
         issuedAt: 1,
@@ -338,11 +341,39 @@ describe.each(STORE_KINDS)("the terminal's stores (%s)", (kind: StoreKind) => {
       });
       expect(s.hotlist.version()).toBe(3);
       expect(s.hotlist.size()).toEqual({ wallets: 1, serials: 1 });
-      expect(s.hotlist.isHotlisted("W-ALICE-0001", "01")).toBe(true);
-      expect(s.hotlist.isHotlisted("W-BOB-0002", "0a")).toBe(true);
+      expect(s.hotlist.isHotlisted("W-ALICE-0001", "01", A)).toBe(true);
+      expect(s.hotlist.isHotlisted("W-ALICE-0001", "01", B)).toBe(true);
+      expect(s.hotlist.isHotlisted("W-BOB-0002", "0a", B)).toBe(true);
       s.hotlist.replace({ version: 4, issuedAt: 2, blockedWallets: ["W-BOB-0002"], revokedSerials: [] });
-      expect(s.hotlist.isHotlisted("W-ALICE-0001", "0a")).toBe(false);
+      expect(s.hotlist.isHotlisted("W-ALICE-0001", "0a", A)).toBe(false);
       expect(s.hotlist.size()).toEqual({ wallets: 1, serials: 0 });
+    });
+
+    it("matches a format-2 list on (issuer, serial) and on a wallet id at its issuer or at every issuer", () => {
+      s.hotlist.replace({
+        format: 2,
+        version: 5,
+        issuedAt: 3,
+        nextUpdate: 4,
+        blockedWallets: ["W-LOST-0001"],
+        issuers: [
+          { issuer: A, revokedSerials: ["c005"], blockedWallets: ["W-ALICE-0001"] },
+          { issuer: B, revokedSerials: [], blockedWallets: ["W-BOB-0002"] },
+        ],
+      });
+      expect(s.hotlist.info()).toMatchObject({ version: 5, issuedAt: 3, nextUpdate: 4 });
+      expect(s.hotlist.size()).toEqual({ wallets: 3, serials: 1 });
+      // The serial: revoked by A only.
+      expect(s.hotlist.isHotlisted("W-X-1", "c005", A)).toBe(true);
+      expect(s.hotlist.isHotlisted("W-X-1", "c005", B)).toBe(false);
+      // A wallet id blocked at one issuer: the same id at the other issuer is another wallet.
+      expect(s.hotlist.isHotlisted("W-ALICE-0001", "01", A)).toBe(true);
+      expect(s.hotlist.isHotlisted("W-ALICE-0001", "01", B)).toBe(false);
+      expect(s.hotlist.isHotlisted("W-BOB-0002", "02", A)).toBe(false);
+      expect(s.hotlist.isHotlisted("W-BOB-0002", "02", B)).toBe(true);
+      // Blocked at every issuer.
+      expect(s.hotlist.isHotlisted("W-LOST-0001", "03", A)).toBe(true);
+      expect(s.hotlist.isHotlisted("W-LOST-0001", "03", B)).toBe(true);
     });
   });
 

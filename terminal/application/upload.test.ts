@@ -7,7 +7,7 @@ import { fixtureCard } from "../../test-support/card-fixture.js";
 import { frozenClock } from "../../test-support/clock.js";
 import { HostileCard } from "../../test-support/hostile-card.js";
 import { type TestTerminal, testTerminal } from "../../test-support/terminal-fixture.js";
-import { AcquirerClient, verifyHotlist } from "../adapters/http/acquirer-client.js";
+import { AcquirerClient, verifyFetchedHotlist } from "../adapters/http/acquirer-client.js";
 import type { AcquirerPort } from "./ports.js";
 import { checkRisk } from "./risk.js";
 import { runPayment } from "./run-payment.js";
@@ -114,16 +114,19 @@ describe("posd upload (uploadBatches) against the acquirer over loopback HTTP", 
       payload: { reason: "lost" },
     });
     expect(block.statusCode).toBe(200);
-    const sync = await syncHotlist(ctx(), client, (wire) => verifyHotlist(wire, t.identity.chain[0]!));
+    const sync = await syncHotlist(ctx(), client, (wire) => verifyFetchedHotlist(wire, t.identity.chain[0]!));
     expect(sync).toMatchObject({ changed: true, wallets: 1 });
     t.deps = {
       ...t.deps,
-      trust: { ...t.trust, isHotlisted: (walletId, serial) => t.hotlist.isHotlisted(walletId, serial) },
+      trust: {
+        ...t.trust,
+        isHotlisted: (walletId, serial, issuer) => t.hotlist.isHotlisted(walletId, serial, issuer),
+      },
     };
     const outcome = await runPayment(new HostileCard(), t.deps, { amount: 100, currency: 978 });
     expect(outcome).toMatchObject({ status: "declined", code: "TERM_ERR_HOTLISTED" });
     expect(
-      await syncHotlist(ctx(), client, (wire) => verifyHotlist(wire, t.identity.chain[0]!)),
+      await syncHotlist(ctx(), client, (wire) => verifyFetchedHotlist(wire, t.identity.chain[0]!)),
     ).toMatchObject({
       changed: false,
       wallets: 1,

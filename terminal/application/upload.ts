@@ -9,18 +9,22 @@
 
 import { ecdsaSign } from "../../protocol/crypto.js";
 import type { Logger } from "../../protocol/logger.js";
-import {
-  type BatchResult,
-  type Hotlist,
-  type HotlistWire,
-  MAX_BATCH_FINDINGS,
-} from "../../protocol/wallet/batch.js";
+import { type BatchResult, MAX_BATCH_FINDINGS } from "../../protocol/wallet/batch.js";
+import { isIssuerHotlist } from "../../protocol/wallet/hotlist.js";
 import type { TerminalIdentity } from "../card-session/session.js";
 import { batchUpload } from "../domain/batch.js";
 import { refundWire } from "../domain/refunds.js";
 import { findingWire } from "../domain/wallet-watch.js";
 import { TerminalError } from "../errors.js";
-import type { AcquirerPort, Batches, HotlistStore, RefundLedger, WalletWatch } from "./ports.js";
+import type {
+  AcquirerPort,
+  Batches,
+  FetchedHotlist,
+  HotlistStore,
+  RefundLedger,
+  VerifiedHotlist,
+  WalletWatch,
+} from "./ports.js";
 
 export interface UploadContext {
   readonly batches: Batches;
@@ -106,14 +110,15 @@ export async function uploadBatches(
 }
 
 /**
- * Fetch the hotlist if it changed; `verify` checks its signature (and throws when it is bad). A
- * signed hotlist older than the stored one, by version or by issue time, is a replay (an old list
- * served from anywhere): TERM_ERR_HOTLIST_REPLAYED, and the stored one stays.
+ * Fetch the hotlist if it changed; `verify` checks its signature (and throws when it is bad:
+ * verifyFetchedHotlist, by format). A signed hotlist older than the stored one, by version or by
+ * issue time, is a replay (an old list served from anywhere): TERM_ERR_HOTLIST_REPLAYED, and the
+ * stored one stays. Whatever is refused leaves the stored hotlist as it was.
  */
 export async function syncHotlist(
   ctx: { readonly hotlist: HotlistStore; readonly logger: Logger },
   acquirer: AcquirerPort,
-  verify: (wire: HotlistWire) => Hotlist,
+  verify: (wire: FetchedHotlist) => VerifiedHotlist,
 ): Promise<{ changed: boolean; version: number | undefined; wallets: number; serials: number }> {
   const stored = ctx.hotlist.info();
   const current = stored?.version;
@@ -137,11 +142,8 @@ export async function syncHotlist(
     );
   }
   ctx.hotlist.replace(hotlist);
-  ctx.logger.info({ version: hotlist.version, wallets: hotlist.blockedWallets.length }, "hotlist updated");
-  return {
-    changed: true,
-    version: hotlist.version,
-    wallets: hotlist.blockedWallets.length,
-    serials: hotlist.revokedSerials.length,
-  };
+  const size = ctx.hotlist.size();
+  const format = isIssuerHotlist(hotlist) ? 2 : 1;
+  ctx.logger.info({ version: hotlist.version, format, ...size }, "hotlist updated");
+  return { changed: true, version: hotlist.version, ...size };
 }

@@ -88,8 +88,12 @@ export interface CardTrust {
   /** Roots + accepted issuer CAs as known intermediates (a card presents only its leaf). */
   readonly store: TrustStore;
   readonly crls: readonly Crl[];
-  /** Wallet ids and card certificate serials on the acquirer's hotlist. */
-  readonly isHotlisted?: (walletId: string, serialNumber: string) => boolean;
+  /**
+   * Wallet ids and card certificate serials on the acquirer's hotlist, for a card whose chain went
+   * through the issuer CA `issuer` (its certificate's SHA-256 fingerprint): issuers' serials and
+   * wallet ids may collide, so an entry of another issuer does not match.
+   */
+  readonly isHotlisted?: (walletId: string, serialNumber: string, issuer: string) => boolean;
 }
 
 export interface CardSessionOptions {
@@ -221,8 +225,9 @@ export class CardSession {
     } catch (e) {
       throw toTerminalError(e, "card certificate");
     }
+    let path: Certificate[];
     try {
-      this.#trust.store.verifyChain(certificate, [], {
+      path = this.#trust.store.verifyChain(certificate, [], {
         at: new Date(terminalTime * 1000),
         role: "card",
         crls: this.#trust.crls,
@@ -230,6 +235,8 @@ export class CardSession {
     } catch (e) {
       throw cardCertificateError(e);
     }
+    // The card's issuer is the issuer CA of the chain just verified (root → issuer CA → card).
+    const issuer = path[1]?.fingerprint ?? "";
     const walletId = certificate.attributes.walletId!;
     if (walletId !== fci.walletId) {
       throw new TerminalError(
@@ -240,7 +247,7 @@ export class CardSession {
         },
       );
     }
-    const hotlisted = this.#trust.isHotlisted?.(walletId, certificate.serialNumber) ?? false;
+    const hotlisted = this.#trust.isHotlisted?.(walletId, certificate.serialNumber, issuer) ?? false;
     if (hotlisted && options.hotlisted !== "mark") {
       throw new TerminalError(
         "TERM_ERR_HOTLISTED",

@@ -239,7 +239,10 @@ export function openTerminal(
   return {
     config,
     identity,
-    trust: { ...trust, isHotlisted: (walletId, serial) => hotlist.isHotlisted(walletId, serial) },
+    trust: {
+      ...trust,
+      isHotlisted: (walletId, serial, issuer) => hotlist.isHotlisted(walletId, serial, issuer),
+    },
     store: stores.records,
     batches: stores.batches,
     hotlist,

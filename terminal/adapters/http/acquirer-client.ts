@@ -17,13 +17,20 @@ import { ecdsaVerify } from "../../../protocol/crypto.js";
 import type { Logger } from "../../../protocol/logger.js";
 import { type Certificate, parseCrl } from "../../../protocol/pki.js";
 import { signPlatformRequest } from "../../../protocol/platform/request-auth.js";
+import { isTapwalletError } from "../../../protocol/errors.js";
+import type { BatchResult, BatchUpload } from "../../../protocol/wallet/batch.js";
 import {
-  type BatchResult,
-  type BatchUpload,
   type Hotlist,
   type HotlistWire,
   hotlistMessage,
-} from "../../../protocol/wallet/batch.js";
+  hotlistSerials,
+  type IssuerHotlist,
+  type IssuerHotlistWire,
+  isIssuerHotlist,
+  issuerHotlistMessage,
+  parseIssuerHotlistWire,
+} from "../../../protocol/wallet/hotlist.js";
+import type { FetchedHotlist, VerifiedHotlist } from "../../application/ports.js";
 import { TerminalError } from "../../errors.js";
 
 export interface AcquirerClientOptions {
@@ -145,7 +152,31 @@ function asHotlistWire(body: unknown): HotlistWire {
     typeof body.crl !== "string"
   )
     throw responseError("the acquirer's hotlist answer is malformed");
-  return body as unknown as HotlistWire;
+  // A fresh object of the format-1 fields only: nothing else of the body travels on.
+  const b = body as unknown as HotlistWire;
+  return {
+    version: b.version,
+    issuedAt: b.issuedAt,
+    revokedSerials: [...b.revokedSerials],
+    blockedWallets: [...b.blockedWallets],
+    ...(b.nextUpdate === undefined ? {} : { nextUpdate: b.nextUpdate }),
+    signature: b.signature,
+    crl: b.crl,
+  };
+}
+
+/** A GET /v2/hotlist answer: JSON, and a well-formed format-2 hotlist (TERM_ERR_HOTLIST_FORMAT). */
+function asIssuerHotlistWire(body: unknown): IssuerHotlistWire {
+  if (body === undefined) throw responseError("the acquirer's hotlist answer is not JSON");
+  try {
+    return parseIssuerHotlistWire(body);
+  } catch (cause) {
+    if (!isTapwalletError(cause)) throw cause;
+    throw new TerminalError("TERM_ERR_HOTLIST_FORMAT", `hotlist refused: ${cause.message}`, {
+      cause,
+      details: { cause: cause.code },
+    });
+  }
 }
 
 export class AcquirerClient {
@@ -241,15 +272,26 @@ export class AcquirerClient {
   }
 
   /**
-   * The hotlist, or undefined when `sinceVersion` is still current (304). The answer is NOT yet
-   * trusted: pass it to verifyHotlist with the acquirer CA before using it.
+   * The format-2 hotlist (GET /v2/hotlist), or undefined when `sinceVersion` is still current
+   * (304). An acquirer that answers 404 there has no format-2 list yet: its format-1 list (GET
+   * /v1/hotlist) is fetched instead, whose entries the terminal then holds at every issuer (more
+   * declines, never fewer). A /v2 answer that is not format 2 is refused (TERM_ERR_HOTLIST_FORMAT),
+   * never read as format 1. The answer is NOT yet trusted: pass it to verifyFetchedHotlist with the
+   * acquirer CA before using it.
    */
-  async fetchHotlist(sinceVersion?: number): Promise<HotlistWire | undefined> {
+  async fetchHotlist(sinceVersion?: number): Promise<FetchedHotlist | undefined> {
     const query = sinceVersion === undefined ? "" : `?since=${sinceVersion}`;
-    const res = await this.#request({ method: "GET", path: `/v1/hotlist${query}` });
+    const res = await this.#request({ method: "GET", path: `/v2/hotlist${query}` });
     if (res.status === 304) return undefined;
-    if (res.status === 200) return asHotlistWire(parseJson(res.data));
-    throw this.#rejected(res, "hotlist fetch");
+    if (res.status === 200) return asIssuerHotlistWire(parseJson(res.data));
+    if (res.status !== 404) throw this.#rejected(res, "hotlist fetch");
+    this.#logger?.warn(
+      "the acquirer has no /v2/hotlist: fetching its format-1 hotlist, every entry held at every issuer",
+    );
+    const v1 = await this.#request({ method: "GET", path: `/v1/hotlist${query}` });
+    if (v1.status === 304) return undefined;
+    if (v1.status === 200) return asHotlistWire(parseJson(v1.data));
+    throw this.#rejected(v1, "hotlist fetch");
   }
 
   /**
@@ -374,21 +416,46 @@ export class AcquirerClient {
   }
 }
 
+function hotlistRefusal(why: string, cause?: unknown): TerminalError {
+  return new TerminalError("TERM_ERR_HOTLIST_SIGNATURE", `hotlist refused: ${why}`, cause === undefined ? {} : { cause });
+}
+
+/** The acquirer CA's signature over `message`, and its CRL: CRL number = version, exactly `serials`. */
+function checkSignedHotlist(
+  message: Uint8Array,
+  wire: { version: number; signature: string; crl: string },
+  serials: readonly string[],
+  acquirerCa: Certificate,
+): void {
+  if (!/^[0-9a-f]{128}$/.test(wire.signature)) throw hotlistRefusal("signature is not 64 bytes of hex");
+  if (!ecdsaVerify(acquirerCa.publicKey, message, Buffer.from(wire.signature, "hex")))
+    throw hotlistRefusal("signature does not verify with the acquirer CA");
+  let crl: ReturnType<typeof parseCrl>;
+  try {
+    crl = parseCrl(new Uint8Array(Buffer.from(wire.crl, "base64")), acquirerCa);
+  } catch (cause) {
+    throw hotlistRefusal("CRL does not verify with the acquirer CA", cause);
+  }
+  const listed = [...crl.revokedSerials].sort();
+  const claimed = [...new Set(serials)].sort();
+  if (
+    crl.crlNumber !== wire.version ||
+    listed.length !== claimed.length ||
+    listed.some((s, i) => s !== claimed[i])
+  )
+    throw hotlistRefusal("CRL and hotlist disagree");
+}
+
 /**
- * Check a hotlist before enforcing it: the acquirer CA's signature over `hotlistMessage`, and the
- * CRL (signed by the same CA) listing exactly the same serials with CRL number = version. The
- * signed next update, when the acquirer gives one, is kept. Whether it is older than the stored
+ * Check a format-1 hotlist before enforcing it: the acquirer CA's signature over `hotlistMessage`,
+ * and the CRL (signed by the same CA) listing exactly the same serials with CRL number = version.
+ * The signed next update, when the acquirer gives one, is kept. Whether it is older than the stored
  * hotlist (a replay) is syncHotlist's check.
  * `acquirerCa` must be a certificate the terminal already trusts (verified to its root).
  * Throws TERM_ERR_HOTLIST_SIGNATURE on any mismatch.
+ * @deprecated format 1 matches on serial alone: verifyIssuerHotlist, or verifyFetchedHotlist.
  */
 export function verifyHotlist(wire: HotlistWire, acquirerCa: Certificate): Hotlist {
-  const refuse = (why: string, cause?: unknown) =>
-    new TerminalError(
-      "TERM_ERR_HOTLIST_SIGNATURE",
-      `hotlist refused: ${why}`,
-      cause === undefined ? {} : { cause },
-    );
   const hotlist: Hotlist = {
     version: wire.version,
     issuedAt: wire.issuedAt,
@@ -400,24 +467,42 @@ export function verifyHotlist(wire: HotlistWire, acquirerCa: Certificate): Hotli
   try {
     message = hotlistMessage(hotlist);
   } catch (cause) {
-    throw refuse("malformed content", cause);
+    throw hotlistRefusal("malformed content", cause);
   }
-  if (!/^[0-9a-f]{128}$/.test(wire.signature)) throw refuse("signature is not 64 bytes of hex");
-  if (!ecdsaVerify(acquirerCa.publicKey, message, Buffer.from(wire.signature, "hex")))
-    throw refuse("signature does not verify with the acquirer CA");
-  let crl: ReturnType<typeof parseCrl>;
-  try {
-    crl = parseCrl(new Uint8Array(Buffer.from(wire.crl, "base64")), acquirerCa);
-  } catch (cause) {
-    throw refuse("CRL does not verify with the acquirer CA", cause);
-  }
-  const listed = [...crl.revokedSerials].sort();
-  const claimed = [...new Set(wire.revokedSerials)].sort();
-  if (
-    crl.crlNumber !== wire.version ||
-    listed.length !== claimed.length ||
-    listed.some((s, i) => s !== claimed[i])
-  )
-    throw refuse("CRL and hotlist disagree");
+  checkSignedHotlist(message, wire, wire.revokedSerials, acquirerCa);
   return hotlist;
+}
+
+/**
+ * Check a format-2 hotlist before enforcing it, exactly as a format-1 one: the acquirer CA's
+ * signature over `issuerHotlistMessage` (label TAPWALLET/2 HOTLIST: format-1 bytes never verify
+ * here, nor these there), and the CRL listing every issuer's serials, flat, with CRL number =
+ * version. TERM_ERR_HOTLIST_FORMAT when it is malformed, TERM_ERR_HOTLIST_SIGNATURE on a mismatch.
+ */
+export function verifyIssuerHotlist(wire: IssuerHotlistWire, acquirerCa: Certificate): IssuerHotlist {
+  const hotlist: IssuerHotlist = {
+    format: 2,
+    version: wire.version,
+    issuedAt: wire.issuedAt,
+    nextUpdate: wire.nextUpdate,
+    blockedWallets: [...wire.blockedWallets],
+    issuers: wire.issuers.map((e) => ({
+      issuer: e.issuer,
+      revokedSerials: [...e.revokedSerials],
+      blockedWallets: [...e.blockedWallets],
+    })),
+  };
+  let message: Uint8Array;
+  try {
+    message = issuerHotlistMessage(hotlist);
+  } catch (cause) {
+    throw new TerminalError("TERM_ERR_HOTLIST_FORMAT", "hotlist refused: malformed content", { cause });
+  }
+  checkSignedHotlist(message, wire, hotlistSerials(hotlist), acquirerCa);
+  return hotlist;
+}
+
+/** Verify what fetchHotlist answered, by its format (the fetch decided it by the route, /v2 or /v1). */
+export function verifyFetchedHotlist(wire: FetchedHotlist, acquirerCa: Certificate): VerifiedHotlist {
+  return isIssuerHotlist(wire) ? verifyIssuerHotlist(wire, acquirerCa) : verifyHotlist(wire, acquirerCa);
 }

@@ -1,12 +1,13 @@
 /**
- * The acquirer's hotlist in the terminal's SQLite file (`hotlist_wallets`, `hotlist_serials`, and
- * in `meta` its version, signed issue and next-update times and when it was fetched): the
- * HotlistStore port. The membership check runs on every tap, so its
- * statements are prepared once.
+ * The acquirer's hotlist in the terminal's SQLite file (`hotlist_wallets`, `hotlist_serials`, each
+ * entry with its issuer CA or NULL for every issuer, and in `meta` its version, signed issue and
+ * next-update times and when it was fetched): the HotlistStore port. A format-2 list is stored by
+ * issuer; a format-1 list (an acquirer without /v2/hotlist) with every entry at every issuer. The
+ * membership check runs on every tap, so its statements are prepared once.
  */
 import type Database from "../../../protocol/sqlite.js";
-import type { Hotlist } from "../../../protocol/wallet/batch.js";
-import type { HotlistInfo, HotlistStore } from "../../application/ports.js";
+import { isIssuerHotlist } from "../../../protocol/wallet/hotlist.js";
+import type { HotlistInfo, HotlistStore, VerifiedHotlist } from "../../application/ports.js";
 import type { Connection } from "./database.js";
 
 export class SqliteHotlist implements HotlistStore {
@@ -18,14 +19,20 @@ export class SqliteHotlist implements HotlistStore {
     this.#stmt = prepare(c.db);
   }
 
-  replace(hotlist: Hotlist): void {
+  replace(hotlist: VerifiedHotlist): void {
     const s = this.#stmt;
     this.#c.db
       .transaction(() => {
         s.clearWallets.run();
         s.clearSerials.run();
-        for (const id of hotlist.blockedWallets) s.addWallet.run(id);
-        for (const serial of hotlist.revokedSerials) s.addSerial.run(serial);
+        // Every issuer: NULL.
+        for (const id of hotlist.blockedWallets) s.addWallet.run(id, null);
+        if (isIssuerHotlist(hotlist))
+          for (const e of hotlist.issuers) {
+            for (const id of e.blockedWallets) s.addWallet.run(id, e.issuer);
+            for (const serial of e.revokedSerials) s.addSerial.run(serial, e.issuer);
+          }
+        else for (const serial of hotlist.revokedSerials) s.addSerial.run(serial, null);
         this.#c.meta.set("hotlist_version", String(hotlist.version));
         this.#c.meta.set("hotlist_issued_at", String(hotlist.issuedAt));
         this.#c.meta.set(
@@ -62,8 +69,11 @@ export class SqliteHotlist implements HotlistStore {
     };
   }
 
-  isHotlisted(walletId: string, serial: string): boolean {
-    return this.#stmt.hasWallet.get(walletId) !== undefined || this.#stmt.hasSerial.get(serial) !== undefined;
+  isHotlisted(walletId: string, serial: string, issuer: string): boolean {
+    return (
+      this.#stmt.hasWallet.get(walletId, issuer) !== undefined ||
+      this.#stmt.hasSerial.get(serial, issuer) !== undefined
+    );
   }
 }
 
@@ -71,11 +81,16 @@ function prepare(db: Database.Database) {
   return {
     clearWallets: db.prepare("DELETE FROM hotlist_wallets"),
     clearSerials: db.prepare("DELETE FROM hotlist_serials"),
-    addWallet: db.prepare("INSERT OR IGNORE INTO hotlist_wallets (wallet_id) VALUES (?)"),
-    addSerial: db.prepare("INSERT OR IGNORE INTO hotlist_serials (serial) VALUES (?)"),
+    addWallet: db.prepare("INSERT OR IGNORE INTO hotlist_wallets (wallet_id, issuer) VALUES (?, ?)"),
+    addSerial: db.prepare("INSERT OR IGNORE INTO hotlist_serials (serial, issuer) VALUES (?, ?)"),
     countWallets: db.prepare("SELECT COUNT(*) AS n FROM hotlist_wallets"),
     countSerials: db.prepare("SELECT COUNT(*) AS n FROM hotlist_serials"),
-    hasWallet: db.prepare("SELECT 1 FROM hotlist_wallets WHERE wallet_id = ?"),
-    hasSerial: db.prepare("SELECT 1 FROM hotlist_serials WHERE serial = ?"),
+    // At the card's issuer, or at every issuer (NULL); never at another issuer.
+    hasWallet: db.prepare(
+      "SELECT 1 FROM hotlist_wallets WHERE wallet_id = ?1 AND (issuer IS NULL OR issuer = ?2) LIMIT 1",
+    ),
+    hasSerial: db.prepare(
+      "SELECT 1 FROM hotlist_serials WHERE serial = ?1 AND (issuer IS NULL OR issuer = ?2) LIMIT 1",
+    ),
   };
 }

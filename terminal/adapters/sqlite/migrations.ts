@@ -215,4 +215,27 @@ export const MIGRATIONS: readonly string[] = [
     wallet_id TEXT PRIMARY KEY
   ) WITHOUT ROWID;
   `,
+  // 11: the hotlist keyed by issuer (format 2): each blocked wallet id and revoked serial with the
+  // issuer CA it holds for (its certificate's SHA-256 fingerprint), or NULL for every issuer. The
+  // rows already held migrate as every issuer, so an upgraded terminal forgets no block before its
+  // next sync. NULL cannot sit in a primary key: the key is a unique index on COALESCE(issuer, '').
+  `
+  CREATE TABLE hotlist_wallets_11 (
+    wallet_id TEXT NOT NULL,
+    issuer    TEXT CHECK (issuer IS NULL OR length(issuer) = 64)
+  );
+  INSERT INTO hotlist_wallets_11 (wallet_id, issuer) SELECT wallet_id, NULL FROM hotlist_wallets;
+  DROP TABLE hotlist_wallets;
+  ALTER TABLE hotlist_wallets_11 RENAME TO hotlist_wallets;
+  CREATE UNIQUE INDEX hotlist_wallets_key ON hotlist_wallets (wallet_id, COALESCE(issuer, ''));
+
+  CREATE TABLE hotlist_serials_11 (
+    serial TEXT NOT NULL,
+    issuer TEXT CHECK (issuer IS NULL OR length(issuer) = 64)
+  );
+  INSERT INTO hotlist_serials_11 (serial, issuer) SELECT serial, NULL FROM hotlist_serials;
+  DROP TABLE hotlist_serials;
+  ALTER TABLE hotlist_serials_11 RENAME TO hotlist_serials;
+  CREATE UNIQUE INDEX hotlist_serials_key ON hotlist_serials (serial, COALESCE(issuer, ''));
+  `,
 ];

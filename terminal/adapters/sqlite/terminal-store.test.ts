@@ -56,6 +56,30 @@ describe("the terminal's SQLite file", () => {
     expect(pragma("user_version")).toBe(MIGRATIONS.length);
   });
 
+  it("keeps the hotlist an older posd stored through the upgrade: its entries hold at every issuer", () => {
+    // A file as posd left it before the hotlist knew issuers (schema 10), holding a synced list.
+    const old = new Database(path);
+    const before = MIGRATIONS.findIndex((m) => m.includes("hotlist_wallets_11"));
+    for (const m of MIGRATIONS.slice(0, before)) old.exec(m);
+    old.pragma(`user_version = ${before}`);
+    old.exec("INSERT INTO hotlist_wallets (wallet_id) VALUES ('W-LOST-0001')");
+    old.exec("INSERT INTO hotlist_serials (serial) VALUES ('c005')");
+    old.close();
+
+    const store = SqliteTerminalStore.open(path);
+    try {
+      expect(pragma("user_version")).toBe(MIGRATIONS.length);
+      expect(store.hotlist.size()).toEqual({ wallets: 1, serials: 1 });
+      for (const issuer of ["a".repeat(64), "b".repeat(64)]) {
+        expect(store.hotlist.isHotlisted("W-LOST-0001", "01", issuer)).toBe(true);
+        expect(store.hotlist.isHotlisted("W-OTHER-0001", "c005", issuer)).toBe(true);
+      }
+      expect(store.hotlist.isHotlisted("W-OTHER-0001", "01", "a".repeat(64))).toBe(false);
+    } finally {
+      store.close();
+    }
+  });
+
   it("refuses a database written by a newer posd instead of damaging it", () => {
     const db = new Database(path);
     db.pragma(`user_version = ${MIGRATIONS.length + 5}`);
