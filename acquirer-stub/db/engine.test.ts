@@ -85,15 +85,80 @@ describe("opening the acquirer database", () => {
 
       const store = await AcquirerStore.open(db.target);
       try {
+        // (008 adds the issuer: the block of an earlier acquirer holds at every issuer, NULL.)
         expect(await store.db.selectFrom("blocked_wallets").selectAll().execute()).toEqual([
-          { wallet_id: "W-BOB-0002", reason: "lost", source: "operator", blocked_at: 1_700_000_000 },
+          {
+            wallet_id: "W-BOB-0002",
+            issuer_fingerprint: null,
+            reason: "lost",
+            source: "operator",
+            blocked_at: 1_700_000_000,
+          },
         ]);
         // The new source is accepted now; one outside the set is still refused.
-        await sql`INSERT INTO blocked_wallets VALUES ('W-X-1', 'fraud', 'fraud-detection', 1)`.execute(
-          store.db,
-        );
+        await sql`INSERT INTO blocked_wallets (wallet_id, reason, source, blocked_at)
+          VALUES ('W-X-1', 'fraud', 'fraud-detection', 1)`.execute(store.db);
         await expect(
-          sql`INSERT INTO blocked_wallets VALUES ('W-X-2', 'fraud', 'guesswork', 1)`.execute(store.db),
+          sql`INSERT INTO blocked_wallets (wallet_id, reason, source, blocked_at)
+            VALUES ('W-X-2', 'fraud', 'guesswork', 1)`.execute(store.db),
+        ).rejects.toThrow();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("keeps every block through 008, at every issuer, and keys blocks by (wallet id, issuer) after it", async () => {
+    const db = await testDatabase();
+    try {
+      // A database at 007, as an earlier acquirer-stub left it: a blocked wallet and a stored card.
+      const { Kysely, Migrator, PostgresDialect, SqliteDialect } = await import("kysely");
+      const pgModule = (await import("pg")).default;
+      const raw = new Kysely<unknown>({
+        dialect:
+          db.kind === "postgres"
+            ? new PostgresDialect({ pool: new pgModule.Pool({ connectionString: db.target, max: 1 }) })
+            : new SqliteDialect({ database: new Database(db.target) }),
+      });
+      const upTo007 = Object.fromEntries(
+        Object.entries(migrations(db.kind)).filter(([name]) => name < "008"),
+      );
+      const migrator = new Migrator({
+        db: raw,
+        provider: { getMigrations: async () => upTo007 },
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      await sql`INSERT INTO blocked_wallets (wallet_id, reason, source, blocked_at)
+        VALUES ('W-BOB-0002', 'clone', 'clone-detection', 1700000000)`.execute(raw);
+      await sql`INSERT INTO card_certificates (fingerprint, der, wallet_id, serial)
+        VALUES ('ab', ${Buffer.from([0x30, 0x00])}, 'W-BOB-0002', 'c002')`.execute(raw);
+      await raw.destroy();
+
+      const store = await AcquirerStore.open(db.target);
+      const A = "a".repeat(64);
+      try {
+        expect(await store.walletBlocks("W-BOB-0002")).toEqual([
+          { reason: "clone", source: "clone-detection", since: "2023-11-14T22:13:20.000Z", issuer: null },
+        ]);
+        const cards = await store.db.selectFrom("card_certificates").select("issuer_fingerprint").execute();
+        expect(cards).toEqual([{ issuer_fingerprint: null }]);
+        // The same wallet id at one issuer besides every issuer: a second row; twice the same: none.
+        expect(await store.blockWallet("W-BOB-0002", "lost", 1_800_000_000, undefined, A)).toBe(true);
+        expect(await store.blockWallet("W-BOB-0002", "stolen", 1_800_000_001, undefined, A)).toBe(false);
+        expect(await store.blockWallet("W-BOB-0002", "lost", 1_800_000_002)).toBe(false);
+        expect((await store.walletBlocks("W-BOB-0002")).map((b) => b.issuer)).toEqual([null, A]);
+        // The database holds the key itself: a second every-issuer row is refused.
+        await expect(
+          sql`INSERT INTO blocked_wallets (wallet_id, reason, source, blocked_at)
+            VALUES ('W-BOB-0002', 'lost', 'operator', 1)`.execute(store.db),
+        ).rejects.toThrow();
+        await expect(
+          sql`INSERT INTO blocked_wallets (wallet_id, issuer_fingerprint, reason, source, blocked_at)
+            VALUES ('W-BOB-0002', 'not-a-fingerprint', 'lost', 'operator', 1)`.execute(store.db),
         ).rejects.toThrow();
       } finally {
         await store.close();

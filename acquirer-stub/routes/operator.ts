@@ -15,11 +15,11 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { AcquirerStore } from "../db/store.js";
-import type { BlockReason } from "../domain/hotlist.js";
+import { type BlockReason, ISSUER_FINGERPRINT_PATTERN } from "../domain/hotlist.js";
 import { isCalendarDate } from "../domain/settle.js";
 import { AcquirerError } from "../errors.js";
 import { httpActor, type OperatorAccess, operatorAuthorizer, operatorMode } from "./operator-auth.js";
-import { blockBodySchema, reportQuerySchema, unblockBodySchema, walletParamsSchema } from "./schemas.js";
+import { blockBodySchema, reportQuerySchema, walletParamsSchema } from "./schemas.js";
 
 export { operatorAuthorizer } from "./operator-auth.js";
 
@@ -51,16 +51,29 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.post<{ Params: { walletId: string }; Body: { issuer?: string } | undefined }>(
+  app.post<{ Params: { walletId: string }; Body: unknown }>(
     "/v1/wallets/:walletId/unblock",
-    // No body, {} or {issuer}: nothing else is accepted (the schema refuses other fields).
-    { schema: { params: walletParamsSchema, body: unblockBodySchema }, preHandler: authorize },
+    { schema: { params: walletParamsSchema }, preHandler: authorize },
     async (request) => {
+      // No body, {} or {issuer}: nothing else is accepted (checked after authentication: a body
+      // schema would answer 400 to a caller without a token).
       const body = request.body;
-      if (body !== undefined && (typeof body !== "object" || body === null))
-        throw new AcquirerError("ACQ_ERR_BAD_REQUEST", "unblock takes no body, {} or {issuer}");
+      const ok =
+        body === undefined ||
+        (typeof body === "object" &&
+          body !== null &&
+          !Array.isArray(body) &&
+          Object.keys(body).every((k) => k === "issuer") &&
+          ((body as { issuer?: unknown }).issuer === undefined ||
+            (typeof (body as { issuer?: unknown }).issuer === "string" &&
+              ISSUER_FINGERPRINT_PATTERN.test((body as { issuer: string }).issuer))));
+      if (!ok)
+        throw new AcquirerError(
+          "ACQ_ERR_BAD_REQUEST",
+          "unblock takes no body, {} or {issuer} (an issuer CA certificate's SHA-256, 64 lower-case hex)",
+        );
       const { walletId } = request.params;
-      const issuer = body?.issuer;
+      const issuer = (body as { issuer?: string } | undefined)?.issuer;
       const changed = await store.unblockWallet(walletId, now(), httpActor(access, request), undefined, issuer);
       request.log.info({ walletId, issuer: issuer ?? null, changed }, "wallet unblocked");
       return {

@@ -242,12 +242,6 @@ export const blockBodySchema = {
   properties: { reason: { type: "string", enum: [...BLOCK_REASONS] }, issuer: ISSUER_FINGERPRINT },
 } as const;
 
-export const unblockBodySchema = {
-  type: "object",
-  additionalProperties: false,
-  properties: { issuer: ISSUER_FINGERPRINT },
-} as const;
-
 export const hotlistQuerySchema = {
   type: "object",
   additionalProperties: false,

@@ -11,7 +11,8 @@ import {
   testAcquirer,
 } from "../../../acquirer-stub/testing.js";
 import { loadFixturePki } from "../../../protocol/pki-fixtures.js";
-import type { BatchUpload, HotlistWire } from "../../../protocol/wallet/batch.js";
+import type { BatchUpload } from "../../../protocol/wallet/batch.js";
+import type { HotlistWire, IssuerHotlistWire } from "../../../protocol/wallet/hotlist.js";
 import {
   breakLink,
   DEFAULT_DAY,
@@ -21,7 +22,13 @@ import {
 } from "../../../test-support/batch-builder.js";
 import { frozenClock } from "../../../test-support/clock.js";
 import { TerminalError } from "../../errors.js";
-import { AcquirerClient, type AcquirerClientOptions, verifyHotlist } from "./acquirer-client.js";
+import {
+  AcquirerClient,
+  type AcquirerClientOptions,
+  verifyFetchedHotlist,
+  verifyHotlist,
+  verifyIssuerHotlist,
+} from "./acquirer-client.js";
 
 const pki = loadFixturePki();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -336,33 +343,113 @@ describe("AcquirerClient faults (real loopback, no mocks of the server)", () => 
   });
 });
 
+/**
+ * An HTTP server in front of the acquirer that answers each GET by `route` (what an old acquirer,
+ * or an attacker at its address, would answer): a path of the acquirer to serve instead, or a status.
+ */
+async function inFront(acq: TestAcquirer, route: (url: string) => string | number): Promise<string> {
+  const server = http.createServer((req, res) => {
+    const to = route(req.url ?? "/");
+    if (typeof to === "number") return void res.writeHead(to).end();
+    acq.app.inject({ method: "GET", url: to }).then(
+      (a) => res.writeHead(a.statusCode, { "content-type": "application/json" }).end(a.body),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 describe("hotlist fetch and verification", () => {
-  it("fetches a hotlist the terminal can verify, and nothing when its version is current", async () => {
+  const ISSUER_CA = pki.cert("issuer-ca").fingerprint;
+
+  it("fetches the format-2 hotlist by issuer, verifies it, and nothing when its version is current", async () => {
     const { acq, url } = await listening();
     const { c } = client(url);
     const wire = await c.fetchHotlist();
-    const hotlist = verifyHotlist(wire!, pki.cert("acquirer-ca"));
-    expect(hotlist.revokedSerials).toEqual(["c005"]);
+    const hotlist = verifyFetchedHotlist(wire!, pki.cert("acquirer-ca"));
+    expect(hotlist).toMatchObject({
+      format: 2,
+      blockedWallets: [],
+      issuers: [{ issuer: ISSUER_CA, revokedSerials: ["c005"], blockedWallets: [] }],
+    });
     expect(await c.fetchHotlist(hotlist.version)).toBeUndefined();
     await acq.store.blockWallet("W-ALICE-0001", "lost", Math.floor(TEST_NOW.getTime() / 1000));
-    const next = verifyHotlist((await c.fetchHotlist(hotlist.version))!, pki.cert("acquirer-ca"));
+    const next = verifyFetchedHotlist((await c.fetchHotlist(hotlist.version))!, pki.cert("acquirer-ca"));
     expect(next.version).toBe(hotlist.version + 1);
     expect(next.blockedWallets).toEqual(["W-ALICE-0001"]);
   });
 
-  it("refuses a hotlist that was altered, re-versioned or signed by another CA", async () => {
-    const { url } = await listening();
-    const wire = (await client(url).c.fetchHotlist())!;
+  it("refuses a format-2 hotlist that was altered, re-versioned or signed by another CA", async () => {
+    const { acq, url } = await listening();
+    await acq.store.blockWallet("W-BOB-0002", "stolen", Math.floor(TEST_NOW.getTime() / 1000), undefined, ISSUER_CA);
+    const wire = (await client(url).c.fetchHotlist()) as IssuerHotlistWire;
     const ca = pki.cert("acquirer-ca");
-    const altered: HotlistWire[] = [
+    const [entry] = wire.issuers;
+    const altered: IssuerHotlistWire[] = [
       { ...wire, blockedWallets: ["W-MALLORY"] },
       { ...wire, issuedAt: wire.issuedAt + 1 },
+      { ...wire, nextUpdate: wire.nextUpdate + 86_400 },
       { ...wire, version: wire.version + 1 },
-      { ...wire, revokedSerials: [] },
+      { ...wire, issuers: [] },
+      // The block moved from the issuer to every issuer, or the serial to another issuer.
+      { ...wire, blockedWallets: ["W-BOB-0002"], issuers: [{ ...entry!, blockedWallets: [] }] },
+      { ...wire, issuers: [{ ...entry!, issuer: "f".repeat(64) }] },
       { ...wire, signature: "00".repeat(64) },
       { ...wire, crl: Buffer.from(pki.crl("crl/acquirer-ca").der).toString("base64") },
     ];
+    for (const w of altered)
+      expect(() => verifyIssuerHotlist(w, ca)).toThrow(
+        expect.objectContaining({ code: "TERM_ERR_HOTLIST_SIGNATURE" }),
+      );
+    expect(() => verifyIssuerHotlist(wire, pki.cert("issuer-ca"))).toThrow(/hotlist refused/);
+  });
+
+  it("refuses a format-1 body served at /v2/hotlist (TERM_ERR_HOTLIST_FORMAT), even signed by the acquirer", async () => {
+    const { acq } = await listening();
+    const url = await inFront(acq, (path) => path.replace("/v2/", "/v1/"));
+    await expect(client(url).c.fetchHotlist()).rejects.toMatchObject({ code: "TERM_ERR_HOTLIST_FORMAT" });
+  });
+
+  it("refuses a format-2 body whose entries are out of canonical order (TERM_ERR_HOTLIST_FORMAT)", async () => {
+    const { acq } = await listening();
+    const wire = (await acq.app.inject({ method: "GET", url: "/v2/hotlist" })).json() as IssuerHotlistWire;
+    const shuffled = { ...wire, blockedWallets: ["W-Z-1", "W-A-1"] };
+    const server = http.createServer((_req, res) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(shuffled)),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await expect(client(url).c.fetchHotlist()).rejects.toMatchObject({ code: "TERM_ERR_HOTLIST_FORMAT" });
+  });
+
+  it("falls back to /v1/hotlist at an acquirer without /v2 (404), and verifies it as format 1", async () => {
+    const { acq } = await listening();
+    const url = await inFront(acq, (path) => (path.startsWith("/v2/") ? 404 : path));
+    const wire = await client(url).c.fetchHotlist();
+    const hotlist = verifyFetchedHotlist(wire!, pki.cert("acquirer-ca"));
+    expect(hotlist).not.toHaveProperty("format");
+    expect(hotlist).toMatchObject({ revokedSerials: ["c005"], blockedWallets: [] });
+  });
+
+  it("still verifies a format-1 hotlist (GET /v1/hotlist, deprecated), and refuses one altered", async () => {
+    const { acq } = await listening();
+    const wire = (await acq.app.inject({ method: "GET", url: "/v1/hotlist" })).json() as HotlistWire;
+    const ca = pki.cert("acquirer-ca");
+    expect(verifyHotlist(wire, ca).revokedSerials).toEqual(["c005"]);
+    const altered: HotlistWire[] = [
+      { ...wire, blockedWallets: ["W-MALLORY"] },
+      { ...wire, revokedSerials: [] },
+      { ...wire, version: wire.version + 1 },
+    ];
     for (const w of altered) expect(() => verifyHotlist(w, ca)).toThrow(TerminalError);
-    expect(() => verifyHotlist(wire, pki.cert("issuer-ca"))).toThrow(/hotlist refused/);
+    // Format-2 bytes and signature never verify as format 1, nor the other way round.
+    const v2 = (await acq.app.inject({ method: "GET", url: "/v2/hotlist" })).json() as IssuerHotlistWire;
+    expect(() => verifyHotlist({ ...wire, signature: v2.signature }, ca)).toThrow(/signature does not verify/);
+    expect(() => verifyIssuerHotlist({ ...v2, signature: wire.signature }, ca)).toThrow(
+      /signature does not verify/,
+    );
   });
 });

@@ -87,10 +87,10 @@ function prepare(db: Database.Database) {
     countSerials: db.prepare("SELECT COUNT(*) AS n FROM hotlist_serials"),
     // At the card's issuer, or at every issuer (NULL); never at another issuer.
     hasWallet: db.prepare(
-      "SELECT 1 FROM hotlist_wallets WHERE wallet_id = ?1 AND (issuer IS NULL OR issuer = ?2) LIMIT 1",
+      "SELECT 1 FROM hotlist_wallets WHERE wallet_id = ? AND (issuer IS NULL OR issuer = ?) LIMIT 1",
     ),
     hasSerial: db.prepare(
-      "SELECT 1 FROM hotlist_serials WHERE serial = ?1 AND (issuer IS NULL OR issuer = ?2) LIMIT 1",
+      "SELECT 1 FROM hotlist_serials WHERE serial = ? AND (issuer IS NULL OR issuer = ?) LIMIT 1",
     ),
   };
 }
