@@ -43,6 +43,8 @@ export interface TestAcquirer {
 export type TestAcquirerOptions = Partial<
   Omit<AcquirerDeps, "store" | "trust" | "hotlistSigner" | "clock">
 > & {
+  /** What the acquirer trusts instead of the committed test PKI's (a second issuer CA, say). */
+  trust?: AcquirerDeps["trust"];
   /**
    * The clock of the test's world, required so that no test gets a frozen acquirer beside a
    * terminal on the real clock: `frozenClock(TEST_NOW).date` or `realClock.date`.
@@ -127,7 +129,7 @@ async function adminQuery(adminUrl: string, text: string): Promise<void> {
 }
 
 export async function testAcquirer(options: TestAcquirerOptions): Promise<TestAcquirer> {
-  const { operatorToken, ...deps } = options;
+  const { operatorToken, trust, ...deps } = options;
   const operator: OperatorAccess =
     operatorToken !== undefined ? { token: operatorToken } : (options.operator ?? { open: true });
   const database = await testDatabase();
@@ -138,7 +140,7 @@ export async function testAcquirer(options: TestAcquirerOptions): Promise<TestAc
     ...deps,
     operator,
     store,
-    trust: p.trust,
+    trust: trust ?? p.trust,
     hotlistSigner: p.hotlistSigner,
   });
   app.addHook("onClose", async () => store.close());
