@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { hotlistWallets } from "../protocol/wallet/hotlist.js";
 import { AcquirerClient } from "../terminal/adapters/http/acquirer-client.js";
 import { TerminalSim } from "../test-support/batch-builder.js";
 import { frozenClock, realClock } from "../test-support/clock.js";
@@ -83,7 +84,7 @@ async function cloneBlocksBob(url: string): Promise<void> {
   sim.debit({ card: "cards/bob", counter: 7 });
   sim.debit({ card: "cards/bob", counter: 7, amount: 1 });
   expect(await client.uploadBatch(sim.closeBatch())).toMatchObject({ status: "settled", accepted: 1 });
-  expect((await client.fetchHotlist())!.blockedWallets).toEqual([BOB]);
+  expect(hotlistWallets((await client.fetchHotlist())!)).toEqual([BOB]);
 }
 
 const unblock = (url: string, authorization?: string) =>
@@ -173,7 +174,7 @@ describe.skipIf(!existsSync(ACQUIRER_CLI))("acquirer-stub serve: operators authe
       "/v1/findings",
     ])
       expect((await fetch(`${instance.url}${path}`)).status, path).toBe(404);
-    expect((await client!.fetchHotlist())!.blockedWallets).toEqual([BOB]);
+    expect(hotlistWallets((await client!.fetchHotlist())!)).toEqual([BOB]);
     expect(await auditOf(database.target)).toEqual([]);
   });
 
@@ -190,12 +191,12 @@ describe.skipIf(!existsSync(ACQUIRER_CLI))("acquirer-stub serve: operators authe
       expect(res.status, String(authorization)).toBe(401);
       expect(await res.json()).toMatchObject({ code: "ACQ_ERR_UNAUTHORIZED" });
     }
-    expect((await client!.fetchHotlist())!.blockedWallets).toEqual([BOB]);
+    expect(hotlistWallets((await client!.fetchHotlist())!)).toEqual([BOB]);
     expect(await auditOf(database.target)).toEqual([]);
 
     const ok = await unblock(instance.url, `Bearer ${TOKEN}`);
     expect(ok.status).toBe(200);
-    expect((await client!.fetchHotlist())!.blockedWallets).toEqual([]);
+    expect(hotlistWallets((await client!.fetchHotlist())!)).toEqual([]);
     expect(await auditOf(database.target)).toMatchObject([
       { via: "http", who: "operator-token", address: "127.0.0.1", action: "unblock", subject: BOB },
     ]);

@@ -183,7 +183,9 @@ async function main(): Promise<void> {
         `uploaded ${summary.records} records in ${summary.batches} batch: ${summary.accepted} accepted, ` +
           `${voided} voided intent accounted for, ${summary.rejected} rejected`,
       );
-      const sync = await syncHotlist(ctx, client, (wire) => verifyFetchedHotlist(wire, ctx.identity.chain[0]!));
+      const sync = await syncHotlist(ctx, client, (wire) =>
+        verifyFetchedHotlist(wire, ctx.identity.chain[0]!),
+      );
       out(`posd sync: hotlist version ${sync.version}, ${sync.wallets} blocked wallets`);
     } finally {
       client.close();

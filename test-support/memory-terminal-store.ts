@@ -503,7 +503,8 @@ class MemoryHotlist implements HotlistStore {
   }
 
   isHotlisted(walletId: string, serial: string, issuer: string): boolean {
-    const listed = (set: Set<string>, id: string) => set.has(entryKey(id, null)) || set.has(entryKey(id, issuer));
+    const listed = (set: Set<string>, id: string) =>
+      set.has(entryKey(id, null)) || set.has(entryKey(id, issuer));
     return listed(this.#wallets, walletId) || listed(this.#serials, serial);
   }
 }

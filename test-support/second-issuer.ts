@@ -6,14 +6,14 @@
  * trust built here accept both issuers.
  */
 import type { KeyObject } from "node:crypto";
-import { encryptPrivateKeyPem, generateP256KeyPair } from "../protocol/crypto.js";
-import { type Certificate, issueCertificate, parseCertificate, TrustStore } from "../protocol/pki.js";
-import { loadFixturePki } from "../protocol/pki-fixtures.js";
+import { AcquirerTrust } from "../acquirer-stub/domain/trust.js";
 import { DEFAULT_CARD_PASSPHRASE } from "../card-emulator/applet/applet.js";
 import { FaultyApplet } from "../card-emulator/applet/faulty.js";
 import { MemoryCardStateStore, validateState } from "../card-emulator/applet/state.js";
 import { InProcessTransport } from "../card-emulator/inprocess.js";
-import { AcquirerTrust } from "../acquirer-stub/domain/trust.js";
+import { encryptPrivateKeyPem, generateP256KeyPair } from "../protocol/crypto.js";
+import { type Certificate, issueCertificate, parseCertificate, TrustStore } from "../protocol/pki.js";
+import { loadFixturePki } from "../protocol/pki-fixtures.js";
 import type { CardTrust } from "../terminal/card-session/session.js";
 import type { Card } from "./batch-builder.js";
 import type { FixtureCard } from "./card-fixture.js";
@@ -33,7 +33,10 @@ export interface SecondIssuer {
 }
 
 const CA_DATES = { notBefore: new Date("2025-01-01T00:00:00Z"), notAfter: new Date("2045-01-01T00:00:00Z") };
-const LEAF_DATES = { notBefore: new Date("2025-06-01T00:00:00Z"), notAfter: new Date("2035-06-01T00:00:00Z") };
+const LEAF_DATES = {
+  notBefore: new Date("2025-06-01T00:00:00Z"),
+  notAfter: new Date("2035-06-01T00:00:00Z"),
+};
 
 /** A card certificate and key as a software card (the same shape as card-emulator's fixture state). */
 function softwareCard(certificate: Certificate, key: KeyObject, issuer: Certificate): FixtureCard {

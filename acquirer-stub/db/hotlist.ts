@@ -186,7 +186,10 @@ export class Hotlist {
       .selectFrom("revoked_card_serials")
       .select(["serial", "issuer_fingerprint", "added_at"])
       .execute();
-    const blocked = await this.db.selectFrom("blocked_wallets").select(["wallet_id", "issuer_fingerprint"]).execute();
+    const blocked = await this.db
+      .selectFrom("blocked_wallets")
+      .select(["wallet_id", "issuer_fingerprint"])
+      .execute();
     // Ordered by the domain (hotlistOf), not by the engine: PostgreSQL's collation is the
     // database's locale, and the signed list must be byte-for-byte the same on both engines.
     return hotlistOf(

@@ -80,7 +80,8 @@ type WalletBlocks = readonly { issuer: string | null; blockedAt: number }[];
 export function blockedFor(blocks: WalletBlocks | undefined, issuer: string): number | undefined {
   let at: number | undefined;
   for (const b of blocks ?? [])
-    if ((b.issuer === null || b.issuer === issuer) && (at === undefined || b.blockedAt < at)) at = b.blockedAt;
+    if ((b.issuer === null || b.issuer === issuer) && (at === undefined || b.blockedAt < at))
+      at = b.blockedAt;
   return at;
 }
 

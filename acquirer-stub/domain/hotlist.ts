@@ -69,9 +69,11 @@ export function hotlistOf(
 ): HotlistState {
   const byIssuer = new Map<string, { serials: string[]; wallets: string[] }>();
   const entry = (issuer: string) => {
-    let e = byIssuer.get(issuer);
-    if (!e) byIssuer.set(issuer, (e = { serials: [], wallets: [] }));
-    return e;
+    const found = byIssuer.get(issuer);
+    if (found) return found;
+    const created = { serials: [] as string[], wallets: [] as string[] };
+    byIssuer.set(issuer, created);
+    return created;
   };
   const revokedSince = new Map<string, number>();
   for (const s of serials) {

@@ -240,7 +240,11 @@ export function checkRecord(w: BatchRecordWire, index: number, ctx: RecordCheckC
     cardRecord,
     cardSignature,
   };
-  const rejected = (reason: AcquirerErrorCode, record?: WalletRecord, card?: VerifiedCard): CheckedRecord => ({
+  const rejected = (
+    reason: AcquirerErrorCode,
+    record?: WalletRecord,
+    card?: VerifiedCard,
+  ): CheckedRecord => ({
     ...base,
     cardFingerprint: card?.fingerprint ?? "",
     cardIssuer: card?.issuerFingerprint ?? "",

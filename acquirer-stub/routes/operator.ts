@@ -74,7 +74,13 @@ export function registerOperatorRoutes(
         );
       const { walletId } = request.params;
       const issuer = (body as { issuer?: string } | undefined)?.issuer;
-      const changed = await store.unblockWallet(walletId, now(), httpActor(access, request), undefined, issuer);
+      const changed = await store.unblockWallet(
+        walletId,
+        now(),
+        httpActor(access, request),
+        undefined,
+        issuer,
+      );
       request.log.info({ walletId, issuer: issuer ?? null, changed }, "wallet unblocked");
       return {
         walletId,

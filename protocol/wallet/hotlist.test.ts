@@ -65,18 +65,46 @@ describe("format-2 hotlist canonical bytes (issuerHotlistMessage)", () => {
 describe("a GET /v2/hotlist body (parseIssuerHotlistWire)", () => {
   const cases: [string, unknown, string][] = [
     ["the body as signed", wire, NO_ERROR],
-    ["a format-1 body (flat serials, no format)", { ...flattenHotlist(list), signature: wire.signature, crl: "MA==" }, "PROTO_ERR_HOTLIST_FORMAT"],
+    [
+      "a format-1 body (flat serials, no format)",
+      { ...flattenHotlist(list), signature: wire.signature, crl: "MA==" },
+      "PROTO_ERR_HOTLIST_FORMAT",
+    ],
     ["format 3", { ...wire, format: 3 }, "PROTO_ERR_HOTLIST_FORMAT"],
     ["an unknown field", { ...wire, revokedSerials: [] }, "PROTO_ERR_HOTLIST_FORMAT"],
     ["no next update", { ...wire, nextUpdate: undefined }, "PROTO_ERR_HOTLIST_FORMAT"],
     ["a next update before the issue time", { ...wire, nextUpdate: 1 }, "PROTO_ERR_HOTLIST_FORMAT"],
-    ["an issuer of 63 hex", { ...wire, issuers: [{ ...list.issuers[0]!, issuer: A.slice(1) }] }, "PROTO_ERR_HOTLIST_FORMAT"],
-    ["an issuer in upper case", { ...wire, issuers: [{ ...list.issuers[0]!, issuer: A.toUpperCase() }] }, "PROTO_ERR_HOTLIST_FORMAT"],
+    [
+      "an issuer of 63 hex",
+      { ...wire, issuers: [{ ...list.issuers[0]!, issuer: A.slice(1) }] },
+      "PROTO_ERR_HOTLIST_FORMAT",
+    ],
+    [
+      "an issuer in upper case",
+      { ...wire, issuers: [{ ...list.issuers[0]!, issuer: A.toUpperCase() }] },
+      "PROTO_ERR_HOTLIST_FORMAT",
+    ],
     ["issuers out of order", { ...wire, issuers: [...list.issuers].reverse() }, "PROTO_ERR_HOTLIST_FORMAT"],
-    ["the same issuer twice", { ...wire, issuers: [list.issuers[0], list.issuers[0]] }, "PROTO_ERR_HOTLIST_FORMAT"],
-    ["an issuer listing nothing", { ...wire, issuers: [{ issuer: A, revokedSerials: [], blockedWallets: [] }] }, "PROTO_ERR_HOTLIST_FORMAT"],
-    ["a serial not hex", { ...wire, issuers: [{ ...list.issuers[0]!, revokedSerials: ["c00g"] }] }, "PROTO_ERR_HOTLIST_FORMAT"],
-    ["serials out of order", { ...wire, issuers: [{ ...list.issuers[0]!, revokedSerials: ["ff", "c005"] }] }, "PROTO_ERR_HOTLIST_FORMAT"],
+    [
+      "the same issuer twice",
+      { ...wire, issuers: [list.issuers[0], list.issuers[0]] },
+      "PROTO_ERR_HOTLIST_FORMAT",
+    ],
+    [
+      "an issuer listing nothing",
+      { ...wire, issuers: [{ issuer: A, revokedSerials: [], blockedWallets: [] }] },
+      "PROTO_ERR_HOTLIST_FORMAT",
+    ],
+    [
+      "a serial not hex",
+      { ...wire, issuers: [{ ...list.issuers[0]!, revokedSerials: ["c00g"] }] },
+      "PROTO_ERR_HOTLIST_FORMAT",
+    ],
+    [
+      "serials out of order",
+      { ...wire, issuers: [{ ...list.issuers[0]!, revokedSerials: ["ff", "c005"] }] },
+      "PROTO_ERR_HOTLIST_FORMAT",
+    ],
     ["a malformed wallet id", { ...wire, blockedWallets: ["W LOST"] }, "PROTO_ERR_HOTLIST_FORMAT"],
     ["a wallet id twice", { ...wire, blockedWallets: ["W-A-1", "W-A-1"] }, "PROTO_ERR_HOTLIST_FORMAT"],
     ["a short signature", { ...wire, signature: "00" }, "PROTO_ERR_HOTLIST_FORMAT"],

@@ -205,7 +205,16 @@ export function issuerHotlistMessage(h: IssuerHotlist): Uint8Array {
   return concat(...parts);
 }
 
-const WIRE_KEYS = ["format", "version", "issuedAt", "nextUpdate", "blockedWallets", "issuers", "signature", "crl"];
+const WIRE_KEYS = [
+  "format",
+  "version",
+  "issuedAt",
+  "nextUpdate",
+  "blockedWallets",
+  "issuers",
+  "signature",
+  "crl",
+];
 const ENTRY_KEYS = ["issuer", "revokedSerials", "blockedWallets"];
 
 function exactKeys(o: object, keys: readonly string[], what: string): void {
@@ -220,13 +229,15 @@ function exactKeys(o: object, keys: readonly string[], what: string): void {
  * signature is NOT checked here. Throws PROTO_ERR_HOTLIST_FORMAT.
  */
 export function parseIssuerHotlistWire(body: unknown): IssuerHotlistWire {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw formatError("not a JSON object");
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw formatError("not a JSON object");
   const b = body as Record<string, unknown>;
   if (b.format !== 2) throw formatError("format is not 2 (a format-1 hotlist?)");
   exactKeys(b, WIRE_KEYS, "hotlist");
   if (!Array.isArray(b.issuers)) throw formatError("issuers is not a list");
   const issuers = (b.issuers as unknown[]).map((e): IssuerHotlistEntry => {
-    if (typeof e !== "object" || e === null || Array.isArray(e)) throw formatError("issuer entry is not an object");
+    if (typeof e !== "object" || e === null || Array.isArray(e))
+      throw formatError("issuer entry is not an object");
     exactKeys(e, ENTRY_KEYS, "issuer entry");
     const entry = e as Record<string, unknown>;
     return {
@@ -271,4 +282,9 @@ export function flattenHotlist(h: IssuerHotlist): Hotlist {
 /** Every serial of a hotlist of either format, flat (what its CRL lists). */
 export function hotlistSerials(h: Hotlist | IssuerHotlist): string[] {
   return ascendingUnique(isIssuerHotlist(h) ? h.issuers.flatMap((e) => e.revokedSerials) : h.revokedSerials);
+}
+
+/** Every blocked wallet id of a hotlist of either format, flat (at every issuer and at any one). */
+export function hotlistWallets(h: Hotlist | IssuerHotlist): string[] {
+  return isIssuerHotlist(h) ? flattenHotlist(h).blockedWallets : ascendingUnique(h.blockedWallets);
 }

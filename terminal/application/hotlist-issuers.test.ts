@@ -40,7 +40,9 @@ beforeEach(async () => {
   t = testTerminal({ clock: world, store: "sqlite" });
   t.deps = {
     ...t.deps,
-    trust: terminalTrustWith(second, (walletId, serial, issuer) => t.hotlist.isHotlisted(walletId, serial, issuer)),
+    trust: terminalTrustWith(second, (walletId, serial, issuer) =>
+      t.hotlist.isHotlisted(walletId, serial, issuer),
+    ),
   };
   acquirer = await testAcquirer({ clock: world.date, trust: acquirerTrustWith(second) });
   await acquirer.app.listen({ port: 0, host: "127.0.0.1" });
@@ -106,7 +108,9 @@ describe("a revoked serial another issuer also used", () => {
     const innocent = await second.card("c005", "W-SECOND-0005");
     const oldAcquirer = http.createServer((req, res) => {
       if (!req.url?.startsWith("/v1/hotlist")) return void res.writeHead(404).end();
-      acquirer.app.inject({ method: "GET", url: req.url }).then((a) => res.writeHead(a.statusCode).end(a.body));
+      acquirer.app
+        .inject({ method: "GET", url: req.url })
+        .then((a) => res.writeHead(a.statusCode).end(a.body));
     });
     await new Promise<void>((resolve) => oldAcquirer.listen(0, "127.0.0.1", resolve));
     cleanups.push(() => new Promise<void>((resolve) => oldAcquirer.close(() => resolve())));

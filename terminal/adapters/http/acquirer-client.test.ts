@@ -383,7 +383,13 @@ describe("hotlist fetch and verification", () => {
 
   it("refuses a format-2 hotlist that was altered, re-versioned or signed by another CA", async () => {
     const { acq, url } = await listening();
-    await acq.store.blockWallet("W-BOB-0002", "stolen", Math.floor(TEST_NOW.getTime() / 1000), undefined, ISSUER_CA);
+    await acq.store.blockWallet(
+      "W-BOB-0002",
+      "stolen",
+      Math.floor(TEST_NOW.getTime() / 1000),
+      undefined,
+      ISSUER_CA,
+    );
     const wire = (await client(url).c.fetchHotlist()) as IssuerHotlistWire;
     const ca = pki.cert("acquirer-ca");
     const [entry] = wire.issuers;
@@ -447,7 +453,9 @@ describe("hotlist fetch and verification", () => {
     for (const w of altered) expect(() => verifyHotlist(w, ca)).toThrow(TerminalError);
     // Format-2 bytes and signature never verify as format 1, nor the other way round.
     const v2 = (await acq.app.inject({ method: "GET", url: "/v2/hotlist" })).json() as IssuerHotlistWire;
-    expect(() => verifyHotlist({ ...wire, signature: v2.signature }, ca)).toThrow(/signature does not verify/);
+    expect(() => verifyHotlist({ ...wire, signature: v2.signature }, ca)).toThrow(
+      /signature does not verify/,
+    );
     expect(() => verifyIssuerHotlist({ ...v2, signature: wire.signature }, ca)).toThrow(
       /signature does not verify/,
     );

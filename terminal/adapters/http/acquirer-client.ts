@@ -14,10 +14,10 @@ import http from "node:http";
 import https from "node:https";
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from "axios";
 import { ecdsaVerify } from "../../../protocol/crypto.js";
+import { isTapwalletError } from "../../../protocol/errors.js";
 import type { Logger } from "../../../protocol/logger.js";
 import { type Certificate, parseCrl } from "../../../protocol/pki.js";
 import { signPlatformRequest } from "../../../protocol/platform/request-auth.js";
-import { isTapwalletError } from "../../../protocol/errors.js";
 import type { BatchResult, BatchUpload } from "../../../protocol/wallet/batch.js";
 import {
   type Hotlist,
@@ -417,7 +417,11 @@ export class AcquirerClient {
 }
 
 function hotlistRefusal(why: string, cause?: unknown): TerminalError {
-  return new TerminalError("TERM_ERR_HOTLIST_SIGNATURE", `hotlist refused: ${why}`, cause === undefined ? {} : { cause });
+  return new TerminalError(
+    "TERM_ERR_HOTLIST_SIGNATURE",
+    `hotlist refused: ${why}`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 /** The acquirer CA's signature over `message`, and its CRL: CRL number = version, exactly `serials`. */
