@@ -102,10 +102,11 @@ export async function fraudSection(
 ): Promise<FraudSection> {
   const blocked = await db
     .selectFrom("blocked_wallets")
-    .select(["wallet_id", "reason", "source", "blocked_at"])
+    .select(["wallet_id", "issuer_fingerprint", "reason", "source", "blocked_at"])
     .where("reason", "in", ["fraud", "clone"])
     .orderBy("blocked_at")
     .orderBy("wallet_id")
+    .orderBy("issuer_fingerprint")
     .execute();
   const dayStart = Math.floor(Date.parse(`${date}T00:00:00Z`) / 1000);
   const issuer = await db
@@ -179,6 +180,7 @@ export async function fraudSection(
     })),
     blockedWallets: blocked.map((b) => ({
       walletId: b.wallet_id,
+      issuer: b.issuer_fingerprint,
       reason: b.reason,
       source: b.source,
       since: iso(Number(b.blocked_at)),

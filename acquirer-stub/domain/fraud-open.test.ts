@@ -158,3 +158,27 @@ describe("unresolved intents in the report", () => {
     ]);
   });
 });
+
+describe("blocked wallets in the fraud section", () => {
+  it("shows one wallet id blocked at two issuers as two lines, each naming its issuer, and an every-issuer block as such", () => {
+    const since = "2026-11-24T07:00:00.000Z";
+    const section: FraudSection = {
+      blockedWallets: [
+        { walletId: W, issuer: null, reason: "clone", source: "clone-detection", since },
+        { walletId: W, issuer: "a".repeat(64), reason: "fraud", source: "shadow-balance", since },
+        { walletId: W, issuer: "b".repeat(64), reason: "fraud", source: "shadow-balance", since },
+      ],
+      evidence: [],
+      losses: [],
+      asOf: "2026-11-24T08:00:00.000Z",
+      gapDays: 7,
+      openCounterGaps: [],
+      unresolvedIntents: [],
+    };
+    expect(renderFraud(section).slice(3, 6)).toEqual([
+      `  wallet ${W} blocked (clone, clone-detection) at every issuer since ${since}`,
+      `  wallet ${W} blocked (fraud, shadow-balance) at issuer ${"a".repeat(16)} since ${since}`,
+      `  wallet ${W} blocked (fraud, shadow-balance) at issuer ${"b".repeat(16)} since ${since}`,
+    ]);
+  });
+});

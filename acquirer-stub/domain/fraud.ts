@@ -113,8 +113,18 @@ export interface UnresolvedIntentLine {
 }
 
 export interface FraudSection {
-  /** Wallets blocked now as fraud or clones, oldest block first (ISO 8601 `since`). */
-  readonly blockedWallets: readonly { walletId: string; reason: string; source: string; since: string }[];
+  /**
+   * Wallets blocked now as fraud or clones, oldest block first (ISO 8601 `since`): one line per
+   * block, so a wallet id blocked at two issuers is two lines, each naming its issuer CA
+   * (fingerprint; null when the block holds at every issuer).
+   */
+  readonly blockedWallets: readonly {
+    walletId: string;
+    issuer: string | null;
+    reason: string;
+    source: string;
+    since: string;
+  }[];
   /** Evidence of forged or cloned wallets caught that day, the exposure of each (the issuer's loss). */
   readonly evidence: readonly FraudEvidenceLine[];
   /** The day's debits dated after their wallet's block, by party, wallet, terminal and currency. */
@@ -234,7 +244,10 @@ export function renderFraud(f: FraudSection): string[] {
   if (f.blockedWallets.length === 0 && f.losses.length === 0 && f.evidence.length === 0)
     return [...lines, "  none", ...renderOpen(f)];
   for (const w of f.blockedWallets)
-    lines.push(`  wallet ${w.walletId} blocked (${w.reason}, ${w.source}) since ${w.since}`);
+    lines.push(
+      `  wallet ${w.walletId} blocked (${w.reason}, ${w.source}) ` +
+        `${w.issuer === null ? "at every issuer" : `at issuer ${w.issuer.slice(0, 16)}`} since ${w.since}`,
+    );
   for (const e of f.evidence)
     lines.push(
       `  evidence  wallet ${e.walletId} ${e.kind} at ${e.terminalId} seq ${e.seq}: exposure ${e.exposureText} (${e.detail})`,

@@ -65,6 +65,31 @@ describe("the report's open counter gaps", () => {
     );
   });
 
+  it("over GET /v1/reports/settlement ages the gaps to the server's clock and takes gapDays from the query", async () => {
+    const w = await aliceWorld();
+    const t = terminal();
+    t.debit({ card: "cards/alice", counter: 1, amount: 450, balanceAfter: 4_550, time: NOW - 20 * DAY });
+    t.debit({ card: "cards/alice", counter: 4, amount: 100, balanceAfter: 3_000, time: NOW - 10 * DAY });
+    await postBatch(w.acq.app, t.closeBatch());
+    // A business day 5 days back: as of its own end the gap was 5 days old; as of the server's clock, 10.
+    const day = new Date((NOW - 5 * DAY) * 1000).toISOString().slice(0, 10);
+    const get = async (query: string) => {
+      const res = await w.acq.app.inject({
+        method: "GET",
+        url: `/v1/reports/settlement?date=${day}${query}`,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json() as { fraud: { openCounterGaps: { from: number; ageDays: number }[] } };
+    };
+    expect((await get("")).fraud.openCounterGaps).toMatchObject([{ from: 2, ageDays: 10 }]);
+    expect((await get("&gapDays=11")).fraud.openCounterGaps).toEqual([]);
+    const bad = await w.acq.app.inject({
+      method: "GET",
+      url: `/v1/reports/settlement?date=${TODAY}&gapDays=-1`,
+    });
+    expect(bad.statusCode).toBe(400);
+  });
+
   it("leaves out a gap younger than the limit", async () => {
     const w = await aliceWorld();
     const t = terminal();

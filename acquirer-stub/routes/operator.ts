@@ -6,7 +6,7 @@
  *   POST /v1/wallets/:walletId/unblock [{issuer?}] — release: every block of the wallet id, or only
  *     the one at `issuer`: 200 (changed: false when nothing was released)
  *   GET  /v1/wallets/:walletId/ledger          — accepted records by counter, gaps, balance breaks, clones
- *   GET  /v1/reports/settlement?date=YYYY-MM-DD — settlement, reconciliation, outstanding gaps, clones
+ *   GET  /v1/reports/settlement?date=YYYY-MM-DD[&gapDays=N] — settlement, reconciliation, outstanding gaps, clones
  *   GET  /v1/findings, /v1/wallets/:walletId/findings — wallets terminals caught rolled back or edited
  *   GET  /v1/platform/wallets/:walletId        — the wallet platform's view (platform/routes.ts)
  * Who may call them is the app's OperatorAccess (operator-auth.ts): with a token each needs
@@ -106,13 +106,18 @@ export function registerOperatorRoutes(
     async (request) => ({ findings: await store.findings(request.params.walletId) }),
   );
 
-  app.get<{ Querystring: { date: string } }>(
+  app.get<{ Querystring: { date: string; gapDays?: string } }>(
     "/v1/reports/settlement",
     { schema: { querystring: reportQuerySchema }, preHandler: authorize },
     async (request) => {
       if (!isCalendarDate(request.query.date))
         throw new AcquirerError("ACQ_ERR_BAD_REQUEST", `date ${request.query.date} is not a calendar date`);
-      return store.settlementReport(request.query.date);
+      // Open gaps and intents are aged to the server's clock, as the CLI's report ages them to its own.
+      const { date, gapDays } = request.query;
+      return store.settlementReport(date, {
+        now: now(),
+        ...(gapDays === undefined ? {} : { gapDays: Number(gapDays) }),
+      });
     },
   );
 }

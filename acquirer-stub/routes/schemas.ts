@@ -252,5 +252,9 @@ export const reportQuerySchema = {
   type: "object",
   additionalProperties: false,
   required: ["date"],
-  properties: { date: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" } },
+  properties: {
+    date: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" },
+    /** Counter gaps open more than this many days are listed (as the CLI's --gap-days: whole days, 0..99999). */
+    gapDays: { type: "string", pattern: "^\\d{1,5}$" },
+  },
 } as const;

@@ -285,6 +285,6 @@ export function hotlistSerials(h: Hotlist | IssuerHotlist): string[] {
 }
 
 /** Every blocked wallet id of a hotlist of either format, flat (at every issuer and at any one). */
-export function hotlistWallets(h: Hotlist | IssuerHotlist): string[] {
+export function hotlistWallets(h: Hotlist | IssuerHotlist): readonly string[] {
   return isIssuerHotlist(h) ? flattenHotlist(h).blockedWallets : ascendingUnique(h.blockedWallets);
 }
