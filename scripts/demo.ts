@@ -3,9 +3,11 @@
  *
  * Two wallets are personalised, a terminal is initialised from the test PKI, a few taps go through
  * (one declined for insufficient funds, one torn after the card committed and recovered on the
- * next tap), a wallet restored from a backup is caught, the records are printed, then an acquirer
+ * next tap), a wallet restored from a backup is caught, a wallet whose balance its holder edited
+ * pays (the terminal cannot tell), the records are printed, then an acquirer
  * is started on a free loopback port, the terminal uploads its batch over real HTTP (with the
- * finding about that wallet), and the acquirer prints its settlement report.
+ * finding about that wallet; the edited wallet is blocked for fraud, and declined after the sync),
+ * and the acquirer prints its settlement report with its fraud section.
  * Everything lives in a temporary directory that is removed at the end (--keep keeps it).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
     for (const [name, walletId, balance] of [
       ["alice", "W-ALICE-0001", 5_000],
       ["bob", "W-BOB-0002", 1_000],
+      ["carol", "W-CAROL-0003", 1_000],
     ] as const) {
       const state = await personalize({
         walletId,
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
     }
 
     step(
-      "the issuer registers both wallets with its wallet platform (opening balances booked) and alice's bank account",
+      "the issuer registers the wallets with its wallet platform (opening balances booked) and alice's bank account",
     );
     const acquirerDb = join(dir, "acquirer.sqlite");
     {
@@ -81,6 +84,7 @@ async function main(): Promise<void> {
       for (const [walletId, opening, bound] of [
         ["W-ALICE-0001", 5_000, "TW-0001"],
         ["W-BOB-0002", 1_000, null],
+        ["W-CAROL-0003", 1_000, null],
       ] as const) {
         await issueWallet(
           platform,
@@ -155,6 +159,18 @@ async function main(): Promise<void> {
     out("(bob is now on this terminal's local blocklist, and the finding goes with the next upload)");
     await tap("bob", "1.00");
 
+    step(
+      "attack: carol edits her card's state file from 10.00 to 500.00 and pays 25.00 where she never paid before",
+    );
+    {
+      const state = JSON.parse(readFileSync(wallets.carol!, "utf8")) as { balance: number };
+      state.balance = 50_000;
+      writeFileSync(wallets.carol!, JSON.stringify(state));
+      cards.carol = open(wallets.carol!);
+    }
+    out("(the terminal cannot tell: the card's balance is signed by the card, and the key is in the file)");
+    await tap("carol", "25.00");
+
     step("posd records");
     printRecords(ctx.store.list());
 
@@ -187,6 +203,12 @@ async function main(): Promise<void> {
         verifyFetchedHotlist(wire, ctx.identity.chain[0]!),
       );
       out(`posd sync: hotlist version ${sync.version}, ${sync.wallets} blocked wallets`);
+      out(
+        "(the platform's shadow balance saw carol spend 25.00 from an offline account of 10.00: " +
+          "her wallet is blocked for fraud and hotlisted in the upload's own transaction)",
+      );
+      out("carol taps again, after the sync:");
+      await tap("carol", "1.00");
     } finally {
       client.close();
     }

@@ -11,7 +11,7 @@ import { packageRoot } from "../protocol/paths.js";
 const run = promisify(execFile);
 
 describe("npm run demo", () => {
-  it("tells the whole story without hardware: taps, a caught rollback, upload, loads, a refund, the reconciliation", async () => {
+  it("tells the whole story without hardware: taps, a caught rollback, an edited balance blocked for fraud, upload, loads, a refund, the reconciliation", async () => {
     const { stdout } = await run(process.execPath, [join(packageRoot(), "dist", "scripts", "demo.js")], {
       env: { ...process.env, TAPWALLET_LOG_LEVEL: "warn" },
       timeout: 120_000,
@@ -33,6 +33,15 @@ describe("npm run demo", () => {
     expect(stdout).toMatch(/auto-load 20\.00 EUR from the bound account first .*: card balance 80\.30 EUR/);
     expect(stdout).toMatch(/^APPROVED {2}5\.00 EUR {2}wallet W-ALICE-0001 .* balance 75\.30 EUR$/m);
     expect(stdout).toMatch(/^refund 1: settled$/m);
+    // Carol's edited balance: approved offline, caught at upload, declined after the sync, reported.
+    expect(stdout).toMatch(/^APPROVED {2}25\.00 EUR {2}wallet W-CAROL-0003 .* balance 475\.00 EUR$/m);
+    expect(stdout).toMatch(/^DECLINED .*\[TERM_ERR_HOTLISTED\]$/m);
+    expect(stdout).toMatch(
+      /^ {2}wallet W-CAROL-0003 blocked \(fraud, fraud-detection\) at issuer [0-9a-f]{16} since /m,
+    );
+    expect(stdout).toMatch(
+      /^ {2}evidence {2}wallet W-CAROL-0003 overspent at T-0001 seq \d+: exposure 15\.00 EUR/m,
+    );
     expect(stdout).toMatch(/^online account 2\.00 EUR/m);
     // The platform's books agree with the card and the bank: every difference would be named here.
     const differences = stdout.slice(stdout.lastIndexOf("Differences"));

@@ -161,7 +161,9 @@ describe("a wallet whose balance was edited up pays at a terminal that never saw
 
     const text = await report();
     const fraud = text.slice(text.indexOf("\nFraud\n"));
-    expect(fraud).toMatch(/^ {2}wallet W-ALICE-0001 blocked \(fraud, fraud-detection\) since /m);
+    expect(fraud).toMatch(
+      /^ {2}wallet W-ALICE-0001 blocked \(fraud, fraud-detection\) at issuer [0-9a-f]{16} since /m,
+    );
     expect(fraud).toMatch(/^ {2}evidence {2}wallet W-ALICE-0001 overspent at T-0002 .*exposure 354\.50 EUR/m);
     const json = JSON.parse(
       await operatorText(db, "report", "--date", new Date().toISOString().slice(0, 10), "--json"),

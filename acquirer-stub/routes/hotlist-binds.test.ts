@@ -110,7 +110,14 @@ describe("a blocked wallet paying at a terminal that has not synced", () => {
     ]);
     const day = new Date(DEFAULT_TIME * 1000).toISOString().slice(0, 10);
     expect((await acq.store.settlementReport(day)).fraud.blockedWallets).toEqual([
-      { walletId: "W-BOB-0002", reason: "clone", source: "clone-detection", since: TEST_NOW.toISOString() },
+      {
+        walletId: "W-BOB-0002",
+        // Clone detection blocks the wallet id at the issuer CA of the card it saw (its fingerprint).
+        issuer: expect.stringMatching(/^[0-9a-f]{64}$/),
+        reason: "clone",
+        source: "clone-detection",
+        since: TEST_NOW.toISOString(),
+      },
     ]);
   });
 
